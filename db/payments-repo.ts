@@ -1,0 +1,141 @@
+import { and, desc, eq, isNotNull, lt, lte, notInArray, or, sql, type SQL } from 'drizzle-orm';
+import type { Db } from './connection.ts';
+import { paymentTransitions, payments } from './schema.ts';
+
+export type PaymentRow = typeof payments.$inferSelect;
+export type NewPaymentRow = typeof payments.$inferInsert;
+export type TransitionRow = typeof paymentTransitions.$inferSelect;
+
+export interface Transition {
+  type: string;
+  from: string | null;
+  to: string;
+  at: number;
+}
+
+/** What the actor host writes after a payment's transitions. */
+export interface SnapshotWrite {
+  paymentId: string;
+  state: string;
+  status: string;
+  failureCode: string | null;
+  snapshot: string;
+  /** undefined: leave the column as it is (the actor is still in the same wait). */
+  dueAt: number | null | undefined;
+  updatedAt: number;
+  transitions: Transition[];
+}
+
+export function insertPayment(db: Db, row: NewPaymentRow, initial: Transition): void {
+  db.insert(payments).values(row).run();
+  appendTransition(db, row.id, initial);
+}
+
+export function findPayment(db: Db, id: string): PaymentRow | undefined {
+  return db.select().from(payments).where(eq(payments.id, id)).get();
+}
+
+export function findPaymentByIdempotencyKey(db: Db, key: string): PaymentRow | undefined {
+  return db.select().from(payments).where(eq(payments.idempotencyKey, key)).get();
+}
+
+export function writeSnapshot(db: Db, write: SnapshotWrite): void {
+  db.update(payments)
+    .set({
+      state: write.state,
+      status: write.status,
+      failureCode: write.failureCode,
+      snapshot: write.snapshot,
+      updatedAt: write.updatedAt,
+      ...(write.dueAt === undefined ? {} : { dueAt: write.dueAt }),
+    })
+    .where(eq(payments.id, write.paymentId))
+    .run();
+  for (const transition of write.transitions) appendTransition(db, write.paymentId, transition);
+}
+
+function appendTransition(db: Db, paymentId: string, t: Transition): void {
+  db.run(sql`insert into payment_transitions (payment_id, seq, type, from_state, to_state, at)
+    select ${paymentId}, coalesce(max(seq), 0) + 1, ${t.type}, ${t.from}, ${t.to}, ${t.at}
+    from payment_transitions where payment_id = ${paymentId}`);
+}
+
+export function listTransitions(db: Db, paymentId: string): TransitionRow[] {
+  return db
+    .select()
+    .from(paymentTransitions)
+    .where(eq(paymentTransitions.paymentId, paymentId))
+    .orderBy(paymentTransitions.seq)
+    .all();
+}
+
+/**
+ * Records that charge attempt `attempt` is about to reach the PG. False when it was
+ * recorded before: the call may already have happened, so the caller must not repeat it.
+ */
+export function markChargeStarted(db: Db, paymentId: string, attempt: number): boolean {
+  const result = db
+    .update(payments)
+    .set({ chargesStarted: attempt })
+    .where(and(eq(payments.id, paymentId), lt(payments.chargesStarted, attempt)))
+    .run();
+  return result.changes === 1;
+}
+
+export interface ListFilter {
+  customerId?: string | undefined;
+  status?: string | undefined;
+  limit: number;
+  before?: { createdAt: number; id: string } | undefined;
+}
+
+/** Newest first; `before` is the last row of the previous page. */
+export function listPayments(db: Db, filter: ListFilter): PaymentRow[] {
+  const conditions: SQL[] = [];
+  if (filter.customerId) conditions.push(eq(payments.customerId, filter.customerId));
+  if (filter.status) conditions.push(eq(payments.status, filter.status));
+  if (filter.before) {
+    const { createdAt, id } = filter.before;
+    conditions.push(
+      or(lt(payments.createdAt, createdAt), and(eq(payments.createdAt, createdAt), lt(payments.id, id))) as SQL,
+    );
+  }
+  return db
+    .select()
+    .from(payments)
+    .where(and(...conditions))
+    .orderBy(desc(payments.createdAt), desc(payments.id))
+    .limit(filter.limit)
+    .all();
+}
+
+export function countByStatus(db: Db): Array<{ status: string; count: number }> {
+  return db
+    .select({ status: payments.status, count: sql<number>`count(*)` })
+    .from(payments)
+    .groupBy(payments.status)
+    .all();
+}
+
+/** Payments whose wait is over. */
+export function findDue(db: Db, now: number, limit: number): string[] {
+  return db
+    .select({ id: payments.id })
+    .from(payments)
+    .where(and(isNotNull(payments.dueAt), lte(payments.dueAt, now)))
+    .orderBy(payments.dueAt)
+    .limit(limit)
+    .all()
+    .map((r) => r.id);
+}
+
+/** Payments in flight that are not waiting for a timer: a crashed process left them mid-step. */
+export function findInFlightNotWaiting(db: Db, restingStatuses: string[], limit: number): string[] {
+  return db
+    .select({ id: payments.id })
+    .from(payments)
+    .where(and(notInArray(payments.status, restingStatuses), sql`${payments.dueAt} is null`))
+    .limit(limit)
+    .all()
+    .map((r) => r.id);
+}

@@ -1,0 +1,20 @@
+import { inArray, eq } from 'drizzle-orm';
+import type { Db } from './connection.ts';
+import { products } from './schema.ts';
+
+export type Product = typeof products.$inferSelect;
+export type NewProduct = Omit<Product, 'currency'> & { currency?: string };
+
+/** Returns false when the id is taken. */
+export function insertProduct(db: Db, product: NewProduct): boolean {
+  const result = db.insert(products).values(product).onConflictDoNothing().run();
+  return result.changes === 1;
+}
+
+export function findProduct(db: Db, id: string): Product | undefined {
+  return db.select().from(products).where(eq(products.id, id)).get();
+}
+
+export function findProducts(db: Db, ids: string[]): Product[] {
+  return db.select().from(products).where(inArray(products.id, ids)).all();
+}

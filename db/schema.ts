@@ -1,0 +1,91 @@
+import { sql } from 'drizzle-orm';
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+
+// Times are integer epoch milliseconds; money is integer minor units (rule 1).
+
+export const products = sqliteTable('products', {
+  id: text('id').primaryKey(),
+  name: text('name').notNull(),
+  price: integer('price').notNull(),
+  currency: text('currency').notNull().default('KRW'),
+  /** What is still available to reserve. */
+  stock: integer('stock').notNull(),
+  partnerId: text('partner_id').notNull(),
+  createdAt: integer('created_at').notNull(),
+});
+
+export const payments = sqliteTable(
+  'payments',
+  {
+    id: text('id').primaryKey(),
+    idempotencyKey: text('idempotency_key').notNull(),
+    requestFingerprint: text('request_fingerprint').notNull(),
+    customerId: text('customer_id').notNull(),
+    partnerId: text('partner_id').notNull(),
+    amount: integer('amount').notNull(),
+    cancelledAmount: integer('cancelled_amount').notNull().default(0),
+    currency: text('currency').notNull(),
+    /** JSON: [{ productId, quantity, unitPrice }] */
+    items: text('items').notNull(),
+    orderName: text('order_name').notNull(),
+    /** Needed to charge again after a restart; never logged. */
+    billingKey: text('billing_key').notNull(),
+    metadata: text('metadata'),
+    state: text('state').notNull(),
+    status: text('status').notNull(),
+    failureCode: text('failure_code'),
+    /** JSON of actor.getPersistedSnapshot(). */
+    snapshot: text('snapshot').notNull(),
+    machineVersion: integer('machine_version').notNull(),
+    /** When a waiting actor must be woken; null when not waiting. */
+    dueAt: integer('due_at'),
+    /** Highest charge attempt whose PG call was started (see chargePayment). */
+    chargesStarted: integer('charges_started').notNull().default(0),
+    leaseOwner: text('lease_owner'),
+    leaseExpiresAt: integer('lease_expires_at'),
+    createdAt: integer('created_at').notNull(),
+    updatedAt: integer('updated_at').notNull(),
+  },
+  (t) => [
+    uniqueIndex('payments_idempotency_key').on(t.idempotencyKey),
+    index('payments_created').on(t.createdAt, t.id),
+    index('payments_customer_created').on(t.customerId, t.createdAt, t.id),
+    index('payments_status').on(t.status),
+    index('payments_due').on(t.dueAt).where(sql`due_at is not null`),
+  ],
+);
+
+export const stockReservations = sqliteTable(
+  'stock_reservations',
+  {
+    paymentId: text('payment_id').notNull(),
+    productId: text('product_id').notNull(),
+    quantity: integer('quantity').notNull(),
+    /** 'reserved' until released; a released row is never released again. */
+    status: text('status', { enum: ['reserved', 'released'] }).notNull(),
+    createdAt: integer('created_at').notNull(),
+    releasedAt: integer('released_at'),
+  },
+  (t) => [primaryKey({ columns: [t.paymentId, t.productId] }), index('reservations_product').on(t.productId, t.status)],
+);
+
+export const fulfilments = sqliteTable('fulfilments', {
+  paymentId: text('payment_id').primaryKey(),
+  customerId: text('customer_id').notNull(),
+  /** JSON: the items handed over (seats enrolled, books shipped). */
+  items: text('items').notNull(),
+  createdAt: integer('created_at').notNull(),
+});
+
+export const paymentTransitions = sqliteTable(
+  'payment_transitions',
+  {
+    paymentId: text('payment_id').notNull(),
+    seq: integer('seq').notNull(),
+    type: text('type').notNull(),
+    fromState: text('from_state'),
+    toState: text('to_state').notNull(),
+    at: integer('at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.paymentId, t.seq] })],
+);

@@ -1,0 +1,314 @@
+import { assign, fromPromise, setup } from 'xstate';
+import { backoffMs } from './backoff.ts';
+import { RESTING, WAITING } from './payment-status.ts';
+
+/** Bumped whenever a change makes older persisted snapshots unreadable by this machine. */
+export const PAYMENT_MACHINE_VERSION = 1;
+
+export interface RetryPolicy {
+  /** First backoff ceiling; doubles per attempt up to capMs (full jitter below it). */
+  baseMs: number;
+  capMs: number;
+  /** Retries of a failing step (fulfilment, stock release, PG void) before giving up. */
+  stepRetries: number;
+  /** How long the PG may not know a charge before the machine charges again. */
+  notFoundGraceMs: number;
+  /** Charge calls at most, the first one included. */
+  maxCharges: number;
+}
+
+export interface PaymentInput {
+  paymentId: string;
+  amount: number;
+  retry: RetryPolicy;
+}
+
+export type ReserveOutput = { kind: 'reserved' } | { kind: 'out_of_stock' };
+export type ChargeOutput =
+  | { kind: 'paid'; pgTxId: string }
+  | { kind: 'declined'; code: string }
+  | { kind: 'unknown'; reason: string };
+export type InquiryOutput =
+  | { kind: 'paid'; pgTxId: string | null }
+  | { kind: 'failed' }
+  | { kind: 'pending' }
+  | { kind: 'not_found' }
+  | { kind: 'unknown'; reason: string };
+export type VoidOutput = { kind: 'voided' } | { kind: 'refused'; code: string } | { kind: 'unknown'; reason: string };
+
+/** Which step a payment was in when it needed an operator. */
+export type AttentionStep = 'voiding' | 'releasing';
+
+export interface PaymentContext {
+  paymentId: string;
+  amount: number;
+  retry: RetryPolicy;
+  chargeAttempts: number;
+  inquiryAttempts: number;
+  /** Sum of the inquiry waits since the last charge: measures the not-found grace. */
+  inquiryWaitedMs: number;
+  /** Failures of the current step so far. */
+  stepAttempts: number;
+  /** Length of the current wait; the host turns it into the due_at column on entry. */
+  waitMs: number;
+  pgTxId: string | null;
+  failureCode: string | null;
+  /** The charge was voided at the PG, so releasing ends in `cancelled`, not `failed`. */
+  chargeVoided: boolean;
+  attentionStep: AttentionStep | null;
+}
+
+export type PaymentEvent = { type: 'timer.due' };
+
+const notProvided = (): Promise<never> => Promise.reject(new Error('actor not provided'));
+
+/**
+ * One payment, from stock reservation to a resting state. Pure: every side effect is a
+ * promise actor stub below, supplied by src/payments/payment-actors.ts with .provide().
+ * Every actor may run twice (XState re-runs an invoked promise when its snapshot is
+ * restored), so each implementation is idempotent.
+ */
+export const paymentMachine = setup({
+  types: {
+    context: {} as PaymentContext,
+    events: {} as PaymentEvent,
+    input: {} as PaymentInput,
+  },
+  actors: {
+    reserveStock: fromPromise<ReserveOutput, { paymentId: string }>(notProvided),
+    chargePayment: fromPromise<ChargeOutput, { paymentId: string; attempt: number }>(notProvided),
+    inquirePgStatus: fromPromise<InquiryOutput, { paymentId: string }>(notProvided),
+    fulfilOrder: fromPromise<void, { paymentId: string }>(notProvided),
+    voidCharge: fromPromise<VoidOutput, { paymentId: string; amount: number }>(notProvided),
+    releaseStock: fromPromise<void, { paymentId: string }>(notProvided),
+  },
+  guards: {
+    stepCanRetry: ({ context }) => context.stepAttempts < context.retry.stepRetries,
+    chargeVoided: ({ context }) => context.chargeVoided,
+  },
+  actions: {
+    countStepFailure: assign(({ context }) => ({
+      stepAttempts: context.stepAttempts + 1,
+      waitMs: backoffMs(context.stepAttempts, context.paymentId, context.retry.baseMs, context.retry.capMs),
+    })),
+    resetStep: assign({ stepAttempts: 0, waitMs: 0 }),
+    scheduleInquiry: assign(({ context }) => {
+      const waitMs = backoffMs(context.inquiryAttempts, context.paymentId, context.retry.baseMs, context.retry.capMs);
+      return {
+        inquiryAttempts: context.inquiryAttempts + 1,
+        inquiryWaitedMs: context.inquiryWaitedMs + waitMs,
+        waitMs,
+      };
+    }),
+    needsAttention: assign((_, params: { step: AttentionStep }) => ({
+      attentionStep: params.step,
+      failureCode: 'compensation_failed',
+      waitMs: 0,
+    })),
+  },
+}).createMachine({
+  id: 'payment',
+  context: ({ input }) => ({
+    paymentId: input.paymentId,
+    amount: input.amount,
+    retry: input.retry,
+    chargeAttempts: 0,
+    inquiryAttempts: 0,
+    inquiryWaitedMs: 0,
+    stepAttempts: 0,
+    waitMs: 0,
+    pgTxId: null,
+    failureCode: null,
+    chargeVoided: false,
+    attentionStep: null,
+  }),
+  initial: 'reserving',
+  states: {
+    reserving: {
+      tags: ['processing'],
+      invoke: {
+        id: 'reserveStock',
+        src: 'reserveStock',
+        input: ({ context }) => ({ paymentId: context.paymentId }),
+        onDone: [
+          { guard: ({ event }) => event.output.kind === 'reserved', target: 'charging' },
+          { target: 'rejected', actions: assign({ failureCode: 'out_of_stock' }) },
+        ],
+        // The reservation is one transaction: when it throws, nothing is held.
+        onError: { target: 'rejected', actions: assign({ failureCode: 'reservation_failed' }) },
+      },
+    },
+
+    charging: {
+      tags: ['processing'],
+      entry: assign(({ context }) => ({ chargeAttempts: context.chargeAttempts + 1 })),
+      invoke: {
+        id: 'chargePayment',
+        src: 'chargePayment',
+        input: ({ context }) => ({ paymentId: context.paymentId, attempt: context.chargeAttempts }),
+        onDone: [
+          {
+            guard: ({ event }) => event.output.kind === 'paid',
+            target: 'finalizing',
+            actions: assign({ pgTxId: ({ event }) => (event.output.kind === 'paid' ? event.output.pgTxId : null) }),
+          },
+          {
+            guard: ({ event }) => event.output.kind === 'declined',
+            target: 'releasing',
+            actions: assign({ failureCode: ({ event }) => (event.output.kind === 'declined' ? event.output.code : null) }),
+          },
+          { target: 'inquiring', actions: assign({ inquiryAttempts: 0, inquiryWaitedMs: 0 }) },
+        ],
+        // The call may have reached the PG: an unknown outcome is a state, not an error.
+        onError: { target: 'inquiring', actions: assign({ inquiryAttempts: 0, inquiryWaitedMs: 0 }) },
+      },
+    },
+
+    inquiring: {
+      tags: ['processing'],
+      initial: 'checking',
+      states: {
+        checking: {
+          invoke: {
+            id: 'inquirePgStatus',
+        src: 'inquirePgStatus',
+            input: ({ context }) => ({ paymentId: context.paymentId }),
+            onDone: [
+              {
+                guard: ({ event }) => event.output.kind === 'paid',
+                target: '#payment.finalizing',
+                actions: assign({
+                  pgTxId: ({ event }) => (event.output.kind === 'paid' ? event.output.pgTxId : null),
+                }),
+              },
+              {
+                guard: ({ event }) => event.output.kind === 'failed',
+                target: '#payment.releasing',
+                actions: assign({ failureCode: 'charge_failed' }),
+              },
+              {
+                guard: ({ event, context }) =>
+                  event.output.kind === 'not_found' &&
+                  context.inquiryWaitedMs >= context.retry.notFoundGraceMs &&
+                  context.chargeAttempts < context.retry.maxCharges,
+                // The PG never saw the charge: charging again with the same payment id
+                // is safe (the PG answers ALREADY_PAID to a second charge).
+                target: '#payment.charging',
+              },
+              {
+                guard: ({ event, context }) =>
+                  event.output.kind === 'not_found' && context.inquiryWaitedMs >= context.retry.notFoundGraceMs,
+                target: '#payment.releasing',
+                actions: assign({ failureCode: 'charge_not_received' }),
+              },
+              { target: 'waiting', actions: 'scheduleInquiry' },
+            ],
+            onError: { target: 'waiting', actions: 'scheduleInquiry' },
+          },
+        },
+        waiting: {
+          tags: [WAITING],
+          on: { 'timer.due': 'checking' },
+        },
+      },
+    },
+
+    finalizing: {
+      tags: ['processing'],
+      initial: 'fulfilling',
+      states: {
+        fulfilling: {
+          invoke: {
+            id: 'fulfilOrder',
+        src: 'fulfilOrder',
+            input: ({ context }) => ({ paymentId: context.paymentId }),
+            onDone: { target: '#payment.completed', actions: 'resetStep' },
+            onError: [
+              { guard: 'stepCanRetry', target: 'waiting', actions: 'countStepFailure' },
+              // Paid but cannot fulfil: give the money back (double-fault defence).
+              {
+                target: '#payment.compensating',
+                actions: ['resetStep', assign({ failureCode: 'fulfilment_failed' })],
+              },
+            ],
+          },
+        },
+        waiting: {
+          tags: [WAITING],
+          on: { 'timer.due': 'fulfilling' },
+        },
+      },
+    },
+
+    compensating: {
+      tags: ['processing'],
+      initial: 'voiding',
+      states: {
+        voiding: {
+          invoke: {
+            id: 'voidCharge',
+        src: 'voidCharge',
+            input: ({ context }) => ({ paymentId: context.paymentId, amount: context.amount }),
+            onDone: [
+              {
+                guard: ({ event }) => event.output.kind === 'voided',
+                target: '#payment.releasing',
+                actions: ['resetStep', assign({ chargeVoided: true })],
+              },
+              {
+                guard: ({ event }) => event.output.kind === 'refused',
+                target: '#payment.requires_attention',
+                actions: { type: 'needsAttention', params: { step: 'voiding' } },
+              },
+              { guard: 'stepCanRetry', target: 'waiting', actions: 'countStepFailure' },
+              { target: '#payment.requires_attention', actions: { type: 'needsAttention', params: { step: 'voiding' } } },
+            ],
+            onError: [
+              { guard: 'stepCanRetry', target: 'waiting', actions: 'countStepFailure' },
+              { target: '#payment.requires_attention', actions: { type: 'needsAttention', params: { step: 'voiding' } } },
+            ],
+          },
+        },
+        waiting: {
+          tags: [WAITING],
+          on: { 'timer.due': 'voiding' },
+        },
+      },
+    },
+
+    releasing: {
+      tags: ['processing'],
+      initial: 'releasingStock',
+      states: {
+        releasingStock: {
+          invoke: {
+            id: 'releaseStock',
+        src: 'releaseStock',
+            input: ({ context }) => ({ paymentId: context.paymentId }),
+            onDone: [
+              { guard: 'chargeVoided', target: '#payment.cancelled', actions: 'resetStep' },
+              { target: '#payment.failed', actions: 'resetStep' },
+            ],
+            onError: [
+              { guard: 'stepCanRetry', target: 'waiting', actions: 'countStepFailure' },
+              { target: '#payment.requires_attention', actions: { type: 'needsAttention', params: { step: 'releasing' } } },
+            ],
+          },
+        },
+        waiting: {
+          tags: [WAITING],
+          on: { 'timer.due': 'releasingStock' },
+        },
+      },
+    },
+
+    completed: { tags: ['completed', RESTING] },
+    rejected: { tags: ['rejected', RESTING], type: 'final' },
+    failed: { tags: ['failed', RESTING], type: 'final' },
+    cancelled: { tags: ['cancelled', RESTING], type: 'final' },
+    /** A compensation failed after its retries; the stock stays reserved until an operator acts. */
+    requires_attention: { tags: ['requires_attention', RESTING] },
+  },
+});
+
+export type PaymentMachine = typeof paymentMachine;

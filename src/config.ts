@@ -1,0 +1,72 @@
+import { z } from 'zod';
+
+const ms = (fallback: number) => z.coerce.number().int().nonnegative().default(fallback);
+const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
+const webhookSecret = z
+  .string()
+  .regex(/^whsec_[A-Za-z0-9+/]+={0,2}$/, 'must be whsec_ followed by base64')
+  .default('whsec_cGF5c3RhdGUtbG9jYWwtd2ViaG9vay1zZWNyZXQ=');
+
+const serviceSchema = z.object({
+  PORT: port(3000),
+  HOST: z.string().default('127.0.0.1'),
+  DATABASE_PATH: z.string().min(1).default('./data/paystate.db'),
+  PG_BASE_URL: z.url().optional(),
+  PG_MOCK_PORT: port(4100),
+  PG_SECRET: z.string().min(1).default('local-mock-pg-secret'),
+  PG_STORE_ID: z.string().min(1).default('store-paystate-local'),
+  PG_WEBHOOK_SECRET: webhookSecret,
+  PG_TIMEOUT_MS: z.coerce.number().int().positive().default(3000),
+  PG_CONNECTIONS: z.coerce.number().int().positive().default(256),
+  ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').default('local-admin-token-change-me'),
+  SQLITE_SYNCHRONOUS: z.enum(['OFF', 'NORMAL', 'FULL', 'EXTRA']).default('FULL'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  RETRY_BASE_MS: ms(500),
+  RETRY_CAP_MS: ms(60_000),
+  STEP_RETRIES: z.coerce.number().int().nonnegative().default(3),
+  PG_NOT_FOUND_GRACE_MS: ms(30_000),
+  MAX_CHARGE_ATTEMPTS: z.coerce.number().int().positive().default(3),
+  SCHEDULER_INTERVAL_MS: z.coerce.number().int().positive().default(200),
+});
+
+export type Config = z.infer<typeof serviceSchema> & { PG_BASE_URL: string };
+
+const mockPgSchema = z.object({
+  PG_MOCK_PORT: port(4100),
+  HOST: z.string().default('127.0.0.1'),
+  PG_SECRET: serviceSchema.shape.PG_SECRET,
+  PG_STORE_ID: serviceSchema.shape.PG_STORE_ID,
+  PG_WEBHOOK_SECRET: webhookSecret,
+  PG_WEBHOOK_URL: z.url().optional(),
+  CHAOS_FAILURE_RATE: z.coerce.number().min(0).max(1).default(0),
+  CHAOS_DELAY_RATE: z.coerce.number().min(0).max(1).default(0),
+  CHAOS_DELAY_MS: ms(60_000),
+  CHAOS_AMBIGUOUS_RATE: z.coerce.number().min(0).max(1).default(0),
+  CHAOS_SEED: z.coerce.number().int().default(1),
+  LOG_LEVEL: serviceSchema.shape.LOG_LEVEL,
+});
+
+export type MockPgConfig = z.infer<typeof mockPgSchema>;
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+function parse<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv): z.infer<S> {
+  const result = schema.safeParse(env);
+  if (!result.success) {
+    const lines = result.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  return result.data;
+}
+
+/** Parsed once at start-up; a bad value stops the process with a clear message. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const config = parse(serviceSchema, env);
+  return { ...config, PG_BASE_URL: config.PG_BASE_URL ?? `http://127.0.0.1:${config.PG_MOCK_PORT}` };
+}
+
+export function loadMockPgConfig(env: NodeJS.ProcessEnv = process.env): MockPgConfig {
+  return parse(mockPgSchema, env);
+}

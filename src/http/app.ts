@@ -1,0 +1,41 @@
+import { bodyParser } from '@koa/bodyparser';
+import Koa from 'koa';
+import type { Connection } from '../../db/connection.ts';
+import type { Logger } from '../logger.ts';
+import type { Metrics } from '../metrics.ts';
+import type { CreatePayment } from '../payments/create-payment.ts';
+import type { PaymentHost } from '../payments/payment-host.ts';
+import { requireAdmin } from './admin-auth.ts';
+import { problemMiddleware } from './problem.ts';
+import { requestContext } from './request-context.ts';
+import { healthRoutes } from './routes/health.ts';
+import { paymentRoutes } from './routes/payments.ts';
+import { productRoutes } from './routes/products.ts';
+
+export interface AppDeps {
+  conn: Connection;
+  host: PaymentHost;
+  createPayment: CreatePayment;
+  metrics: Metrics;
+  adminToken: string;
+  clock: () => number;
+  logger: Logger;
+}
+
+/** Builds the Koa app from its dependencies; main.ts wires and listens. */
+export function createApp(deps: AppDeps): Koa {
+  const app = new Koa();
+  const admin = requireAdmin(deps.adminToken);
+  app.use(requestContext(deps.logger));
+  app.use(problemMiddleware(deps.logger));
+  app.use(bodyParser({ enableTypes: ['json'], jsonLimit: '64kb', encoding: 'utf-8' }));
+  for (const router of [
+    healthRoutes(deps.conn.sqlite, deps.metrics.registry),
+    productRoutes(deps.conn.db, admin, deps.clock),
+    paymentRoutes({ db: deps.conn.db, host: deps.host, createPayment: deps.createPayment }),
+  ]) {
+    app.use(router.routes());
+    app.use(router.allowedMethods());
+  }
+  return app;
+}

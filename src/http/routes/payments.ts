@@ -1,0 +1,78 @@
+import Router from '@koa/router';
+import type { Db } from '../../../db/connection.ts';
+import { findPayment, listPayments, listTransitions } from '../../../db/payments-repo.ts';
+import { AppError, notFound, validationFailed } from '../../errors.ts';
+import type { CreatePayment } from '../../payments/create-payment.ts';
+import type { PaymentHost } from '../../payments/payment-host.ts';
+import { toPaymentResource, toTransitionResource } from '../../payments/payment-view.ts';
+import { createQuery, IDEMPOTENCY_KEY, listQuery, pathId, paymentBody } from '../schemas.ts';
+import { validate } from '../validate.ts';
+
+export interface PaymentRoutesDeps {
+  db: Db;
+  host: PaymentHost;
+  createPayment: CreatePayment;
+}
+
+export function idempotencyKeyOf(header: string): string {
+  if (header === '') throw new AppError(400, 'idempotency_key_required', 'The Idempotency-Key header is required');
+  if (!IDEMPOTENCY_KEY.test(header)) {
+    throw new AppError(400, 'invalid_idempotency_key', 'Idempotency-Key must be 1-255 characters of [A-Za-z0-9_.:-]');
+  }
+  return header;
+}
+
+const encodeCursor = (createdAt: number, id: string) => Buffer.from(`${createdAt}:${id}`).toString('base64url');
+
+function decodeCursor(cursor: string): { createdAt: number; id: string } {
+  const [createdAt, id] = Buffer.from(cursor, 'base64url').toString('utf8').split(':');
+  if (!createdAt || !id || !/^\d+$/.test(createdAt)) throw validationFailed([{ path: 'cursor', message: 'not a cursor from this API' }]);
+  return { createdAt: Number(createdAt), id };
+}
+
+export function paymentRoutes({ db, host, createPayment }: PaymentRoutesDeps): Router {
+  const router = new Router({ prefix: '/v1/payments' });
+
+  router.post('/', async (ctx) => {
+    const key = idempotencyKeyOf(ctx.get('idempotency-key'));
+    const { wait } = validate(createQuery, ctx.query);
+    const body = validate(paymentBody, ctx.request.body);
+    const { row, replayed } = await createPayment(key, body);
+    const shown = wait ? await host.waitFor(row.id, (r) => r.status !== 'processing', wait * 1000) : row;
+    ctx.status = 202;
+    if (replayed) ctx.set('Idempotent-Replayed', 'true');
+    ctx.set('Location', `/v1/payments/${row.id}`);
+    ctx.body = toPaymentResource(shown ?? row);
+  });
+
+  router.get('/', (ctx) => {
+    const query = validate(listQuery, ctx.query);
+    const rows = listPayments(db, {
+      customerId: query.customerId,
+      status: query.status,
+      limit: query.limit + 1,
+      before: query.cursor ? decodeCursor(query.cursor) : undefined,
+    });
+    const page = rows.slice(0, query.limit);
+    const last = page.at(-1);
+    ctx.body = {
+      data: page.map(toPaymentResource),
+      nextCursor: rows.length > query.limit && last ? encodeCursor(last.createdAt, last.id) : null,
+    };
+  });
+
+  router.get('/:id', (ctx) => {
+    const { id } = validate(pathId, ctx.params);
+    const row = findPayment(db, id);
+    if (!row) throw notFound(`Payment ${id}`);
+    ctx.body = toPaymentResource(row);
+  });
+
+  router.get('/:id/events', (ctx) => {
+    const { id } = validate(pathId, ctx.params);
+    if (!findPayment(db, id)) throw notFound(`Payment ${id}`);
+    ctx.body = { data: listTransitions(db, id).map(toTransitionResource) };
+  });
+
+  return router;
+}

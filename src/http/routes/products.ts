@@ -1,0 +1,40 @@
+import { randomBytes } from 'node:crypto';
+import Router from '@koa/router';
+import type { Db } from '../../../db/connection.ts';
+import { findProduct, insertProduct, type Product } from '../../../db/products-repo.ts';
+import { AppError, notFound } from '../../errors.ts';
+import { pathId, productBody } from '../schemas.ts';
+import { validate } from '../validate.ts';
+import type { Middleware } from 'koa';
+
+const toResource = (p: Product) => ({
+  id: p.id,
+  name: p.name,
+  price: p.price,
+  currency: p.currency,
+  stock: p.stock,
+  partnerId: p.partnerId,
+});
+
+export function productRoutes(db: Db, admin: Middleware, clock: () => number): Router {
+  const router = new Router({ prefix: '/v1/products' });
+
+  router.post('/', admin, (ctx) => {
+    const body = validate(productBody, ctx.request.body);
+    const id = body.id ?? `prod_${randomBytes(8).toString('hex')}`;
+    if (!insertProduct(db, { ...body, id, createdAt: clock() })) {
+      throw new AppError(409, 'conflict', `A product with id ${id} exists`);
+    }
+    ctx.status = 201;
+    ctx.body = toResource(findProduct(db, id)!);
+  });
+
+  router.get('/:id', (ctx) => {
+    const { id } = validate(pathId, ctx.params);
+    const product = findProduct(db, id);
+    if (!product) throw notFound(`Product ${id}`);
+    ctx.body = toResource(product);
+  });
+
+  return router;
+}

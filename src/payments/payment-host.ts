@@ -1,0 +1,248 @@
+import { createActor, type Actor, type SnapshotFrom } from 'xstate';
+import type { Connection } from '../../db/connection.ts';
+import type { GroupCommit } from '../../db/group-commit.ts';
+import {
+  findPayment,
+  insertPayment,
+  writeSnapshot,
+  type NewPaymentRow,
+  type PaymentRow,
+  type SnapshotWrite,
+} from '../../db/payments-repo.ts';
+import {
+  PAYMENT_MACHINE_VERSION,
+  type PaymentEvent,
+  type PaymentInput,
+  type PaymentMachine,
+} from '../../machines/payment.machine.ts';
+import { publicStatusOf, RESTING, statePath, WAITING } from '../../machines/payment-status.ts';
+import type { Logger } from '../logger.ts';
+import type { OpsStore } from '../ops-store.ts';
+
+type PaymentActor = Actor<PaymentMachine>;
+type PaymentSnapshot = SnapshotFrom<PaymentMachine>;
+
+interface LiveActor {
+  actor: PaymentActor;
+  /** State path last queued for writing: transitions are logged against it. */
+  lastPath: string;
+  /** Merged writes not yet handed to the group commit. */
+  pending: SnapshotWrite | null;
+  /** The snapshot behind the newest queued write. */
+  lastQueued: PaymentSnapshot | null;
+}
+
+type Waiter = () => void;
+
+export interface PaymentHostDeps {
+  conn: Connection;
+  commit: GroupCommit;
+  /** The payment machine with its side effects provided. */
+  machine: PaymentMachine;
+  clock: () => number;
+  logger: Logger;
+  ops: OpsStore;
+}
+
+/** The payment row fields the caller decides; the host adds snapshot, state and status. */
+export type NewPayment = Omit<NewPaymentRow, 'snapshot' | 'state' | 'status' | 'machineVersion' | 'dueAt'>;
+
+/**
+ * The only way to reach a payment actor (rule 8). It creates and rehydrates actors,
+ * writes every transition through the group commit (rule 4) and evicts actors that
+ * rest or wait, so memory holds only payments that are doing something (rule 5).
+ */
+export class PaymentHost {
+  private readonly live = new Map<string, LiveActor>();
+  private readonly waiters = new Map<string, Set<Waiter>>();
+  private readonly log: Logger;
+
+  constructor(private readonly deps: PaymentHostDeps) {
+    this.log = deps.logger.child({ component: 'payment-host' });
+  }
+
+  /** Commits the new payment with its initial snapshot, then starts its actor. */
+  async create(payment: NewPayment, input: PaymentInput): Promise<void> {
+    const actor = this.newActor(payment.id, { input });
+    const snapshot = actor.actor.getSnapshot();
+    const path = statePath(snapshot.value);
+    const now = this.deps.clock();
+    await this.deps.commit.run(() =>
+      insertPayment(
+        this.deps.conn.db,
+        {
+          ...payment,
+          snapshot: JSON.stringify(actor.actor.getPersistedSnapshot()),
+          state: path,
+          status: publicStatusOf(snapshot),
+          machineVersion: PAYMENT_MACHINE_VERSION,
+          dueAt: null,
+        },
+        { type: 'api.create', from: null, to: path, at: now },
+      ),
+    );
+    this.start(payment.id, actor);
+  }
+
+  /** Sends an event, waking the actor from the database if it hibernates. False: no such payment. */
+  send(paymentId: string, event: PaymentEvent): boolean {
+    const live = this.hydrate(paymentId);
+    live?.actor.send(event);
+    return live !== undefined;
+  }
+
+  /** Brings a payment back into memory so that its current step runs again. */
+  resume(paymentId: string): boolean {
+    return this.hydrate(paymentId) !== undefined;
+  }
+
+  /**
+   * Resolves with the committed row once `done(row)` holds or `timeoutMs` passes,
+   * whichever is first. Only committed state is ever reported (rule 4).
+   */
+  async waitFor(paymentId: string, done: (row: PaymentRow) => boolean, timeoutMs: number): Promise<PaymentRow | undefined> {
+    const read = () => findPayment(this.deps.conn.db, paymentId);
+    const first = read();
+    if (!first || done(first) || timeoutMs <= 0) return first;
+    return new Promise((resolve) => {
+      const waiters = this.waiters.get(paymentId) ?? new Set<Waiter>();
+      this.waiters.set(paymentId, waiters);
+      const finish = (row: PaymentRow | undefined) => {
+        clearTimeout(timer);
+        waiters.delete(check);
+        if (waiters.size === 0) this.waiters.delete(paymentId);
+        resolve(row);
+      };
+      const check: Waiter = () => {
+        const row = read();
+        if (!row || done(row)) finish(row);
+      };
+      const timer = setTimeout(() => finish(read()), timeoutMs);
+      waiters.add(check);
+    });
+  }
+
+  get liveCount(): number {
+    return this.live.size;
+  }
+
+  isLive(paymentId: string): boolean {
+    return this.live.has(paymentId);
+  }
+
+  /** Stops every actor and commits what was queued. In-flight steps resume after restart. */
+  async stop(): Promise<void> {
+    for (const [paymentId, live] of this.live) this.evict(paymentId, live);
+    await this.deps.commit.flush();
+  }
+
+  private hydrate(paymentId: string): LiveActor | undefined {
+    const existing = this.live.get(paymentId);
+    if (existing) return existing;
+    const row = findPayment(this.deps.conn.db, paymentId);
+    if (!row) return undefined;
+    if (row.machineVersion !== PAYMENT_MACHINE_VERSION) {
+      this.log.error({ paymentId, machineVersion: row.machineVersion }, 'snapshot of another machine version');
+      return undefined;
+    }
+    const live = this.newActor(paymentId, { snapshot: JSON.parse(row.snapshot) });
+    live.lastPath = row.state;
+    this.start(paymentId, live);
+    return live;
+  }
+
+  private newActor(
+    paymentId: string,
+    options: { input: PaymentInput } | { snapshot: ReturnType<PaymentActor['getPersistedSnapshot']> },
+  ): LiveActor {
+    const live: LiveActor = { actor: undefined as unknown as PaymentActor, lastPath: '', pending: null, lastQueued: null };
+    // Input is read only when a machine starts fresh; a restored actor takes its context from the snapshot.
+    const start = 'input' in options ? options : { snapshot: options.snapshot, input: undefined as unknown as PaymentInput };
+    live.actor = createActor(this.deps.machine, {
+      ...start,
+      inspect: (inspection) => {
+        if (inspection.type === '@xstate.snapshot' && inspection.actorRef === live.actor) {
+          this.onSnapshot(paymentId, live, inspection.event.type, inspection.snapshot as PaymentSnapshot);
+        }
+      },
+    });
+    live.lastPath = statePath(live.actor.getSnapshot().value);
+    return live;
+  }
+
+  private start(paymentId: string, live: LiveActor): void {
+    this.live.set(paymentId, live);
+    this.deps.ops.trigger.actorStarted();
+    live.actor.subscribe({
+      error: (error) => this.log.error({ paymentId, err: error }, 'payment actor failed'),
+    });
+    live.actor.start();
+  }
+
+  private onSnapshot(paymentId: string, live: LiveActor, eventType: string, snapshot: PaymentSnapshot): void {
+    if (this.live.get(paymentId) !== live) return; // a stopped actor's last words
+    const now = this.deps.clock();
+    const path = statePath(snapshot.value);
+    const moved = path !== live.lastPath;
+    const write: SnapshotWrite = {
+      paymentId,
+      state: path,
+      status: publicStatusOf(snapshot),
+      failureCode: snapshot.context.failureCode,
+      snapshot: JSON.stringify(live.actor.getPersistedSnapshot()),
+      // A wait's deadline is fixed when the wait begins (rule 5: it lives in due_at).
+      dueAt: moved ? (snapshot.hasTag(WAITING) ? now + snapshot.context.waitMs : null) : undefined,
+      updatedAt: now,
+      transitions: moved ? [{ type: eventType, from: live.lastPath, to: path, at: now }] : [],
+    };
+    live.lastPath = path;
+    live.lastQueued = snapshot;
+    if (live.pending) {
+      live.pending = mergeWrites(live.pending, write);
+      return;
+    }
+    live.pending = write;
+    this.deps.commit
+      .run(() => {
+        const merged = live.pending as SnapshotWrite;
+        live.pending = null;
+        writeSnapshot(this.deps.conn.db, merged);
+        return live.lastQueued;
+      })
+      .then(
+        (committed) => this.afterCommit(paymentId, live, committed),
+        (error: unknown) => {
+          // The database refused the write: memory is ahead of the truth. Drop the
+          // actor; the reconciler resumes the payment from its last committed state.
+          this.log.error({ paymentId, err: error }, 'snapshot write failed; evicting actor');
+          live.pending = null;
+          this.evict(paymentId, live);
+        },
+      );
+  }
+
+  private afterCommit(paymentId: string, live: LiveActor, committed: PaymentSnapshot | null): void {
+    const waiters = this.waiters.get(paymentId);
+    if (waiters) for (const check of [...waiters]) check();
+    const current = live.actor.getSnapshot();
+    const settled = current === committed && live.pending === null;
+    if (settled && (current.hasTag(RESTING) || current.hasTag(WAITING)) && this.live.get(paymentId) === live) {
+      this.evict(paymentId, live);
+    }
+  }
+
+  private evict(paymentId: string, live: LiveActor): void {
+    if (this.live.get(paymentId) !== live) return;
+    this.live.delete(paymentId);
+    live.actor.stop();
+    this.deps.ops.trigger.actorStopped();
+  }
+}
+
+function mergeWrites(older: SnapshotWrite, newer: SnapshotWrite): SnapshotWrite {
+  return {
+    ...newer,
+    dueAt: newer.dueAt === undefined ? older.dueAt : newer.dueAt,
+    transitions: [...older.transitions, ...newer.transitions],
+  };
+}

@@ -1,0 +1,37 @@
+import type { PaymentRow, TransitionRow } from '../../db/payments-repo.ts';
+
+export interface PaymentItem {
+  productId: string;
+  quantity: number;
+  unitPrice: number;
+}
+
+export function paymentItems(row: PaymentRow): PaymentItem[] {
+  return JSON.parse(row.items) as PaymentItem[];
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/** The payment resource of API.md. */
+export function toPaymentResource(row: PaymentRow) {
+  return {
+    id: row.id,
+    status: row.status,
+    state: row.state.split('.')[0],
+    amount: row.amount,
+    cancelledAmount: row.cancelledAmount,
+    currency: row.currency,
+    customerId: row.customerId,
+    partnerId: row.partnerId,
+    items: paymentItems(row),
+    orderName: row.orderName,
+    metadata: row.metadata === null ? null : (JSON.parse(row.metadata) as unknown),
+    failureCode: row.failureCode,
+    createdAt: iso(row.createdAt),
+    updatedAt: iso(row.updatedAt),
+  };
+}
+
+export function toTransitionResource(row: TransitionRow) {
+  return { seq: row.seq, type: row.type, from: row.fromState, to: row.toState, at: iso(row.at) };
+}

@@ -1,0 +1,40 @@
+import type { Db } from '../../db/connection.ts';
+import { findDue } from '../../db/payments-repo.ts';
+import type { Logger } from '../logger.ts';
+import type { PaymentHost } from './payment-host.ts';
+
+export interface SchedulerDeps {
+  db: Db;
+  host: PaymentHost;
+  clock: () => number;
+  intervalMs: number;
+  logger: Logger;
+  /** Most payments woken per tick, so a backlog cannot flood the PG at once. */
+  batchSize?: number;
+}
+
+/**
+ * Wakes payments whose wait (due_at) is over. The deadline lives in the database, so a
+ * restart loses no timer (rule 5); this loop only polls it.
+ */
+export function startScheduler({ db, host, clock, intervalMs, logger, batchSize = 500 }: SchedulerDeps) {
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+
+  const tick = () => {
+    try {
+      for (const paymentId of findDue(db, clock(), batchSize)) host.send(paymentId, { type: 'timer.due' });
+    } catch (error) {
+      logger.error({ err: error }, 'scheduler tick failed');
+    }
+    if (!stopped) timer = setTimeout(tick, intervalMs);
+  };
+  timer = setTimeout(tick, intervalMs);
+
+  return {
+    stop() {
+      stopped = true;
+      clearTimeout(timer);
+    },
+  };
+}

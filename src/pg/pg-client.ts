@@ -1,0 +1,216 @@
+import { Pool } from 'undici';
+import type { Logger } from '../logger.ts';
+
+/** What a charge call tells us. `unknown` means the customer may or may not be charged. */
+export type ChargeResult =
+  | { kind: 'paid'; pgTxId: string }
+  | { kind: 'declined'; code: string; pgCode: string | null; message: string }
+  | { kind: 'unknown'; reason: string };
+
+export type PgPaymentStatus = 'READY' | 'PENDING' | 'PAID' | 'FAILED' | 'PARTIAL_CANCELLED' | 'CANCELLED';
+
+export type LookupResult =
+  | { kind: 'found'; status: PgPaymentStatus; pgTxId: string | null; paidAmount: number; cancelledAmount: number }
+  | { kind: 'not_found' }
+  | { kind: 'unknown'; reason: string };
+
+export type CancelResult =
+  | { kind: 'cancelled'; cancellationId: string | null; amount: number }
+  | { kind: 'refused'; code: string }
+  | { kind: 'unknown'; reason: string };
+
+export interface ChargeRequest {
+  paymentId: string;
+  billingKey: string;
+  orderName: string;
+  amount: number;
+  currency: string;
+  customerId: string;
+}
+
+export interface CancelRequest {
+  paymentId: string;
+  /** Omitted: everything still cancellable. */
+  amount?: number;
+  reason: string;
+  idempotencyKey: string;
+}
+
+export interface PgClient {
+  chargeWithBillingKey(request: ChargeRequest): Promise<ChargeResult>;
+  getPayment(paymentId: string): Promise<LookupResult>;
+  cancelPayment(request: CancelRequest): Promise<CancelResult>;
+  close(): Promise<void>;
+}
+
+export type PgOperation = 'charge' | 'lookup' | 'cancel';
+
+export interface PgClientOptions {
+  baseUrl: string;
+  secret: string;
+  storeId: string;
+  timeoutMs: number;
+  connections: number;
+  logger: Logger;
+  /** Told about every call, for metrics and PG health. */
+  onCall?: (operation: PgOperation, outcome: string, seconds: number) => void;
+}
+
+interface RawResponse {
+  status: number;
+  body: Record<string, unknown>;
+}
+
+/**
+ * PortOne V2 client over one undici Pool. Every call has a deadline far below the PG's
+ * 60 s delays, so a slow PG costs a timeout and an inquiry, never a starved pool.
+ * PortOne's answers become typed outcomes here and nowhere else.
+ */
+export function createPgClient(options: PgClientOptions): PgClient {
+  const pool = new Pool(options.baseUrl, { connections: options.connections, pipelining: 1 });
+  const log = options.logger;
+
+  async function call(
+    operation: PgOperation,
+    method: 'GET' | 'POST',
+    path: string,
+    body?: unknown,
+    extraHeaders: Record<string, string> = {},
+  ): Promise<RawResponse | { error: string }> {
+    const started = performance.now();
+    try {
+      const response = await pool.request({
+        method,
+        path,
+        headers: {
+          authorization: `PortOne ${options.secret}`,
+          'content-type': 'application/json',
+          ...extraHeaders,
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        headersTimeout: options.timeoutMs,
+        bodyTimeout: options.timeoutMs,
+        signal: AbortSignal.timeout(options.timeoutMs),
+      });
+      const text = await response.body.text();
+      const parsed = parseJsonObject(text);
+      options.onCall?.(operation, String(response.statusCode), (performance.now() - started) / 1000);
+      return { status: response.statusCode, body: parsed };
+    } catch (error) {
+      const reason = errorReason(error);
+      options.onCall?.(operation, reason, (performance.now() - started) / 1000);
+      log.warn({ operation, path, reason }, 'pg call failed without an answer');
+      return { error: reason };
+    }
+  }
+
+  return {
+    async chargeWithBillingKey(request) {
+      const response = await call('charge', 'POST', `/payments/${encodeURIComponent(request.paymentId)}/billing-key`, {
+        storeId: options.storeId,
+        billingKey: request.billingKey,
+        orderName: request.orderName,
+        amount: { total: request.amount },
+        currency: request.currency,
+        customer: { id: request.customerId },
+      });
+      return toChargeResult(response);
+    },
+
+    async getPayment(paymentId) {
+      const response = await call('lookup', 'GET', `/payments/${encodeURIComponent(paymentId)}`);
+      return toLookupResult(response);
+    },
+
+    async cancelPayment(request) {
+      const response = await call(
+        'cancel',
+        'POST',
+        `/payments/${encodeURIComponent(request.paymentId)}/cancel`,
+        { storeId: options.storeId, amount: request.amount, reason: request.reason },
+        { 'idempotency-key': request.idempotencyKey },
+      );
+      return toCancelResult(response);
+    },
+
+    close: () => pool.close(),
+  };
+}
+
+function toChargeResult(response: RawResponse | { error: string }): ChargeResult {
+  if ('error' in response) return { kind: 'unknown', reason: response.error };
+  const { status, body } = response;
+  if (status === 200) {
+    const payment = body.payment as { pgTxId?: unknown } | undefined;
+    return { kind: 'paid', pgTxId: String(payment?.pgTxId ?? '') };
+  }
+  const type = String(body.type ?? '');
+  // A second charge of the same payment id: ours may have landed. Inquiry decides.
+  if (status === 409 || status >= 500) return { kind: 'unknown', reason: type || `http_${status}` };
+  if (type === 'PG_PROVIDER') {
+    return {
+      kind: 'declined',
+      code: 'card_declined',
+      pgCode: stringOrNull(body.pgCode),
+      message: String(body.pgMessage ?? body.message ?? 'declined'),
+    };
+  }
+  if (type === 'BILLING_KEY_NOT_FOUND') {
+    return { kind: 'declined', code: 'billing_key_not_found', pgCode: null, message: String(body.message ?? type) };
+  }
+  // Any other 4xx: the PG refused the request before charging.
+  return { kind: 'declined', code: 'pg_rejected', pgCode: type || null, message: String(body.message ?? `HTTP ${status}`) };
+}
+
+const PG_STATUSES = new Set<PgPaymentStatus>(['READY', 'PENDING', 'PAID', 'FAILED', 'PARTIAL_CANCELLED', 'CANCELLED']);
+
+function toLookupResult(response: RawResponse | { error: string }): LookupResult {
+  if ('error' in response) return { kind: 'unknown', reason: response.error };
+  const { status, body } = response;
+  if (status === 404 && body.type === 'PAYMENT_NOT_FOUND') return { kind: 'not_found' };
+  if (status !== 200 || !PG_STATUSES.has(body.status as PgPaymentStatus)) {
+    return { kind: 'unknown', reason: String(body.type ?? `http_${status}`) };
+  }
+  const amount = (body.amount ?? {}) as { paid?: unknown; cancelled?: unknown };
+  return {
+    kind: 'found',
+    status: body.status as PgPaymentStatus,
+    pgTxId: stringOrNull(body.pgTxId),
+    paidAmount: Number(amount.paid ?? 0),
+    cancelledAmount: Number(amount.cancelled ?? 0),
+  };
+}
+
+function toCancelResult(response: RawResponse | { error: string }): CancelResult {
+  if ('error' in response) return { kind: 'unknown', reason: response.error };
+  const { status, body } = response;
+  if (status === 200) {
+    const cancellation = (body.cancellation ?? {}) as { id?: unknown; totalAmount?: unknown };
+    return { kind: 'cancelled', cancellationId: stringOrNull(cancellation.id), amount: Number(cancellation.totalAmount ?? 0) };
+  }
+  if (status >= 500) return { kind: 'unknown', reason: String(body.type ?? `http_${status}`) };
+  return { kind: 'refused', code: String(body.type ?? `http_${status}`) };
+}
+
+function parseJsonObject(text: string): Record<string, unknown> {
+  try {
+    const value: unknown = JSON.parse(text);
+    return value !== null && typeof value === 'object' ? (value as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+}
+
+function stringOrNull(value: unknown): string | null {
+  return typeof value === 'string' && value.length > 0 ? value : null;
+}
+
+function errorReason(error: unknown): string {
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code;
+    if (typeof code === 'string') return code.toLowerCase();
+    if (error.name === 'TimeoutError' || error.name === 'AbortError') return 'timeout';
+    return error.name;
+  }
+  return 'unknown_error';
+}
