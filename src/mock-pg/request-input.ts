@@ -16,3 +16,10 @@ export function assertOwnStore(requested: unknown, storeId: string): void {
     throw new PgApiError(403, 'FORBIDDEN', 'the secret has no access to that store');
   }
 }
+
+/** The `:paymentId` of the route (the router decodes it). */
+export function paymentIdOf(ctx: { params: Record<string, string> }): string {
+  const paymentId = ctx.params.paymentId;
+  if (!paymentId) throw new PgApiError(400, 'INVALID_REQUEST', 'paymentId is missing');
+  return paymentId;
+}
