@@ -1,4 +1,4 @@
-import { and, desc, eq, isNotNull, lt, lte, notInArray, or, sql, type SQL } from 'drizzle-orm';
+import { and, desc, eq, inArray, isNotNull, isNull, lt, lte, or, sql, type SQL } from 'drizzle-orm';
 import type { Db } from './connection.ts';
 import { paymentTransitions, payments } from './schema.ts';
 
@@ -39,8 +39,17 @@ export function findPaymentByIdempotencyKey(db: Db, key: string): PaymentRow | u
   return db.select().from(payments).where(eq(payments.idempotencyKey, key)).get();
 }
 
-export function writeSnapshot(db: Db, write: SnapshotWrite): void {
-  db.update(payments)
+export class LeaseLost extends Error {
+  override name = 'LeaseLost';
+}
+
+/**
+ * Writes a snapshot, fenced by the lease: a process that lost its lease (paused past
+ * the expiry while another took over) must not overwrite the new owner's state.
+ */
+export function writeSnapshot(db: Db, write: SnapshotWrite, owner: string): void {
+  const result = db
+    .update(payments)
     .set({
       state: write.state,
       status: write.status,
@@ -49,8 +58,9 @@ export function writeSnapshot(db: Db, write: SnapshotWrite): void {
       updatedAt: write.updatedAt,
       ...(write.dueAt === undefined ? {} : { dueAt: write.dueAt }),
     })
-    .where(eq(payments.id, write.paymentId))
+    .where(and(eq(payments.id, write.paymentId), eq(payments.leaseOwner, owner)))
     .run();
+  if (result.changes === 0) throw new LeaseLost(`lease of ${write.paymentId} is not held by ${owner}`);
   for (const transition of write.transitions) appendTransition(db, write.paymentId, transition);
 }
 
@@ -80,6 +90,33 @@ export function markChargeStarted(db: Db, paymentId: string, attempt: number): b
     .where(and(eq(payments.id, paymentId), lt(payments.chargesStarted, attempt)))
     .run();
   return result.changes === 1;
+}
+
+/** Takes the payment's lease when it is free, expired or already ours (rule 8). */
+export function acquireLease(db: Db, paymentId: string, owner: string, now: number, ttlMs: number): boolean {
+  const result = db
+    .update(payments)
+    .set({ leaseOwner: owner, leaseExpiresAt: now + ttlMs })
+    .where(
+      and(
+        eq(payments.id, paymentId),
+        or(isNull(payments.leaseOwner), eq(payments.leaseOwner, owner), lt(payments.leaseExpiresAt, now)),
+      ),
+    )
+    .run();
+  return result.changes === 1;
+}
+
+export function releaseLease(db: Db, paymentId: string, owner: string): void {
+  db.update(payments)
+    .set({ leaseOwner: null, leaseExpiresAt: null })
+    .where(and(eq(payments.id, paymentId), eq(payments.leaseOwner, owner)))
+    .run();
+}
+
+/** Extends every lease this process holds. */
+export function renewLeases(db: Db, owner: string, now: number, ttlMs: number): number {
+  return db.update(payments).set({ leaseExpiresAt: now + ttlMs }).where(eq(payments.leaseOwner, owner)).run().changes;
 }
 
 export interface ListFilter {
@@ -129,13 +166,41 @@ export function findDue(db: Db, now: number, limit: number): string[] {
     .map((r) => r.id);
 }
 
-/** Payments in flight that are not waiting for a timer: a crashed process left them mid-step. */
-export function findInFlightNotWaiting(db: Db, restingStatuses: string[], limit: number): string[] {
+export interface RescueQuery {
+  inFlightStatuses: string[];
+  owner: string;
+  now: number;
+  /** Payments whose last change is older than this are stuck mid-step. */
+  stuckBefore: number;
+  limit: number;
+}
+
+/**
+ * Payments the reconciler must drive on: in flight and either due, stuck, or mid-step
+ * under a lease that is free, expired or our own (a previous incarnation's).
+ */
+export function findNeedingRescue(db: Db, q: RescueQuery): string[] {
   return db
     .select({ id: payments.id })
     .from(payments)
-    .where(and(notInArray(payments.status, restingStatuses), sql`${payments.dueAt} is null`))
-    .limit(limit)
+    .where(
+      and(
+        inArray(payments.status, q.inFlightStatuses),
+        or(
+          lte(payments.dueAt, q.now),
+          and(
+            isNull(payments.dueAt),
+            or(
+              lt(payments.updatedAt, q.stuckBefore),
+              isNull(payments.leaseOwner),
+              eq(payments.leaseOwner, q.owner),
+              lt(payments.leaseExpiresAt, q.now),
+            ),
+          ),
+        ),
+      ),
+    )
+    .limit(q.limit)
     .all()
     .map((r) => r.id);
 }

@@ -89,3 +89,47 @@ export const paymentTransitions = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.paymentId, t.seq] })],
 );
+
+/** The dead-letter queue: a payment whose compensation failed and needs an operator. */
+export const failedEvents = sqliteTable(
+  'failed_events',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    paymentId: text('payment_id').notNull(),
+    /** The machine step that failed (AttentionStep). */
+    step: text('step').notNull(),
+    reason: text('reason').notNull(),
+    status: text('status', { enum: ['open', 'retried', 'ignored'] }).notNull(),
+    createdAt: integer('created_at').notNull(),
+    updatedAt: integer('updated_at').notNull(),
+    resolvedBy: text('resolved_by'),
+    note: text('note'),
+  },
+  (t) => [index('failed_events_status').on(t.status, t.id), index('failed_events_payment').on(t.paymentId)],
+);
+
+/** Alerts are written with the state change that raised them and delivered later, so a crash loses none. */
+export const alerts = sqliteTable(
+  'alerts',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    paymentId: text('payment_id'),
+    severity: text('severity', { enum: ['warning', 'urgent'] }).notNull(),
+    title: text('title').notNull(),
+    /** JSON of the details posted with the alert. */
+    details: text('details').notNull(),
+    createdAt: integer('created_at').notNull(),
+    attempts: integer('attempts').notNull().default(0),
+    nextAttemptAt: integer('next_attempt_at').notNull(),
+    deliveredAt: integer('delivered_at'),
+    lastError: text('last_error'),
+  },
+  (t) => [index('alerts_pending').on(t.nextAttemptAt).where(sql`delivered_at is null`)],
+);
+
+/** Named locks across processes sharing the file (one reconciler pass at a time). */
+export const locks = sqliteTable('locks', {
+  name: text('name').primaryKey(),
+  owner: text('owner').notNull(),
+  expiresAt: integer('expires_at').notNull(),
+});

@@ -56,9 +56,19 @@ export interface PaymentContext {
   /** The charge was voided at the PG, so releasing ends in `cancelled`, not `failed`. */
   chargeVoided: boolean;
   attentionStep: AttentionStep | null;
+  /** What the last failure of that step said, for the operator. */
+  attentionReason: string | null;
 }
 
 export type PaymentEvent = { type: 'timer.due' };
+
+/** A short account of why a step's last attempt failed: a PG refusal, no answer, or an error. */
+function describeFailure(event: object): string {
+  const { output, error } = event as { output?: VoidOutput; error?: unknown };
+  if (output?.kind === 'refused') return `pg_refused:${output.code}`;
+  if (output?.kind === 'unknown') return `pg_no_answer:${output.reason}`;
+  return error instanceof Error ? error.message : String(error ?? 'unknown');
+}
 
 const notProvided = (): Promise<never> => Promise.reject(new Error('actor not provided'));
 
@@ -100,8 +110,9 @@ export const paymentMachine = setup({
         waitMs,
       };
     }),
-    needsAttention: assign((_, params: { step: AttentionStep }) => ({
+    needsAttention: assign(({ event }, params: { step: AttentionStep }) => ({
       attentionStep: params.step,
+      attentionReason: describeFailure(event),
       failureCode: 'compensation_failed',
       waitMs: 0,
     })),
@@ -121,6 +132,7 @@ export const paymentMachine = setup({
     failureCode: null,
     chargeVoided: false,
     attentionStep: null,
+    attentionReason: null,
   }),
   initial: 'reserving',
   states: {

@@ -1,3 +1,6 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { Cron } from 'croner';
 import { z } from 'zod';
 
 const ms = (fallback: number) => z.coerce.number().int().nonnegative().default(fallback);
@@ -27,9 +30,17 @@ const serviceSchema = z.object({
   PG_NOT_FOUND_GRACE_MS: ms(30_000),
   MAX_CHARGE_ATTEMPTS: z.coerce.number().int().positive().default(3),
   SCHEDULER_INTERVAL_MS: z.coerce.number().int().positive().default(200),
+  /** Lease owner id; a restarted process with the same id takes its payments back at once. */
+  INSTANCE_ID: z.string().min(1).max(200).optional(),
+  LEASE_TTL_MS: z.coerce.number().int().positive().default(30_000),
+  RECONCILE_CRON: z.string().min(1).default('* * * * *'),
+  STUCK_AFTER_MS: ms(300_000),
+  RECONCILE_BATCH: z.coerce.number().int().positive().default(10_000),
+  ALERT_WEBHOOK_URL: z.url().optional(),
+  ALERT_POLL_MS: z.coerce.number().int().positive().default(1_000),
 });
 
-export type Config = z.infer<typeof serviceSchema> & { PG_BASE_URL: string };
+export type Config = z.infer<typeof serviceSchema> & { PG_BASE_URL: string; INSTANCE_ID: string };
 
 const mockPgSchema = z.object({
   PG_MOCK_PORT: port(4100),
@@ -64,7 +75,17 @@ function parse<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv): z.infer<
 /** Parsed once at start-up; a bad value stops the process with a clear message. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const config = parse(serviceSchema, env);
-  return { ...config, PG_BASE_URL: config.PG_BASE_URL ?? `http://127.0.0.1:${config.PG_MOCK_PORT}` };
+  try {
+    new Cron(config.RECONCILE_CRON, { paused: true }).stop();
+  } catch (error) {
+    throw new ConfigError(`invalid configuration:\n  RECONCILE_CRON: ${(error as Error).message}`);
+  }
+  return {
+    ...config,
+    PG_BASE_URL: config.PG_BASE_URL ?? `http://127.0.0.1:${config.PG_MOCK_PORT}`,
+    // Port 0 means "any": such processes cannot recognise their previous incarnation.
+    INSTANCE_ID: config.INSTANCE_ID ?? (config.PORT === 0 ? `${hostname()}:${randomUUID()}` : `${hostname()}:${config.PORT}`),
+  };
 }
 
 export function loadMockPgConfig(env: NodeJS.ProcessEnv = process.env): MockPgConfig {

@@ -2,10 +2,10 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { openDatabase } from '../db/connection.ts';
 import { createGroupCommit } from '../db/group-commit.ts';
-import { findInFlightNotWaiting } from '../db/payments-repo.ts';
 import { paymentMachine, type RetryPolicy } from '../machines/payment.machine.ts';
-import { PUBLIC_STATUSES, type PublicStatus } from '../machines/payment-status.ts';
+import type { PublicStatus } from '../machines/payment-status.ts';
 import type { Config } from './config.ts';
+import { startAlertRelay } from './alerts/alert-relay.ts';
 import { createApp } from './http/app.ts';
 import type { Logger } from './logger.ts';
 import { createMetrics } from './metrics.ts';
@@ -13,11 +13,12 @@ import { createOpsStore } from './ops-store.ts';
 import { createPaymentActors } from './payments/payment-actors.ts';
 import { createPaymentService } from './payments/create-payment.ts';
 import { PaymentHost } from './payments/payment-host.ts';
+import { createReconciler } from './payments/reconciler.ts';
 import { startScheduler } from './payments/scheduler.ts';
+import { recordTransitionEffects } from './payments/transition-effects.ts';
 import { createPgClient } from './pg/pg-client.ts';
 
 const IN_FLIGHT: PublicStatus[] = ['processing', 'cancel_requested'];
-const RESTING_STATUSES = PUBLIC_STATUSES.filter((s) => !IN_FLIGHT.includes(s));
 
 export interface RunningService {
   url: string;
@@ -56,16 +57,48 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     },
   });
   const machine = paymentMachine.provide({ actors: createPaymentActors({ conn, commit, pg, clock, logger }) });
-  const host = new PaymentHost({ conn, commit, machine, clock, logger, ops });
+  const owner = config.INSTANCE_ID;
+  const host = new PaymentHost({
+    conn,
+    commit,
+    machine,
+    clock,
+    logger,
+    ops,
+    owner,
+    leaseTtlMs: config.LEASE_TTL_MS,
+    onTransitions: recordTransitionEffects,
+  });
   const createPayment = createPaymentService({ conn, host, retry: retryPolicyFrom(config), clock });
+  const reconciler = createReconciler({
+    db: conn.db,
+    host,
+    clock,
+    owner,
+    inFlightStatuses: IN_FLIGHT,
+    stuckAfterMs: config.STUCK_AFTER_MS,
+    cron: config.RECONCILE_CRON,
+    batchSize: config.RECONCILE_BATCH,
+    logger,
+  });
 
-  // Payments a previous process left mid-step run that step again (each step is idempotent).
-  const unfinished = findInFlightNotWaiting(conn.db, RESTING_STATUSES, Number.MAX_SAFE_INTEGER);
-  for (const paymentId of unfinished) host.resume(paymentId);
-  if (unfinished.length > 0) logger.info({ count: unfinished.length }, 'resumed unfinished payments');
-
+  // A crashed process's payments do not wait for STUCK_AFTER_MS: those whose lease is
+  // free, expired or our previous incarnation's resume now.
+  const recovered = reconciler.runPass();
+  if (recovered.resumed > 0) logger.info(recovered, 'resumed unfinished payments at start-up');
+  reconciler.start();
+  const leaseRenewal = setInterval(() => {
+    host.renewLeases().catch((error: unknown) => logger.error({ err: error }, 'lease renewal failed'));
+  }, Math.max(1, Math.floor(config.LEASE_TTL_MS / 3)));
   const scheduler = startScheduler({ db: conn.db, host, clock, intervalMs: config.SCHEDULER_INTERVAL_MS, logger });
-  const app = createApp({ conn, host, createPayment, metrics, adminToken: config.ADMIN_TOKEN, clock, logger });
+  const alertRelay = startAlertRelay({
+    db: conn.db,
+    webhookUrl: config.ALERT_WEBHOOK_URL,
+    clock,
+    pollMs: config.ALERT_POLL_MS,
+    logger,
+  });
+  const app = createApp({ conn, host, createPayment, reconciler, metrics, adminToken: config.ADMIN_TOKEN, clock, logger });
   const server: Server = await new Promise((resolve, reject) => {
     const s = app.listen(config.PORT, config.HOST, () => resolve(s));
     s.once('error', reject);
@@ -77,6 +110,9 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     host,
     async stop() {
       scheduler.stop();
+      reconciler.stop();
+      clearInterval(leaseRenewal);
+      await alertRelay.stop();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
       await host.stop();

@@ -5,9 +5,11 @@ import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import type { CreatePayment } from '../payments/create-payment.ts';
 import type { PaymentHost } from '../payments/payment-host.ts';
+import type { Reconciler } from '../payments/reconciler.ts';
 import { requireAdmin } from './admin-auth.ts';
 import { problemMiddleware } from './problem.ts';
 import { requestContext } from './request-context.ts';
+import { adminRoutes } from './routes/admin.ts';
 import { healthRoutes } from './routes/health.ts';
 import { paymentRoutes } from './routes/payments.ts';
 import { productRoutes } from './routes/products.ts';
@@ -16,6 +18,7 @@ export interface AppDeps {
   conn: Connection;
   host: PaymentHost;
   createPayment: CreatePayment;
+  reconciler: Reconciler;
   metrics: Metrics;
   adminToken: string;
   clock: () => number;
@@ -33,6 +36,7 @@ export function createApp(deps: AppDeps): Koa {
     healthRoutes(deps.conn.sqlite, deps.metrics.registry),
     productRoutes(deps.conn.db, admin, deps.clock),
     paymentRoutes({ db: deps.conn.db, host: deps.host, createPayment: deps.createPayment }),
+    adminRoutes({ db: deps.conn.db, reconciler: deps.reconciler, admin }),
   ]) {
     app.use(router.routes());
     app.use(router.allowedMethods());

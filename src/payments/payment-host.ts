@@ -1,9 +1,13 @@
 import { createActor, type Actor, type SnapshotFrom } from 'xstate';
 import type { Connection } from '../../db/connection.ts';
 import type { GroupCommit } from '../../db/group-commit.ts';
+import type { Db } from '../../db/connection.ts';
 import {
+  acquireLease,
   findPayment,
   insertPayment,
+  releaseLease,
+  renewLeases,
   writeSnapshot,
   type NewPaymentRow,
   type PaymentRow,
@@ -11,6 +15,7 @@ import {
 } from '../../db/payments-repo.ts';
 import {
   PAYMENT_MACHINE_VERSION,
+  type PaymentContext,
   type PaymentEvent,
   type PaymentInput,
   type PaymentMachine,
@@ -42,10 +47,21 @@ export interface PaymentHostDeps {
   clock: () => number;
   logger: Logger;
   ops: OpsStore;
+  /** This process's lease owner id. */
+  owner: string;
+  leaseTtlMs: number;
+  /**
+   * Runs inside the transaction that commits a payment's transitions: the one place
+   * where rows that must agree with the state change (dead letters, alerts) are written.
+   */
+  onTransitions?: (db: Db, write: SnapshotWrite, context: PaymentContext) => void;
 }
 
-/** The payment row fields the caller decides; the host adds snapshot, state and status. */
-export type NewPayment = Omit<NewPaymentRow, 'snapshot' | 'state' | 'status' | 'machineVersion' | 'dueAt'>;
+/** The payment row fields the caller decides; the host adds snapshot, state, status and lease. */
+export type NewPayment = Omit<
+  NewPaymentRow,
+  'snapshot' | 'state' | 'status' | 'machineVersion' | 'dueAt' | 'leaseOwner' | 'leaseExpiresAt'
+>;
 
 /**
  * The only way to reach a payment actor (rule 8). It creates and rehydrates actors,
@@ -77,6 +93,8 @@ export class PaymentHost {
           status: publicStatusOf(snapshot),
           machineVersion: PAYMENT_MACHINE_VERSION,
           dueAt: null,
+          leaseOwner: this.deps.owner,
+          leaseExpiresAt: now + this.deps.leaseTtlMs,
         },
         { type: 'api.create', from: null, to: path, at: now },
       ),
@@ -94,6 +112,20 @@ export class PaymentHost {
   /** Brings a payment back into memory so that its current step runs again. */
   resume(paymentId: string): boolean {
     return this.hydrate(paymentId) !== undefined;
+  }
+
+  /** Restarts a live actor from its last committed snapshot (the reconciler's cure for a stuck step). */
+  restart(paymentId: string): boolean {
+    const live = this.live.get(paymentId);
+    if (live) this.evict(paymentId, live, false);
+    return this.resume(paymentId);
+  }
+
+  /** Extends the leases of the payments this process runs; called well within the TTL. */
+  renewLeases(): Promise<number> {
+    return this.deps.commit.run(() =>
+      renewLeases(this.deps.conn.db, this.deps.owner, this.deps.clock(), this.deps.leaseTtlMs),
+    );
   }
 
   /**
@@ -132,17 +164,21 @@ export class PaymentHost {
 
   /** Stops every actor and commits what was queued. In-flight steps resume after restart. */
   async stop(): Promise<void> {
-    for (const [paymentId, live] of this.live) this.evict(paymentId, live);
+    for (const [paymentId, live] of this.live) this.evict(paymentId, live, true);
     await this.deps.commit.flush();
   }
 
   private hydrate(paymentId: string): LiveActor | undefined {
     const existing = this.live.get(paymentId);
     if (existing) return existing;
-    const row = findPayment(this.deps.conn.db, paymentId);
+    const { db } = this.deps.conn;
+    if (!acquireLease(db, paymentId, this.deps.owner, this.deps.clock(), this.deps.leaseTtlMs)) return undefined;
+    // Read after taking the lease: no other process can move the payment on now.
+    const row = findPayment(db, paymentId);
     if (!row) return undefined;
     if (row.machineVersion !== PAYMENT_MACHINE_VERSION) {
       this.log.error({ paymentId, machineVersion: row.machineVersion }, 'snapshot of another machine version');
+      releaseLease(db, paymentId, this.deps.owner);
       return undefined;
     }
     const live = this.newActor(paymentId, { snapshot: JSON.parse(row.snapshot) });
@@ -206,17 +242,18 @@ export class PaymentHost {
       .run(() => {
         const merged = live.pending as SnapshotWrite;
         live.pending = null;
-        writeSnapshot(this.deps.conn.db, merged);
+        writeSnapshot(this.deps.conn.db, merged, this.deps.owner);
+        this.deps.onTransitions?.(this.deps.conn.db, merged, snapshot.context);
         return live.lastQueued;
       })
       .then(
         (committed) => this.afterCommit(paymentId, live, committed),
         (error: unknown) => {
-          // The database refused the write: memory is ahead of the truth. Drop the
-          // actor; the reconciler resumes the payment from its last committed state.
+          // The write was refused (lease lost, database error): memory is ahead of the
+          // truth. Drop the actor; the payment resumes from its last committed state.
           this.log.error({ paymentId, err: error }, 'snapshot write failed; evicting actor');
           live.pending = null;
-          this.evict(paymentId, live);
+          this.evict(paymentId, live, false);
         },
       );
   }
@@ -227,15 +264,17 @@ export class PaymentHost {
     const current = live.actor.getSnapshot();
     const settled = current === committed && live.pending === null;
     if (settled && (current.hasTag(RESTING) || current.hasTag(WAITING)) && this.live.get(paymentId) === live) {
-      this.evict(paymentId, live);
+      this.evict(paymentId, live, true);
     }
   }
 
-  private evict(paymentId: string, live: LiveActor): void {
+  /** Stops an actor; with `release`, its lease too, so any process may pick the payment up. */
+  private evict(paymentId: string, live: LiveActor, release: boolean): void {
     if (this.live.get(paymentId) !== live) return;
     this.live.delete(paymentId);
     live.actor.stop();
     this.deps.ops.trigger.actorStopped();
+    if (release) void this.deps.commit.run(() => releaseLease(this.deps.conn.db, paymentId, this.deps.owner));
   }
 }
 

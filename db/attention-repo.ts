@@ -1,0 +1,75 @@
+import { and, asc, eq, isNull, lte } from 'drizzle-orm';
+import type { Db } from './connection.ts';
+import { alerts, failedEvents } from './schema.ts';
+
+export type FailedEventRow = typeof failedEvents.$inferSelect;
+export type AlertRow = typeof alerts.$inferSelect;
+
+export interface NewAttention {
+  paymentId: string;
+  step: string;
+  reason: string;
+  at: number;
+}
+
+/** A failed compensation: a dead letter for the admin API and an urgent alert, in the caller's transaction. */
+export function recordAttention(db: Db, attention: NewAttention): void {
+  db.insert(failedEvents)
+    .values({
+      paymentId: attention.paymentId,
+      step: attention.step,
+      reason: attention.reason,
+      status: 'open',
+      createdAt: attention.at,
+      updatedAt: attention.at,
+    })
+    .run();
+  db.insert(alerts)
+    .values({
+      paymentId: attention.paymentId,
+      severity: 'urgent',
+      title: `Payment ${attention.paymentId} requires attention`,
+      details: JSON.stringify({ step: attention.step, reason: attention.reason }),
+      createdAt: attention.at,
+      nextAttemptAt: attention.at,
+    })
+    .run();
+}
+
+export function listFailedEvents(db: Db, status?: FailedEventRow['status']): FailedEventRow[] {
+  return db
+    .select()
+    .from(failedEvents)
+    .where(status ? eq(failedEvents.status, status) : undefined)
+    .orderBy(asc(failedEvents.id))
+    .all();
+}
+
+export function dueAlerts(db: Db, now: number, limit: number): AlertRow[] {
+  return db
+    .select()
+    .from(alerts)
+    .where(and(isNull(alerts.deliveredAt), lte(alerts.nextAttemptAt, now)))
+    .orderBy(asc(alerts.nextAttemptAt))
+    .limit(limit)
+    .all();
+}
+
+/** Claims one delivery attempt; false when another process claimed it first. */
+export function claimAlert(db: Db, id: number, now: number, claimMs: number): boolean {
+  return (
+    db
+      .update(alerts)
+      .set({ nextAttemptAt: now + claimMs })
+      .where(and(eq(alerts.id, id), isNull(alerts.deliveredAt), lte(alerts.nextAttemptAt, now)))
+      .run().changes === 1
+  );
+}
+
+export function markAlertDelivered(db: Db, id: number, now: number): void {
+  db.update(alerts).set({ deliveredAt: now }).where(eq(alerts.id, id)).run();
+}
+
+export function markAlertFailed(db: Db, id: number, attempts: number, nextAttemptAt: number, error: string): void {
+  db.update(alerts).set({ attempts, nextAttemptAt, lastError: error }).where(eq(alerts.id, id)).run();
+}
