@@ -19,6 +19,7 @@ export interface SnapshotWrite {
   state: string;
   status: string;
   failureCode: string | null;
+  cancelledAmount: number;
   snapshot: string;
   /** undefined: leave the column as it is (the actor is still in the same wait). */
   dueAt: number | null | undefined;
@@ -54,6 +55,7 @@ export function writeSnapshot(db: Db, write: SnapshotWrite, owner: string): void
       state: write.state,
       status: write.status,
       failureCode: write.failureCode,
+      cancelledAmount: write.cancelledAmount,
       snapshot: write.snapshot,
       updatedAt: write.updatedAt,
       ...(write.dueAt === undefined ? {} : { dueAt: write.dueAt }),

@@ -3,11 +3,15 @@ import type { Db } from './connection.ts';
 import { products } from './schema.ts';
 
 export type Product = typeof products.$inferSelect;
-export type NewProduct = Omit<Product, 'currency'> & { currency?: string };
+export type NewProduct = Omit<Product, 'currency' | 'totalStock'> & { currency?: string };
 
 /** Returns false when the id is taken. */
 export function insertProduct(db: Db, product: NewProduct): boolean {
-  const result = db.insert(products).values(product).onConflictDoNothing().run();
+  const result = db
+    .insert(products)
+    .values({ ...product, totalStock: product.stock })
+    .onConflictDoNothing()
+    .run();
   return result.changes === 1;
 }
 

@@ -10,6 +10,8 @@ export const products = sqliteTable('products', {
   currency: text('currency').notNull().default('KRW'),
   /** What is still available to reserve. */
   stock: integer('stock').notNull(),
+  /** Units ever put on sale: conservation says total = available + held by reservations. */
+  totalStock: integer('total_stock').notNull().default(0),
   partnerId: text('partner_id').notNull(),
   createdAt: integer('created_at').notNull(),
 });

@@ -52,6 +52,8 @@ export interface PaymentContext {
   /** Length of the current wait; the host turns it into the due_at column on entry. */
   waitMs: number;
   pgTxId: string | null;
+  /** Money given back so far (a void gives back everything). */
+  cancelledAmount: number;
   failureCode: string | null;
   /** The charge was voided at the PG, so releasing ends in `cancelled`, not `failed`. */
   chargeVoided: boolean;
@@ -129,6 +131,7 @@ export const paymentMachine = setup({
     stepAttempts: 0,
     waitMs: 0,
     pgTxId: null,
+    cancelledAmount: 0,
     failureCode: null,
     chargeVoided: false,
     attentionStep: null,
@@ -265,7 +268,7 @@ export const paymentMachine = setup({
               {
                 guard: ({ event }) => event.output.kind === 'voided',
                 target: '#payment.releasing',
-                actions: ['resetStep', assign({ chargeVoided: true })],
+                actions: ['resetStep', assign(({ context }) => ({ chargeVoided: true, cancelledAmount: context.amount }))],
               },
               {
                 guard: ({ event }) => event.output.kind === 'refused',

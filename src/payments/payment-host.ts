@@ -225,6 +225,7 @@ export class PaymentHost {
       state: path,
       status: publicStatusOf(snapshot),
       failureCode: snapshot.context.failureCode,
+      cancelledAmount: snapshot.context.cancelledAmount,
       snapshot: JSON.stringify(live.actor.getPersistedSnapshot()),
       // A wait's deadline is fixed when the wait begins (rule 5: it lives in due_at).
       dueAt: moved ? (snapshot.hasTag(WAITING) ? now + snapshot.context.waitMs : null) : undefined,
