@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -5,6 +6,7 @@ import { loadConfig, type Config } from '../../src/config.ts';
 import { createLogger } from '../../src/logger.ts';
 import { createMockPg, type MockPg, type MockPgOptions } from '../../src/mock-pg/mock-pg.ts';
 import { startService, type RunningService } from '../../src/service.ts';
+import { startFaultyProxy, type FaultyProxy } from './faulty-proxy.ts';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789';
 export const PG_SECRET = 'test-pg-secret';
@@ -21,6 +23,8 @@ export interface Harness {
   url: string;
   config: Config;
   mock: MockPg;
+  /** Between the service and the mock PG when started with `{ proxy: true }`. */
+  proxy: FaultyProxy | undefined;
   service: RunningService;
   dbPath: string;
   request(method: string, path: string, options?: { body?: unknown; raw?: string; headers?: Record<string, string> }): Promise<Reply>;
@@ -28,6 +32,8 @@ export interface Harness {
   pay(key: string, body: unknown, query?: string): Promise<Reply>;
   /** Polls until the payment leaves `processing`, or throws after `timeoutMs`. */
   settled(paymentId: string, timeoutMs?: number): Promise<any>;
+  /** Stops the service (as a crash would leave the database) and starts a new one on the same file. */
+  restart(env?: Record<string, string>): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -35,13 +41,17 @@ export interface Harness {
 export async function startHarness(
   env: Record<string, string> = {},
   mockOptions: Partial<MockPgOptions> = {},
+  { proxy: withProxy = false } = {},
 ): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), 'paystate-test-'));
   const dbPath = join(dir, 'paystate.db');
   const mock = createMockPg({ secret: PG_SECRET, storeId: PG_STORE_ID, webhookSecret: WEBHOOK_SECRET, ...mockOptions });
-  const pgUrl = await mock.listen(0, '127.0.0.1');
-  const config = loadConfig({
+  const mockUrl = await mock.listen(0, '127.0.0.1');
+  const proxy = withProxy ? await startFaultyProxy(mockUrl) : undefined;
+  const pgUrl = proxy?.url ?? mockUrl;
+  const configEnv = {
     PORT: '0',
+    INSTANCE_ID: `test-${randomUUID()}`,
     DATABASE_PATH: dbPath,
     PG_BASE_URL: pgUrl,
     PG_SECRET,
@@ -55,8 +65,10 @@ export async function startHarness(
     PG_NOT_FOUND_GRACE_MS: '100',
     SCHEDULER_INTERVAL_MS: '20',
     ...env,
-  });
-  const service = await startService(config, createLogger(config.LOG_LEVEL, 'paystate-test'));
+  };
+  const config = loadConfig(configEnv);
+  const logger = createLogger(config.LOG_LEVEL, 'paystate-test');
+  let service = await startService(config, logger);
 
   const request: Harness['request'] = async (method, path, options = {}) => {
     const headers: Record<string, string> = { ...options.headers };
@@ -65,7 +77,7 @@ export async function startHarness(
       body = JSON.stringify(options.body);
       headers['content-type'] ??= 'application/json';
     }
-    const response = await fetch(`${service.url}${path}`, { method, headers, body });
+    const response = await fetch(`${harness.url}${path}`, { method, headers, body });
     const text = await response.text();
     let parsed: unknown = text;
     try {
@@ -80,6 +92,7 @@ export async function startHarness(
     url: service.url,
     config,
     mock,
+    proxy,
     service,
     dbPath,
     request,
@@ -99,8 +112,15 @@ export async function startHarness(
         await new Promise((r) => setTimeout(r, 25));
       }
     },
+    async restart(overrides = {}) {
+      await harness.service.stop();
+      service = await startService(loadConfig({ ...configEnv, ...overrides }), logger);
+      harness.service = service;
+      harness.url = service.url;
+    },
     async close() {
-      await service.stop();
+      await harness.service.stop();
+      await proxy?.close();
       await mock.close();
       rmSync(dir, { recursive: true, force: true });
     },
