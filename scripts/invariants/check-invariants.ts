@@ -1,0 +1,275 @@
+import type { Sqlite } from '../../db/connection.ts';
+import type { PublicStatus } from '../../machines/payment-status.ts';
+import type { LedgerEntry } from '../../src/mock-pg/mock-pg.ts';
+
+export type ViolationKind =
+  | 'stock_not_conserved'
+  | 'reservation_mismatch'
+  | 'fulfilment_mismatch'
+  | 'state_disagrees_with_pg'
+  | 'amount_mismatch'
+  | 'cancelled_amount_mismatch'
+  | 'unknown_pg_payment'
+  | 'charged_twice'
+  | 'in_flight'
+  | 'attention_without_dead_letter'
+  | 'attention_without_alert';
+
+export interface Violation {
+  kind: ViolationKind;
+  paymentId?: string;
+  productId?: string;
+  message: string;
+}
+
+export interface InvariantReport {
+  violations: Violation[];
+  payments: number;
+  products: number;
+  pgPayments: number;
+  byStatus: Record<string, number>;
+}
+
+type PgStatus = LedgerEntry['status'] | 'absent';
+
+interface ProductRow {
+  id: string;
+  stock: number;
+  totalStock: number;
+}
+
+interface PaymentRow {
+  id: string;
+  status: PublicStatus;
+  amount: number;
+  cancelledAmount: number;
+  /** JSON: [{ productId, quantity, unitPrice }] */
+  items: string;
+}
+
+interface ReservationRow {
+  paymentId: string;
+  productId: string;
+  quantity: number;
+}
+
+/** Units per product. */
+type Quantities = Map<string, number>;
+
+// processing and requires_attention may hold any reservations: they are mid-way or wait for an operator.
+const HOLDS_ITS_ITEMS = new Set<PublicStatus>(['completed', 'partially_cancelled', 'cancel_requested']);
+const HOLDS_NOTHING = new Set<PublicStatus>(['failed', 'rejected', 'cancelled']);
+const FULFILLED = new Set<PublicStatus>(['completed', 'partially_cancelled']);
+const NOT_FULFILLED = new Set<PublicStatus>(['failed', 'rejected']);
+const CANCELLED_AMOUNT_SETTLED = new Set<PublicStatus>(['completed', 'partially_cancelled', 'cancelled']);
+const IN_FLIGHT = new Set<PublicStatus>(['processing', 'cancel_requested']);
+const MONEY_TAKEN = new Set<PgStatus>(['PAID', 'PARTIAL_CANCELLED', 'CANCELLED']);
+
+/**
+ * What the PG may say about a payment in each status. `failed` means never charged, so even a
+ * refunded (CANCELLED) charge is wrong. processing is reported as in_flight, requires_attention
+ * is for an operator: neither is compared.
+ */
+const PG_STATUSES_ALLOWED: Partial<Record<PublicStatus, ReadonlySet<PgStatus>>> = {
+  completed: new Set(['PAID', 'PARTIAL_CANCELLED']),
+  partially_cancelled: new Set(['PAID', 'PARTIAL_CANCELLED']),
+  cancel_requested: new Set(['PAID', 'PARTIAL_CANCELLED', 'CANCELLED']),
+  cancelled: new Set(['CANCELLED']),
+  failed: new Set(['absent', 'READY', 'FAILED']),
+  rejected: new Set(['absent']),
+};
+
+/**
+ * Checks that the service's database and the PG's ledger agree (stock conserved, money and
+ * states matching). Meant for a quiesced system; one query per table, so 100k payments are cheap.
+ */
+export function checkInvariants(sqlite: Sqlite, ledger: LedgerEntry[]): InvariantReport {
+  const db = readDatabase(sqlite);
+  const ledgerById = new Map(ledger.map((entry) => [entry.paymentId, entry]));
+  const reservedByPayment = groupReservations(db.reserved);
+  const violations: Violation[] = [];
+  const report = (violation: Violation) => violations.push(violation);
+
+  checkStock(db.products, db.reserved, report);
+  const byStatus: Record<string, number> = {};
+  for (const payment of db.payments) {
+    byStatus[payment.status] = (byStatus[payment.status] ?? 0) + 1;
+    checkReservations(payment, reservedByPayment.get(payment.id), report);
+    checkFulfilment(payment, db.fulfilled.has(payment.id), report);
+    checkAgainstPg(payment, ledgerById.get(payment.id), report);
+    checkResting(payment, db, report);
+  }
+  const paymentIds = new Set(db.payments.map((payment) => payment.id));
+  checkOrphans(db, reservedByPayment, paymentIds, report);
+  checkLedger(ledger, paymentIds, report);
+
+  return { violations, payments: db.payments.length, products: db.products.length, pgPayments: ledger.length, byStatus };
+}
+
+type Report = (violation: Violation) => void;
+type DatabaseRows = ReturnType<typeof readDatabase>;
+
+function readDatabase(sqlite: Sqlite) {
+  const column = (query: string) => new Set(sqlite.prepare(query).pluck().all() as string[]);
+  // One read transaction: every table is seen at the same instant even if a writer is active.
+  return sqlite.transaction(() => ({
+    products: sqlite.prepare('select id, stock, total_stock as totalStock from products').all() as ProductRow[],
+    payments: sqlite
+      .prepare('select id, status, amount, cancelled_amount as cancelledAmount, items from payments')
+      .all() as PaymentRow[],
+    reserved: sqlite
+      .prepare(`select payment_id as paymentId, product_id as productId, quantity from stock_reservations where status = 'reserved'`)
+      .all() as ReservationRow[],
+    fulfilled: column('select payment_id from fulfilments'),
+    openDeadLetters: column(`select payment_id from failed_events where status = 'open'`),
+    alerted: column('select payment_id from alerts where payment_id is not null'),
+  }))();
+}
+
+function groupReservations(reserved: ReservationRow[]): Map<string, Quantities> {
+  const byPayment = new Map<string, Quantities>();
+  for (const { paymentId, productId, quantity } of reserved) {
+    const held = byPayment.get(paymentId) ?? new Map<string, number>();
+    held.set(productId, quantity);
+    byPayment.set(paymentId, held);
+  }
+  return byPayment;
+}
+
+function checkStock(products: ProductRow[], reserved: ReservationRow[], report: Report): void {
+  const heldByProduct: Quantities = new Map();
+  for (const { productId, quantity } of reserved) heldByProduct.set(productId, (heldByProduct.get(productId) ?? 0) + quantity);
+
+  for (const { id, stock, totalStock } of products) {
+    const held = heldByProduct.get(id) ?? 0;
+    heldByProduct.delete(id);
+    if (stock < 0) report({ kind: 'stock_not_conserved', productId: id, message: `product ${id} has negative stock ${stock}` });
+    if (totalStock !== stock + held) {
+      report({
+        kind: 'stock_not_conserved',
+        productId: id,
+        message: `product ${id}: total_stock ${totalStock} ≠ stock ${stock} + reserved ${held}`,
+      });
+    }
+  }
+  for (const [productId, held] of heldByProduct) {
+    report({ kind: 'stock_not_conserved', productId, message: `${held} units reserved for unknown product ${productId}` });
+  }
+}
+
+function checkReservations(payment: PaymentRow, held: Quantities | undefined, report: Report): void {
+  const { id, status } = payment;
+  if (HOLDS_NOTHING.has(status) && held) {
+    report({ kind: 'reservation_mismatch', paymentId: id, message: `payment ${id} is ${status} but still holds ${listQuantities(held)}` });
+  }
+  if (!HOLDS_ITS_ITEMS.has(status)) return;
+  const items = itemQuantities(payment.items);
+  if (!items) {
+    report({ kind: 'reservation_mismatch', paymentId: id, message: `payment ${id} has unreadable items ${payment.items}` });
+  } else if (!sameQuantities(items, held ?? new Map())) {
+    report({
+      kind: 'reservation_mismatch',
+      paymentId: id,
+      message: `payment ${id} is ${status} with items ${listQuantities(items)} but holds ${listQuantities(held)}`,
+    });
+  }
+}
+
+function checkFulfilment(payment: PaymentRow, fulfilled: boolean, report: Report): void {
+  const { id, status } = payment;
+  if (FULFILLED.has(status) && !fulfilled) {
+    report({ kind: 'fulfilment_mismatch', paymentId: id, message: `payment ${id} is ${status} but was never fulfilled` });
+  }
+  if (NOT_FULFILLED.has(status) && fulfilled) {
+    report({ kind: 'fulfilment_mismatch', paymentId: id, message: `payment ${id} is ${status} but was fulfilled` });
+  }
+}
+
+function checkAgainstPg(payment: PaymentRow, entry: LedgerEntry | undefined, report: Report): void {
+  const { id, status } = payment;
+  const pgStatus: PgStatus = entry?.status ?? 'absent';
+  const allowed = PG_STATUSES_ALLOWED[status];
+  if (allowed && !allowed.has(pgStatus)) {
+    const pgSays = entry ? `the PG has it ${pgStatus}` : 'the PG has no record of it';
+    report({ kind: 'state_disagrees_with_pg', paymentId: id, message: `payment ${id} is ${status} but ${pgSays}` });
+  }
+  if (!entry) return;
+  if (MONEY_TAKEN.has(entry.status) && entry.paidAmount !== payment.amount) {
+    report({
+      kind: 'amount_mismatch',
+      paymentId: id,
+      message: `payment ${id} amount ${payment.amount} but the PG took ${entry.paidAmount} (${entry.status})`,
+    });
+  }
+  if (CANCELLED_AMOUNT_SETTLED.has(status) && entry.cancelledAmount !== payment.cancelledAmount) {
+    report({
+      kind: 'cancelled_amount_mismatch',
+      paymentId: id,
+      message: `payment ${id} (${status}) cancelled_amount ${payment.cancelledAmount} but the PG cancelled ${entry.cancelledAmount}`,
+    });
+  }
+}
+
+/** A quiesced system has nothing in flight, and every payment needing an operator is visible to one. */
+function checkResting(payment: PaymentRow, db: DatabaseRows, report: Report): void {
+  const { id, status } = payment;
+  if (IN_FLIGHT.has(status)) report({ kind: 'in_flight', paymentId: id, message: `payment ${id} is still ${status}` });
+  if (status !== 'requires_attention') return;
+  if (!db.openDeadLetters.has(id)) {
+    report({ kind: 'attention_without_dead_letter', paymentId: id, message: `payment ${id} needs attention but has no open failed event` });
+  }
+  if (!db.alerted.has(id)) {
+    report({ kind: 'attention_without_alert', paymentId: id, message: `payment ${id} needs attention but no alert was raised` });
+  }
+}
+
+/** Rows that point at a payment the service does not know. */
+function checkOrphans(db: DatabaseRows, reservedByPayment: Map<string, Quantities>, paymentIds: Set<string>, report: Report): void {
+  for (const [paymentId, held] of reservedByPayment) {
+    if (!paymentIds.has(paymentId)) {
+      report({ kind: 'reservation_mismatch', paymentId, message: `unknown payment ${paymentId} holds ${listQuantities(held)}` });
+    }
+  }
+  for (const paymentId of db.fulfilled) {
+    if (!paymentIds.has(paymentId)) {
+      report({ kind: 'fulfilment_mismatch', paymentId, message: `unknown payment ${paymentId} was fulfilled` });
+    }
+  }
+}
+
+function checkLedger(ledger: LedgerEntry[], paymentIds: Set<string>, report: Report): void {
+  for (const { paymentId, status, paidAmount, charges } of ledger) {
+    if (!paymentIds.has(paymentId)) {
+      report({
+        kind: 'unknown_pg_payment',
+        paymentId,
+        message: `the PG has payment ${paymentId} (${status}, paid ${paidAmount}) that the service does not`,
+      });
+    }
+    if (charges > 1) {
+      report({ kind: 'charged_twice', paymentId, message: `the PG took money ${charges} times for payment ${paymentId}` });
+    }
+  }
+}
+
+/** Units per product in a payment's items; undefined when the column is not the expected JSON. */
+function itemQuantities(items: string): Quantities | undefined {
+  try {
+    const quantities: Quantities = new Map();
+    for (const { productId, quantity } of JSON.parse(items) as Array<{ productId: string; quantity: number }>) {
+      quantities.set(productId, (quantities.get(productId) ?? 0) + quantity);
+    }
+    return quantities;
+  } catch {
+    return undefined;
+  }
+}
+
+function sameQuantities(a: Quantities, b: Quantities): boolean {
+  return a.size === b.size && [...a].every(([productId, quantity]) => b.get(productId) === quantity);
+}
+
+function listQuantities(quantities: Quantities | undefined): string {
+  if (!quantities?.size) return 'no reserved stock';
+  return [...quantities].map(([productId, quantity]) => `${productId}×${quantity}`).join(', ');
+}

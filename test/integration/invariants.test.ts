@@ -1,0 +1,323 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openDatabase, type Sqlite } from '../../db/connection.ts';
+import { checkInvariants, type ViolationKind } from '../../scripts/invariants/check-invariants.ts';
+import type { LedgerEntry } from '../../src/mock-pg/mock-pg.ts';
+
+const NOW = 1_700_000_000_000;
+
+interface Item {
+  productId: string;
+  quantity: number;
+  unitPrice: number;
+}
+
+function insertProduct(sqlite: Sqlite, id: string, price: number, stock: number, totalStock: number): void {
+  sqlite
+    .prepare(
+      `insert into products (id, name, price, currency, stock, total_stock, partner_id, created_at)
+       values (?, ?, ?, 'KRW', ?, ?, 'partner-1', ?)`,
+    )
+    .run(id, `Product ${id}`, price, stock, totalStock, NOW);
+}
+
+function insertPayment(sqlite: Sqlite, id: string, status: string, items: Item[], cancelledAmount = 0): void {
+  const amount = items.reduce((sum, item) => sum + item.quantity * item.unitPrice, 0);
+  sqlite
+    .prepare(
+      `insert into payments (id, idempotency_key, request_fingerprint, customer_id, partner_id, amount, cancelled_amount,
+         currency, items, order_name, billing_key, state, status, snapshot, machine_version, created_at, updated_at)
+       values (?, ?, 'fp', 'c-1', 'partner-1', ?, ?, 'KRW', ?, 'order', 'bk_test_ok', ?, ?, '{}', 1, ?, ?)`,
+    )
+    .run(id, `key-${id}`, amount, cancelledAmount, JSON.stringify(items), status, status, NOW, NOW);
+}
+
+function insertReservation(sqlite: Sqlite, paymentId: string, productId: string, quantity: number, status: 'reserved' | 'released'): void {
+  sqlite
+    .prepare(
+      `insert into stock_reservations (payment_id, product_id, quantity, status, created_at, released_at) values (?, ?, ?, ?, ?, ?)`,
+    )
+    .run(paymentId, productId, quantity, status, NOW, status === 'released' ? NOW : null);
+}
+
+function insertFulfilment(sqlite: Sqlite, paymentId: string): void {
+  sqlite.prepare(`insert into fulfilments (payment_id, customer_id, items, created_at) values (?, 'c-1', '[]', ?)`).run(paymentId, NOW);
+}
+
+function insertAttention(sqlite: Sqlite, paymentId: string): void {
+  sqlite
+    .prepare(
+      `insert into failed_events (payment_id, step, reason, status, created_at, updated_at) values (?, 'release', 'retries exhausted', 'open', ?, ?)`,
+    )
+    .run(paymentId, NOW, NOW);
+  sqlite
+    .prepare(`insert into alerts (payment_id, severity, title, details, created_at, next_attempt_at) values (?, 'urgent', 'needs attention', '{}', ?, ?)`)
+    .run(paymentId, NOW, NOW);
+}
+
+function ledgerEntry(paymentId: string, status: LedgerEntry['status'], amount: number, cancelledAmount = 0): LedgerEntry {
+  const charged = status === 'PAID' || status === 'PARTIAL_CANCELLED' || status === 'CANCELLED';
+  return {
+    paymentId,
+    status,
+    amount,
+    currency: 'KRW',
+    paidAmount: charged ? amount : 0,
+    cancelledAmount,
+    charges: charged ? 1 : 0,
+    pgTxId: charged ? `pgtx_${paymentId}` : null,
+    cancellations: cancelledAmount ? [{ id: `c-${paymentId}`, amount: cancelledAmount, reason: 'test', cancelledAt: 'now' }] : [],
+    requestedAt: 'now',
+    updatedAt: 'now',
+  };
+}
+
+const book = (quantity: number): Item => ({ productId: 'book', quantity, unitPrice: 15_000 });
+const seat = (quantity: number): Item => ({ productId: 'seat', quantity, unitPrice: 300_000 });
+
+/**
+ * A quiesced world in which every rule holds, one payment per resting status.
+ * book: 10 on sale, 2 + 1 held by completed and partially_cancelled; seat: 3 on sale, 1 held by requires_attention.
+ */
+function buildConsistentPair(sqlite: Sqlite): LedgerEntry[] {
+  insertProduct(sqlite, 'book', 15_000, 7, 10);
+  insertProduct(sqlite, 'seat', 300_000, 2, 3);
+
+  insertPayment(sqlite, 'pay_completed', 'completed', [book(2)]);
+  insertReservation(sqlite, 'pay_completed', 'book', 2, 'reserved');
+  insertFulfilment(sqlite, 'pay_completed');
+
+  insertPayment(sqlite, 'pay_partial', 'partially_cancelled', [book(1)], 5_000);
+  insertReservation(sqlite, 'pay_partial', 'book', 1, 'reserved');
+  insertFulfilment(sqlite, 'pay_partial');
+
+  insertPayment(sqlite, 'pay_cancelled', 'cancelled', [seat(1)], 300_000);
+  insertReservation(sqlite, 'pay_cancelled', 'seat', 1, 'released');
+
+  insertPayment(sqlite, 'pay_failed', 'failed', [book(1)]);
+  insertReservation(sqlite, 'pay_failed', 'book', 1, 'released');
+
+  insertPayment(sqlite, 'pay_rejected', 'rejected', [seat(5)]);
+
+  insertPayment(sqlite, 'pay_attention', 'requires_attention', [seat(1)]);
+  insertReservation(sqlite, 'pay_attention', 'seat', 1, 'reserved');
+  insertAttention(sqlite, 'pay_attention');
+
+  return [
+    ledgerEntry('pay_completed', 'PAID', 30_000),
+    ledgerEntry('pay_partial', 'PARTIAL_CANCELLED', 15_000, 5_000),
+    ledgerEntry('pay_cancelled', 'CANCELLED', 300_000, 300_000),
+    ledgerEntry('pay_failed', 'FAILED', 15_000),
+    ledgerEntry('pay_attention', 'PAID', 300_000),
+  ];
+}
+
+let dir: string;
+let dbPath: string;
+let sqlite: Sqlite;
+let ledger: LedgerEntry[];
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'paystate-invariants-'));
+  dbPath = join(dir, 'paystate.db');
+  sqlite = openDatabase(dbPath, 'FULL').sqlite;
+  ledger = buildConsistentPair(sqlite);
+});
+
+afterEach(() => {
+  sqlite.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const run = (sql: string) => sqlite.prepare(sql).run();
+const entry = (paymentId: string) => ledger.find((e) => e.paymentId === paymentId)!;
+const check = () => checkInvariants(sqlite, ledger);
+
+/** Asserts the corruption is caught, and caught as nothing else. */
+function expectOnly(kind: ViolationKind, ids: { paymentId?: string; productId?: string }) {
+  const { violations } = check();
+  expect(violations.map((v) => v.kind)).toEqual([kind]);
+  expect(violations[0]).toMatchObject(ids);
+  return violations[0]!.message;
+}
+
+describe('checkInvariants', () => {
+  it('finds nothing wrong with a consistent database and ledger', () => {
+    expect(check()).toEqual({
+      violations: [],
+      payments: 6,
+      products: 2,
+      pgPayments: 5,
+      byStatus: { completed: 1, partially_cancelled: 1, cancelled: 1, failed: 1, rejected: 1, requires_attention: 1 },
+    });
+  });
+
+  it('stock_not_conserved: stock that appeared from nowhere', () => {
+    run(`update products set stock = 8 where id = 'book'`);
+    expect(expectOnly('stock_not_conserved', { productId: 'book' })).toBe('product book: total_stock 10 ≠ stock 8 + reserved 3');
+  });
+
+  it('stock_not_conserved: negative stock, even when the sum adds up', () => {
+    run(`update products set stock = -1, total_stock = 0 where id = 'seat'`);
+    expect(expectOnly('stock_not_conserved', { productId: 'seat' })).toContain('negative stock -1');
+  });
+
+  it('reservation_mismatch: a completed payment holding less than it bought', () => {
+    run(`update stock_reservations set quantity = 1 where payment_id = 'pay_completed'`);
+    run(`update products set stock = 8 where id = 'book'`);
+    expect(expectOnly('reservation_mismatch', { paymentId: 'pay_completed' })).toBe(
+      'payment pay_completed is completed with items book×2 but holds book×1',
+    );
+  });
+
+  it('reservation_mismatch: a failed payment still holding stock', () => {
+    run(`update stock_reservations set status = 'reserved' where payment_id = 'pay_failed'`);
+    run(`update products set stock = 6 where id = 'book'`);
+    expect(expectOnly('reservation_mismatch', { paymentId: 'pay_failed' })).toContain('still holds book×1');
+  });
+
+  it('fulfilment_mismatch: a completed payment never fulfilled', () => {
+    run(`delete from fulfilments where payment_id = 'pay_completed'`);
+    expect(expectOnly('fulfilment_mismatch', { paymentId: 'pay_completed' })).toContain('never fulfilled');
+  });
+
+  it.each([
+    { paymentId: 'pay_failed', pg: 'PAID', says: 'the PG has it PAID' },
+    { paymentId: 'pay_failed', pg: 'CANCELLED', says: 'the PG has it CANCELLED' },
+    { paymentId: 'pay_completed', pg: 'FAILED', says: 'the PG has it FAILED' },
+    { paymentId: 'pay_completed', pg: undefined, says: 'the PG has no record of it' },
+  ] as const)('state_disagrees_with_pg: $paymentId against PG $pg', ({ paymentId, pg, says }) => {
+    ledger = ledger.filter((e) => e.paymentId !== paymentId);
+    if (pg === 'PAID') ledger.push(ledgerEntry(paymentId, 'PAID', 15_000));
+    if (pg === 'CANCELLED') ledger.push(ledgerEntry(paymentId, 'CANCELLED', 15_000, 15_000));
+    if (pg === 'FAILED') ledger.push(ledgerEntry(paymentId, 'FAILED', 30_000));
+    expect(expectOnly('state_disagrees_with_pg', { paymentId })).toContain(says);
+  });
+
+  it('state_disagrees_with_pg: a rejected payment the PG has heard of', () => {
+    ledger.push(ledgerEntry('pay_rejected', 'FAILED', 1_500_000));
+    expect(expectOnly('state_disagrees_with_pg', { paymentId: 'pay_rejected' })).toBe(
+      'payment pay_rejected is rejected but the PG has it FAILED',
+    );
+  });
+
+  it('amount_mismatch: the PG took a different amount', () => {
+    entry('pay_completed').paidAmount = 25_000;
+    expect(expectOnly('amount_mismatch', { paymentId: 'pay_completed' })).toBe(
+      'payment pay_completed amount 30000 but the PG took 25000 (PAID)',
+    );
+  });
+
+  it('cancelled_amount_mismatch: the PG refunded a different amount', () => {
+    entry('pay_partial').cancelledAmount = 7_000;
+    expect(expectOnly('cancelled_amount_mismatch', { paymentId: 'pay_partial' })).toBe(
+      'payment pay_partial (partially_cancelled) cancelled_amount 5000 but the PG cancelled 7000',
+    );
+  });
+
+  it('unknown_pg_payment: the PG charged a payment the service never recorded', () => {
+    ledger.push(ledgerEntry('pay_ghost', 'PAID', 15_000));
+    expect(expectOnly('unknown_pg_payment', { paymentId: 'pay_ghost' })).toContain('pay_ghost (PAID, paid 15000)');
+  });
+
+  it('charged_twice: the PG took money twice for one payment', () => {
+    entry('pay_completed').charges = 2;
+    expect(expectOnly('charged_twice', { paymentId: 'pay_completed' })).toBe('the PG took money 2 times for payment pay_completed');
+  });
+
+  it('in_flight: a payment still processing on a quiesced system', () => {
+    run(`update payments set status = 'processing' where id = 'pay_attention'`);
+    expect(expectOnly('in_flight', { paymentId: 'pay_attention' })).toBe('payment pay_attention is still processing');
+  });
+
+  it('attention_without_dead_letter: the failed event was resolved but the payment still needs attention', () => {
+    run(`update failed_events set status = 'retried' where payment_id = 'pay_attention'`);
+    expect(expectOnly('attention_without_dead_letter', { paymentId: 'pay_attention' })).toContain('no open failed event');
+  });
+
+  it('attention_without_alert: nobody was told', () => {
+    run(`delete from alerts where payment_id = 'pay_attention'`);
+    expect(expectOnly('attention_without_alert', { paymentId: 'pay_attention' })).toContain('no alert');
+  });
+});
+
+describe('check-invariants CLI', () => {
+  const SECRET = 'cli-test-secret';
+  let server: Server;
+  let pgUrl: string;
+
+  beforeEach(async () => {
+    // Serves whatever `ledger` holds when asked, so a test corrupts it before running the CLI.
+    server = createServer((req, res) => {
+      const authorized = req.headers.authorization === `PortOne ${SECRET}`;
+      res.writeHead(req.url === '/__ledger' && authorized ? 200 : 401, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(authorized ? { payments: ledger } : { type: 'UNAUTHORIZED' }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    pgUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+
+  afterEach(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+  // Asynchronous: the ledger server lives in this process and must keep answering.
+  function runCli(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/invariants/main.ts', ...args], {
+        cwd: join(import.meta.dirname, '../..'),
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (chunk) => (stdout += chunk));
+      child.stderr.on('data', (chunk) => (stderr += chunk));
+      child.on('error', reject);
+      child.on('close', (code) => resolve({ code, stdout, stderr }));
+    });
+  }
+
+  it('exits 0 and says so on a consistent pair', async () => {
+    const result = await runCli('--db', dbPath, '--pg', pgUrl, '--pg-secret', SECRET);
+    expect(result).toMatchObject({ code: 0, stderr: '' });
+    expect(result.stdout).toContain('payments 6 (');
+    expect(result.stdout).toContain('completed 1');
+    expect(result.stdout.trim().endsWith('no violations')).toBe(true);
+  });
+
+  it('exits 1 and prints each violation with its kind and id', async () => {
+    entry('pay_completed').charges = 2;
+    run(`delete from alerts where payment_id = 'pay_attention'`);
+    const result = await runCli('--db', dbPath, '--pg', pgUrl, '--pg-secret', SECRET);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toContain('charged_twice payment=pay_completed the PG took money 2 times');
+    expect(result.stdout).toContain('attention_without_alert payment=pay_attention');
+    expect(result.stdout).toContain('2 violations');
+  });
+
+  it('prints the report as JSON with --json', async () => {
+    entry('pay_partial').cancelledAmount = 7_000;
+    const result = await runCli('--db', dbPath, '--pg', pgUrl, '--pg-secret', SECRET, '--json');
+    expect(result.code).toBe(1);
+    expect(JSON.parse(result.stdout)).toMatchObject({
+      payments: 6,
+      violations: [{ kind: 'cancelled_amount_mismatch', paymentId: 'pay_partial' }],
+    });
+  });
+
+  it('exits 2 with a clear message when it cannot check', async () => {
+    const usage = await runCli('--db', dbPath);
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toContain('--db and --pg are required');
+
+    const missing = await runCli('--db', join(dir, 'nope.db'), '--pg', pgUrl, '--pg-secret', SECRET);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain(`cannot open database ${join(dir, 'nope.db')}`);
+
+    const wrongSecret = await runCli('--db', dbPath, '--pg', pgUrl, '--pg-secret', 'wrong');
+    expect(wrongSecret.code).toBe(2);
+    expect(wrongSecret.stderr).toContain('answered 401');
+  });
+});
