@@ -5,7 +5,7 @@ import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { checkInvariants } from '../../scripts/invariants/check-invariants.ts';
 import { fetchLedger } from '../../scripts/invariants/ledger.ts';
-import { startProcess, type Proc } from '../support/processes.ts';
+import { startProcess, type Proc } from '../../scripts/lib/processes.ts';
 
 const ADMIN_TOKEN = 'e2e-admin-token-0123456789';
 const PG_SECRET = 'e2e-pg-secret';
