@@ -36,6 +36,22 @@ export function recordAttention(db: Db, attention: NewAttention): void {
     .run();
 }
 
+export function findFailedEvent(db: Db, id: number): FailedEventRow | undefined {
+  return db.select().from(failedEvents).where(eq(failedEvents.id, id)).get();
+}
+
+/** An operator retried or ignored a dead letter. Only open ones change. */
+export function resolveFailedEvent(
+  db: Db,
+  id: number,
+  resolution: { status: 'retried' | 'ignored'; by: string; note: string; at: number },
+): void {
+  db.update(failedEvents)
+    .set({ status: resolution.status, resolvedBy: resolution.by, note: resolution.note, updatedAt: resolution.at })
+    .where(and(eq(failedEvents.id, id), eq(failedEvents.status, 'open')))
+    .run();
+}
+
 export function listFailedEvents(db: Db, status?: FailedEventRow['status']): FailedEventRow[] {
   return db
     .select()

@@ -11,6 +11,8 @@ export interface Transition {
   from: string | null;
   to: string;
   at: number;
+  /** Who and why, for operator actions. */
+  detail?: Record<string, unknown> | undefined;
 }
 
 /** What the actor host writes after a payment's transitions. */
@@ -67,8 +69,9 @@ export function writeSnapshot(db: Db, write: SnapshotWrite, owner: string): void
 }
 
 function appendTransition(db: Db, paymentId: string, t: Transition): void {
-  db.run(sql`insert into payment_transitions (payment_id, seq, type, from_state, to_state, at)
-    select ${paymentId}, coalesce(max(seq), 0) + 1, ${t.type}, ${t.from}, ${t.to}, ${t.at}
+  const detail = t.detail === undefined ? null : JSON.stringify(t.detail);
+  db.run(sql`insert into payment_transitions (payment_id, seq, type, from_state, to_state, at, detail)
+    select ${paymentId}, coalesce(max(seq), 0) + 1, ${t.type}, ${t.from}, ${t.to}, ${t.at}, ${detail}
     from payment_transitions where payment_id = ${paymentId}`);
 }
 

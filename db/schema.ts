@@ -88,6 +88,8 @@ export const paymentTransitions = sqliteTable(
     fromState: text('from_state'),
     toState: text('to_state').notNull(),
     at: integer('at').notNull(),
+    /** JSON: who did it and why, for operator actions. */
+    detail: text('detail'),
   },
   (t) => [primaryKey({ columns: [t.paymentId, t.seq] })],
 );
@@ -134,4 +136,47 @@ export const locks = sqliteTable('locks', {
   name: text('name').primaryKey(),
   owner: text('owner').notNull(),
   expiresAt: integer('expires_at').notNull(),
+});
+
+/** A customer's refund request; written with the transition that accepts it. */
+export const cancellations = sqliteTable(
+  'cancellations',
+  {
+    id: text('id').primaryKey(),
+    paymentId: text('payment_id').notNull(),
+    /** The PG's Idempotency-Key for this cancellation: payment id + cancellation number. */
+    seq: integer('seq').notNull(),
+    idempotencyKey: text('idempotency_key').notNull(),
+    requestFingerprint: text('request_fingerprint').notNull(),
+    amount: integer('amount').notNull(),
+    reason: text('reason').notNull(),
+    status: text('status', { enum: ['requested', 'succeeded', 'failed'] }).notNull(),
+    requestedAt: integer('requested_at').notNull(),
+    completedAt: integer('completed_at'),
+  },
+  (t) => [uniqueIndex('cancellations_key').on(t.paymentId, t.idempotencyKey)],
+);
+
+/** Every PG cancel attempt and how it ended: the failure history of a refund. */
+export const refundAttempts = sqliteTable(
+  'refund_attempts',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    paymentId: text('payment_id').notNull(),
+    cancellationId: text('cancellation_id').notNull(),
+    at: integer('at').notNull(),
+    /** succeeded | transient (network, timeout, 5xx) | permanent (the PG refused). */
+    outcome: text('outcome', { enum: ['succeeded', 'transient', 'permanent'] }).notNull(),
+    pgCode: text('pg_code'),
+    message: text('message'),
+  },
+  (t) => [index('refund_attempts_cancellation').on(t.cancellationId)],
+);
+
+/** Webhook ids already handled, so a repeated delivery does nothing twice. */
+export const webhookReceipts = sqliteTable('webhook_receipts', {
+  id: text('id').primaryKey(),
+  type: text('type').notNull(),
+  paymentId: text('payment_id'),
+  receivedAt: integer('received_at').notNull(),
 });

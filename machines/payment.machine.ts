@@ -15,6 +15,10 @@ export interface RetryPolicy {
   notFoundGraceMs: number;
   /** Charge calls at most, the first one included. */
   maxCharges: number;
+  /** Immediate retries of a PG cancel (refund) that got no answer. */
+  refundRetries: number;
+  /** The durable retry queue: one more refund attempt this long after the retries. */
+  refundQueueDelayMs: number;
 }
 
 export interface PaymentInput {
@@ -35,9 +39,37 @@ export type InquiryOutput =
   | { kind: 'not_found' }
   | { kind: 'unknown'; reason: string };
 export type VoidOutput = { kind: 'voided' } | { kind: 'refused'; code: string } | { kind: 'unknown'; reason: string };
+export type RefundOutput = { kind: 'refunded' } | { kind: 'refused'; code: string } | { kind: 'unknown'; reason: string };
 
-/** Which step a payment was in when it needed an operator. */
-export type AttentionStep = 'voiding' | 'releasing';
+/** Which step a payment was in when it needed an operator; an operator's retry resumes it. */
+export type AttentionStep = 'voiding' | 'releasing' | 'refunding';
+
+/** A customer's refund request being carried out. */
+export interface CancelRequest {
+  id: string;
+  seq: number;
+  amount: number;
+  reason: string;
+  /** The client's Idempotency-Key and request fingerprint, for replays. */
+  idempotencyKey: string;
+  fingerprint: string;
+}
+
+export interface RefundInput {
+  paymentId: string;
+  cancellationId: string;
+  amount: number;
+  reason: string;
+  /** Derived from payment id + cancellation number (rule 3). */
+  pgIdempotencyKey: string;
+}
+
+/** Who did what, for the transition log. */
+export interface OperatorAction {
+  failedEventId: string;
+  actor: string;
+  reason: string;
+}
 
 export interface PaymentContext {
   paymentId: string;
@@ -55,14 +87,26 @@ export interface PaymentContext {
   /** Money given back so far (a void gives back everything). */
   cancelledAmount: number;
   failureCode: string | null;
-  /** The charge was voided at the PG, so releasing ends in `cancelled`, not `failed`. */
-  chargeVoided: boolean;
+  /** The money went back (void or full refund), so releasing ends `cancelled`, not `failed`. */
+  chargeReturned: boolean;
+  /** The latest refund request (kept after it ends, for the record). */
+  cancel: CancelRequest | null;
+  /** Whether the current refund already used its one durable-queue retry. */
+  refundQueued: boolean;
   attentionStep: AttentionStep | null;
   /** What the last failure of that step said, for the operator. */
   attentionReason: string | null;
+  /** The failure code before the payment needed an operator, restored by a retry. */
+  failureCodeBeforeAttention: string | null;
 }
 
-export type PaymentEvent = { type: 'timer.due' };
+export type PaymentEvent =
+  | { type: 'timer.due' }
+  /** The PG's own answer about this payment, fetched after a webhook told us to look. */
+  | { type: 'pg.status'; result: InquiryOutput }
+  | ({ type: 'api.cancel' } & Omit<CancelRequest, 'seq'>)
+  | ({ type: 'admin.retry' } & OperatorAction)
+  | ({ type: 'admin.ignore' } & OperatorAction);
 
 /** A short account of why a step's last attempt failed: a PG refusal, no answer, or an error. */
 function describeFailure(event: object): string {
@@ -93,10 +137,19 @@ export const paymentMachine = setup({
     fulfilOrder: fromPromise<void, { paymentId: string }>(notProvided),
     voidCharge: fromPromise<VoidOutput, { paymentId: string; amount: number }>(notProvided),
     releaseStock: fromPromise<void, { paymentId: string }>(notProvided),
+    refundPayment: fromPromise<RefundOutput, RefundInput>(notProvided),
   },
   guards: {
     stepCanRetry: ({ context }) => context.stepAttempts < context.retry.stepRetries,
-    chargeVoided: ({ context }) => context.chargeVoided,
+    chargeReturned: ({ context }) => context.chargeReturned,
+    cancellable: ({ context, event }) =>
+      event.type === 'api.cancel' &&
+      Number.isSafeInteger(event.amount) &&
+      event.amount > 0 &&
+      event.amount <= context.amount - context.cancelledAmount,
+    pgSaysPaid: ({ event }) => event.type === 'pg.status' && event.result.kind === 'paid',
+    pgSaysFailed: ({ event }) => event.type === 'pg.status' && event.result.kind === 'failed',
+    attentionAt: ({ context }, params: { step: AttentionStep }) => context.attentionStep === params.step,
   },
   actions: {
     countStepFailure: assign(({ context }) => ({
@@ -112,11 +165,33 @@ export const paymentMachine = setup({
         waitMs,
       };
     }),
-    needsAttention: assign(({ event }, params: { step: AttentionStep }) => ({
+    needsAttention: assign(({ context, event }, params: { step: AttentionStep }) => ({
       attentionStep: params.step,
       attentionReason: describeFailure(event),
+      failureCodeBeforeAttention: context.failureCode,
       failureCode: 'compensation_failed',
       waitMs: 0,
+    })),
+    acceptCancel: assign(({ context, event }) => {
+      if (event.type !== 'api.cancel') return {};
+      const { type: _type, ...request } = event;
+      const seq = (context.cancel?.seq ?? 0) + 1;
+      return { cancel: { ...request, seq }, stepAttempts: 0, refundQueued: false, waitMs: 0 };
+    }),
+    recordRefund: assign(({ context }) => {
+      const cancelledAmount = context.cancelledAmount + (context.cancel?.amount ?? 0);
+      return { cancelledAmount, chargeReturned: cancelledAmount === context.amount, stepAttempts: 0, waitMs: 0 };
+    }),
+    queueRefund: assign(({ context }) => ({ refundQueued: true, waitMs: context.retry.refundQueueDelayMs })),
+    resumeAfterAttention: assign(({ context }) => ({
+      attentionStep: null,
+      failureCode: context.failureCodeBeforeAttention,
+      stepAttempts: 0,
+      refundQueued: false,
+      waitMs: 0,
+    })),
+    takePgTxId: assign(({ context, event }) => ({
+      pgTxId: event.type === 'pg.status' && event.result.kind === 'paid' ? event.result.pgTxId : context.pgTxId,
     })),
   },
 }).createMachine({
@@ -133,9 +208,12 @@ export const paymentMachine = setup({
     pgTxId: null,
     cancelledAmount: 0,
     failureCode: null,
-    chargeVoided: false,
+    chargeReturned: false,
+    cancel: null,
+    refundQueued: false,
     attentionStep: null,
     attentionReason: null,
+    failureCodeBeforeAttention: null,
   }),
   initial: 'reserving',
   states: {
@@ -157,6 +235,8 @@ export const paymentMachine = setup({
     charging: {
       tags: ['processing'],
       entry: assign(({ context }) => ({ chargeAttempts: context.chargeAttempts + 1 })),
+      // The PG already reports the charge paid (webhook): no need to wait for our call's answer.
+      on: { 'pg.status': { guard: 'pgSaysPaid', target: 'finalizing', actions: 'takePgTxId' } },
       invoke: {
         id: 'chargePayment',
         src: 'chargePayment',
@@ -182,6 +262,12 @@ export const paymentMachine = setup({
     inquiring: {
       tags: ['processing'],
       initial: 'checking',
+      on: {
+        'pg.status': [
+          { guard: 'pgSaysPaid', target: 'finalizing', actions: 'takePgTxId' },
+          { guard: 'pgSaysFailed', target: 'releasing', actions: assign({ failureCode: 'charge_failed' }) },
+        ],
+      },
       states: {
         checking: {
           invoke: {
@@ -268,7 +354,7 @@ export const paymentMachine = setup({
               {
                 guard: ({ event }) => event.output.kind === 'voided',
                 target: '#payment.releasing',
-                actions: ['resetStep', assign(({ context }) => ({ chargeVoided: true, cancelledAmount: context.amount }))],
+                actions: ['resetStep', assign(({ context }) => ({ chargeReturned: true, cancelledAmount: context.amount }))],
               },
               {
                 guard: ({ event }) => event.output.kind === 'refused',
@@ -301,7 +387,7 @@ export const paymentMachine = setup({
         src: 'releaseStock',
             input: ({ context }) => ({ paymentId: context.paymentId }),
             onDone: [
-              { guard: 'chargeVoided', target: '#payment.cancelled', actions: 'resetStep' },
+              { guard: 'chargeReturned', target: '#payment.cancelled', actions: 'resetStep' },
               { target: '#payment.failed', actions: 'resetStep' },
             ],
             onError: [
@@ -317,12 +403,112 @@ export const paymentMachine = setup({
       },
     },
 
-    completed: { tags: ['completed', RESTING] },
+    completed: {
+      tags: ['completed', RESTING],
+      on: { 'api.cancel': { guard: 'cancellable', target: 'cancelling', actions: 'acceptCancel' } },
+    },
+
+    partially_cancelled: {
+      tags: ['partially_cancelled', RESTING],
+      on: { 'api.cancel': { guard: 'cancellable', target: 'cancelling', actions: 'acceptCancel' } },
+    },
+
+    cancelling: {
+      tags: ['cancel_requested'],
+      initial: 'refunding',
+      states: {
+        refunding: {
+          invoke: {
+            id: 'refundPayment',
+            src: 'refundPayment',
+            input: ({ context }) => {
+              const cancel = context.cancel as CancelRequest;
+              return {
+                paymentId: context.paymentId,
+                cancellationId: cancel.id,
+                amount: cancel.amount,
+                reason: cancel.reason,
+                pgIdempotencyKey: `${context.paymentId}:cancel:${cancel.seq}`,
+              };
+            },
+            onDone: [
+              {
+                guard: ({ event, context }) =>
+                  event.output.kind === 'refunded' && context.cancelledAmount + (context.cancel?.amount ?? 0) === context.amount,
+                // Nothing left on the payment: the goods go back on sale.
+                target: '#payment.releasing',
+                actions: 'recordRefund',
+              },
+              { guard: ({ event }) => event.output.kind === 'refunded', target: '#payment.partially_cancelled', actions: 'recordRefund' },
+              // A permanent refusal will not change by asking again.
+              {
+                guard: ({ event }) => event.output.kind === 'refused',
+                target: '#payment.requires_attention',
+                actions: { type: 'needsAttention', params: { step: 'refunding' } },
+              },
+              {
+                guard: ({ context }) => context.stepAttempts < context.retry.refundRetries,
+                target: 'retrying',
+                actions: 'countStepFailure',
+              },
+              { guard: ({ context }) => !context.refundQueued, target: 'queued', actions: 'queueRefund' },
+              { target: '#payment.requires_attention', actions: { type: 'needsAttention', params: { step: 'refunding' } } },
+            ],
+            onError: [
+              {
+                guard: ({ context }) => context.stepAttempts < context.retry.refundRetries,
+                target: 'retrying',
+                actions: 'countStepFailure',
+              },
+              { guard: ({ context }) => !context.refundQueued, target: 'queued', actions: 'queueRefund' },
+              { target: '#payment.requires_attention', actions: { type: 'needsAttention', params: { step: 'refunding' } } },
+            ],
+          },
+        },
+        retrying: {
+          tags: [WAITING],
+          on: { 'timer.due': 'refunding' },
+        },
+        /** The durable retry queue: one last attempt after a longer delay. */
+        queued: {
+          tags: [WAITING],
+          on: { 'timer.due': 'refunding' },
+        },
+      },
+    },
+
     rejected: { tags: ['rejected', RESTING], type: 'final' },
     failed: { tags: ['failed', RESTING], type: 'final' },
     cancelled: { tags: ['cancelled', RESTING], type: 'final' },
-    /** A compensation failed after its retries; the stock stays reserved until an operator acts. */
-    requires_attention: { tags: ['requires_attention', RESTING] },
+
+    /**
+     * A compensation failed after its retries; the stock stays reserved until an
+     * operator acts. Dead letters are never retried automatically: only admin.retry.
+     */
+    requires_attention: {
+      tags: ['requires_attention', RESTING],
+      on: {
+        'admin.retry': [
+          {
+            guard: { type: 'attentionAt', params: { step: 'voiding' } },
+            target: 'compensating',
+            actions: 'resumeAfterAttention',
+          },
+          {
+            guard: { type: 'attentionAt', params: { step: 'releasing' } },
+            target: 'releasing',
+            actions: 'resumeAfterAttention',
+          },
+          {
+            guard: { type: 'attentionAt', params: { step: 'refunding' } },
+            target: 'cancelling',
+            actions: 'resumeAfterAttention',
+          },
+        ],
+        // The operator settles it outside Paystate; the payment keeps its state and the log says who and why.
+        'admin.ignore': { actions: assign({ attentionReason: ({ event }) => `ignored by ${event.actor}: ${event.reason}` }) },
+      },
+    },
   },
 });
 

@@ -29,6 +29,8 @@ const serviceSchema = z.object({
   STEP_RETRIES: z.coerce.number().int().nonnegative().default(3),
   PG_NOT_FOUND_GRACE_MS: ms(30_000),
   MAX_CHARGE_ATTEMPTS: z.coerce.number().int().positive().default(3),
+  REFUND_RETRIES: z.coerce.number().int().nonnegative().default(2),
+  REFUND_QUEUE_DELAY_MS: ms(60_000),
   SCHEDULER_INTERVAL_MS: z.coerce.number().int().positive().default(200),
   /** Lease owner id; a restarted process with the same id takes its payments back at once. */
   INSTANCE_ID: z.string().min(1).max(200).optional(),

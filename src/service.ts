@@ -11,6 +11,7 @@ import type { Logger } from './logger.ts';
 import { createMetrics } from './metrics.ts';
 import { createOpsStore } from './ops-store.ts';
 import { createPaymentActors } from './payments/payment-actors.ts';
+import { createCancelService } from './payments/cancel-payment.ts';
 import { createPaymentService } from './payments/create-payment.ts';
 import { PaymentHost } from './payments/payment-host.ts';
 import { createReconciler } from './payments/reconciler.ts';
@@ -33,6 +34,8 @@ export function retryPolicyFrom(config: Config): RetryPolicy {
     stepRetries: config.STEP_RETRIES,
     notFoundGraceMs: config.PG_NOT_FOUND_GRACE_MS,
     maxCharges: config.MAX_CHARGE_ATTEMPTS,
+    refundRetries: config.REFUND_RETRIES,
+    refundQueueDelayMs: config.REFUND_QUEUE_DELAY_MS,
   };
 }
 
@@ -98,7 +101,20 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     pollMs: config.ALERT_POLL_MS,
     logger,
   });
-  const app = createApp({ conn, host, createPayment, reconciler, metrics, adminToken: config.ADMIN_TOKEN, clock, logger });
+  const app = createApp({
+    conn,
+    commit,
+    host,
+    pg,
+    createPayment,
+    cancelPayment: createCancelService({ conn, host }),
+    reconciler,
+    metrics,
+    adminToken: config.ADMIN_TOKEN,
+    webhookSecret: config.PG_WEBHOOK_SECRET,
+    clock,
+    logger,
+  });
   const server: Server = await new Promise((resolve, reject) => {
     const s = app.listen(config.PORT, config.HOST, () => resolve(s));
     s.once('error', reject);

@@ -1,26 +1,34 @@
 import { bodyParser } from '@koa/bodyparser';
 import Koa from 'koa';
 import type { Connection } from '../../db/connection.ts';
+import type { GroupCommit } from '../../db/group-commit.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
+import type { CancelPayment } from '../payments/cancel-payment.ts';
 import type { CreatePayment } from '../payments/create-payment.ts';
 import type { PaymentHost } from '../payments/payment-host.ts';
 import type { Reconciler } from '../payments/reconciler.ts';
+import type { PgClient } from '../pg/pg-client.ts';
 import { requireAdmin } from './admin-auth.ts';
 import { problemMiddleware } from './problem.ts';
 import { requestContext } from './request-context.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { healthRoutes } from './routes/health.ts';
 import { paymentRoutes } from './routes/payments.ts';
+import { pgWebhookRoutes } from './routes/pg-webhooks.ts';
 import { productRoutes } from './routes/products.ts';
 
 export interface AppDeps {
   conn: Connection;
+  commit: GroupCommit;
   host: PaymentHost;
+  pg: PgClient;
   createPayment: CreatePayment;
+  cancelPayment: CancelPayment;
   reconciler: Reconciler;
   metrics: Metrics;
   adminToken: string;
+  webhookSecret: string;
   clock: () => number;
   logger: Logger;
 }
@@ -31,12 +39,24 @@ export function createApp(deps: AppDeps): Koa {
   const admin = requireAdmin(deps.adminToken);
   app.use(requestContext(deps.logger));
   app.use(problemMiddleware(deps.logger));
+  // Before the body parser: webhook signatures cover the raw bytes.
+  const webhooks = pgWebhookRoutes({
+    db: deps.conn.db,
+    commit: deps.commit,
+    host: deps.host,
+    pg: deps.pg,
+    secret: deps.webhookSecret,
+    clock: deps.clock,
+    logger: deps.logger,
+  });
+  app.use(webhooks.routes());
+  app.use(webhooks.allowedMethods());
   app.use(bodyParser({ enableTypes: ['json'], jsonLimit: '64kb', encoding: 'utf-8' }));
   for (const router of [
     healthRoutes(deps.conn.sqlite, deps.metrics.registry),
     productRoutes(deps.conn.db, admin, deps.clock),
-    paymentRoutes({ db: deps.conn.db, host: deps.host, createPayment: deps.createPayment }),
-    adminRoutes({ db: deps.conn.db, reconciler: deps.reconciler, admin }),
+    paymentRoutes({ db: deps.conn.db, host: deps.host, createPayment: deps.createPayment, cancelPayment: deps.cancelPayment }),
+    adminRoutes({ db: deps.conn.db, host: deps.host, reconciler: deps.reconciler, admin }),
   ]) {
     app.use(router.routes());
     app.use(router.allowedMethods());

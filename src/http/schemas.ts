@@ -25,6 +25,11 @@ export const paymentBody = z.object({
   metadata: z.record(z.string(), z.unknown()).optional(),
 });
 
+export const cancelBody = z.object({
+  reason: z.string().min(1).max(500),
+  amount: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).optional(),
+});
+
 export const createQuery = z.object({
   wait: z.coerce.number().min(0).max(30).optional(),
 });

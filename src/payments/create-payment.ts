@@ -1,9 +1,10 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { Connection } from '../../db/connection.ts';
 import { findPayment, findPaymentByIdempotencyKey, type PaymentRow } from '../../db/payments-repo.ts';
 import { findProducts } from '../../db/products-repo.ts';
 import type { RetryPolicy } from '../../machines/payment.machine.ts';
 import { AppError, validationFailed } from '../errors.ts';
+import { fingerprint } from './fingerprint.ts';
 import type { PaymentHost } from './payment-host.ts';
 
 export interface PaymentRequest {
@@ -29,22 +30,6 @@ export interface CreatePaymentDeps {
 /** Time-ordered ids: newer payments sort after older ones. */
 export function newPaymentId(now: number): string {
   return `pay_${now.toString(36).padStart(9, '0')}${randomBytes(8).toString('hex')}`;
-}
-
-/** Same request, same fingerprint: key order and the client's formatting do not matter. */
-export function fingerprint(request: PaymentRequest): string {
-  return createHash('sha256').update(canonicalJson(request)).digest('hex');
-}
-
-function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
 }
 
 /**

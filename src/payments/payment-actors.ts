@@ -4,10 +4,19 @@ import { fulfilOrder } from '../../db/fulfilments-repo.ts';
 import type { GroupCommit } from '../../db/group-commit.ts';
 import { findPayment, markChargeStarted, type PaymentRow } from '../../db/payments-repo.ts';
 import { releaseStock, reserveStock } from '../../db/stock-repo.ts';
-import type { ChargeOutput, InquiryOutput, ReserveOutput, VoidOutput } from '../../machines/payment.machine.ts';
+import { insertRefundAttempt } from '../../db/cancellations-repo.ts';
+import type {
+  ChargeOutput,
+  InquiryOutput,
+  RefundInput,
+  RefundOutput,
+  ReserveOutput,
+  VoidOutput,
+} from '../../machines/payment.machine.ts';
 import type { Logger } from '../logger.ts';
 import type { PgClient } from '../pg/pg-client.ts';
 import { paymentItems } from './payment-view.ts';
+import { toInquiryOutput } from './pg-status.ts';
 
 export interface PaymentActorDeps {
   conn: Connection;
@@ -56,22 +65,9 @@ export function createPaymentActors({ conn, commit, pg, clock, logger }: Payment
       return result.kind === 'declined' ? { kind: 'declined', code: result.code } : result;
     }),
 
-    inquirePgStatus: fromPromise<InquiryOutput, { paymentId: string }>(async ({ input }) => {
-      const result = await pg.getPayment(input.paymentId);
-      if (result.kind !== 'found') return result;
-      switch (result.status) {
-        case 'PAID':
-        case 'PARTIAL_CANCELLED':
-          return { kind: 'paid', pgTxId: result.pgTxId };
-        // Charged and already given back in full: nothing is owed, like a failed charge.
-        case 'CANCELLED':
-        case 'FAILED':
-          return { kind: 'failed' };
-        case 'READY':
-        case 'PENDING':
-          return { kind: 'pending' };
-      }
-    }),
+    inquirePgStatus: fromPromise<InquiryOutput, { paymentId: string }>(async ({ input }) =>
+      toInquiryOutput(await pg.getPayment(input.paymentId)),
+    ),
 
     fulfilOrder: fromPromise<void, { paymentId: string }>(async ({ input }) => {
       const row = load(input.paymentId);
@@ -94,6 +90,30 @@ export function createPaymentActors({ conn, commit, pg, clock, logger }: Payment
 
     releaseStock: fromPromise<void, { paymentId: string }>(async ({ input }) => {
       await commit.run(() => releaseStock(conn, input.paymentId, clock()));
+    }),
+
+    refundPayment: fromPromise<RefundOutput, RefundInput>(async ({ input }) => {
+      const result = await pg.cancelPayment({
+        paymentId: input.paymentId,
+        amount: input.amount,
+        reason: input.reason,
+        idempotencyKey: input.pgIdempotencyKey,
+      });
+      // Every attempt is kept: transient (no answer, 5xx) and permanent (refused) failures alike.
+      const attempt = {
+        paymentId: input.paymentId,
+        cancellationId: input.cancellationId,
+        at: clock(),
+        outcome: result.kind === 'cancelled' ? 'succeeded' : result.kind === 'refused' ? 'permanent' : 'transient',
+        pgCode: result.kind === 'refused' ? result.code : null,
+        message: result.kind === 'unknown' ? result.reason : null,
+      } as const;
+      await commit.run(() => insertRefundAttempt(conn.db, attempt));
+      const log = logger.child({ paymentId: input.paymentId, cancellationId: input.cancellationId });
+      if (result.kind === 'unknown') log.warn({ reason: result.reason }, 'refund got no answer; will retry');
+      else if (result.kind === 'refused') log.error({ pgCode: result.code }, 'refund refused by the PG');
+      else log.info({ amount: input.amount }, 'refunded');
+      return result.kind === 'cancelled' ? { kind: 'refunded' } : result;
     }),
   };
 }

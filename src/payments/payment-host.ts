@@ -1,4 +1,4 @@
-import { createActor, type Actor, type SnapshotFrom } from 'xstate';
+import { createActor, type Actor, type EventObject, type SnapshotFrom } from 'xstate';
 import type { Connection } from '../../db/connection.ts';
 import type { GroupCommit } from '../../db/group-commit.ts';
 import type { Db } from '../../db/connection.ts';
@@ -15,6 +15,7 @@ import {
 } from '../../db/payments-repo.ts';
 import {
   PAYMENT_MACHINE_VERSION,
+  type OperatorAction,
   type PaymentContext,
   type PaymentEvent,
   type PaymentInput,
@@ -104,9 +105,25 @@ export class PaymentHost {
 
   /** Sends an event, waking the actor from the database if it hibernates. False: no such payment. */
   send(paymentId: string, event: PaymentEvent): boolean {
+    return this.offer(paymentId, event) !== 'unavailable';
+  }
+
+  /**
+   * Sends an event only if the payment's current state takes it. `unavailable`: no such
+   * payment, or another process holds its lease. Resolve `committed()` afterwards to
+   * report the resulting state.
+   */
+  offer(paymentId: string, event: PaymentEvent): 'accepted' | 'refused' | 'unavailable' {
     const live = this.hydrate(paymentId);
-    live?.actor.send(event);
-    return live !== undefined;
+    if (!live) return 'unavailable';
+    if (!live.actor.getSnapshot().can(event)) return 'refused';
+    live.actor.send(event);
+    return 'accepted';
+  }
+
+  /** Resolves when every write queued so far, including the last event's, is committed. */
+  committed(): Promise<void> {
+    return this.deps.commit.flush();
   }
 
   /** Brings a payment back into memory so that its current step runs again. */
@@ -198,7 +215,7 @@ export class PaymentHost {
       ...start,
       inspect: (inspection) => {
         if (inspection.type === '@xstate.snapshot' && inspection.actorRef === live.actor) {
-          this.onSnapshot(paymentId, live, inspection.event.type, inspection.snapshot as PaymentSnapshot);
+          this.onSnapshot(paymentId, live, inspection.event, inspection.snapshot as PaymentSnapshot);
         }
       },
     });
@@ -215,11 +232,13 @@ export class PaymentHost {
     live.actor.start();
   }
 
-  private onSnapshot(paymentId: string, live: LiveActor, eventType: string, snapshot: PaymentSnapshot): void {
+  private onSnapshot(paymentId: string, live: LiveActor, event: EventObject, snapshot: PaymentSnapshot): void {
     if (this.live.get(paymentId) !== live) return; // a stopped actor's last words
     const now = this.deps.clock();
     const path = statePath(snapshot.value);
     const moved = path !== live.lastPath;
+    // Operator actions are logged even when the state stays (who, when, why).
+    const operator = event.type.startsWith('admin.') ? operatorDetail(event) : undefined;
     const write: SnapshotWrite = {
       paymentId,
       state: path,
@@ -230,7 +249,7 @@ export class PaymentHost {
       // A wait's deadline is fixed when the wait begins (rule 5: it lives in due_at).
       dueAt: moved ? (snapshot.hasTag(WAITING) ? now + snapshot.context.waitMs : null) : undefined,
       updatedAt: now,
-      transitions: moved ? [{ type: eventType, from: live.lastPath, to: path, at: now }] : [],
+      transitions: moved || operator ? [{ type: event.type, from: live.lastPath, to: path, at: now, detail: operator }] : [],
     };
     live.lastPath = path;
     live.lastQueued = snapshot;
@@ -277,6 +296,11 @@ export class PaymentHost {
     this.deps.ops.trigger.actorStopped();
     if (release) void this.deps.commit.run(() => releaseLease(this.deps.conn.db, paymentId, this.deps.owner));
   }
+}
+
+function operatorDetail(event: EventObject): Record<string, unknown> {
+  const { actor, reason, failedEventId } = event as Partial<OperatorAction>;
+  return { actor, reason, failedEventId };
 }
 
 function mergeWrites(older: SnapshotWrite, newer: SnapshotWrite): SnapshotWrite {

@@ -1,3 +1,4 @@
+import type { CancellationRow, RefundAttemptRow } from '../../db/cancellations-repo.ts';
 import type { PaymentRow, TransitionRow } from '../../db/payments-repo.ts';
 
 export interface PaymentItem {
@@ -33,5 +34,27 @@ export function toPaymentResource(row: PaymentRow) {
 }
 
 export function toTransitionResource(row: TransitionRow) {
-  return { seq: row.seq, type: row.type, from: row.fromState, to: row.toState, at: iso(row.at) };
+  return {
+    seq: row.seq,
+    type: row.type,
+    from: row.fromState,
+    to: row.toState,
+    at: iso(row.at),
+    ...(row.detail === null ? {} : { detail: JSON.parse(row.detail) as Record<string, unknown> }),
+  };
+}
+
+/** A refund with its failure history (every PG cancel attempt and how it ended). */
+export function toCancellationResource(row: CancellationRow, attempts: RefundAttemptRow[]) {
+  return {
+    id: row.id,
+    amount: row.amount,
+    reason: row.reason,
+    status: row.status,
+    requestedAt: iso(row.requestedAt),
+    completedAt: row.completedAt === null ? null : iso(row.completedAt),
+    attempts: attempts
+      .filter((a) => a.cancellationId === row.id)
+      .map((a) => ({ at: iso(a.at), outcome: a.outcome, pgCode: a.pgCode, message: a.message })),
+  };
 }

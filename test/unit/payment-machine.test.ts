@@ -3,7 +3,15 @@ import { createActor, fromPromise, initialTransition, transition, type AnyActorR
 import { paymentMachine, type RetryPolicy } from '../../machines/payment.machine.ts';
 import { publicStatusOf, RESTING, statePath, WAITING } from '../../machines/payment-status.ts';
 
-const retry: RetryPolicy = { baseMs: 100, capMs: 1_000, stepRetries: 2, notFoundGraceMs: 500, maxCharges: 2 };
+const retry: RetryPolicy = {
+  baseMs: 100,
+  capMs: 1_000,
+  stepRetries: 2,
+  notFoundGraceMs: 500,
+  maxCharges: 2,
+  refundRetries: 2,
+  refundQueueDelayMs: 5_000,
+};
 const input = { paymentId: 'pay_test', amount: 30_000, retry };
 
 type Snapshot = ReturnType<typeof initialTransition<typeof paymentMachine>>[0];

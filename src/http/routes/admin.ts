@@ -1,13 +1,16 @@
 import Router from '@koa/router';
-import type { Middleware } from 'koa';
+import type { Context, Middleware } from 'koa';
 import { z } from 'zod';
-import { listFailedEvents, type FailedEventRow } from '../../../db/attention-repo.ts';
+import { findFailedEvent, listFailedEvents, type FailedEventRow } from '../../../db/attention-repo.ts';
 import type { Db } from '../../../db/connection.ts';
+import { AppError, notFound } from '../../errors.ts';
+import type { PaymentHost } from '../../payments/payment-host.ts';
 import type { Reconciler } from '../../payments/reconciler.ts';
 import { validate } from '../validate.ts';
 
 export interface AdminRoutesDeps {
   db: Db;
+  host: PaymentHost;
   reconciler: Reconciler;
   admin: Middleware;
 }
@@ -27,14 +30,60 @@ export const toFailedEventResource = (row: FailedEventRow) => ({
 });
 
 const failedEventsQuery = z.object({ status: z.enum(['open', 'retried', 'ignored']).optional() });
+const eventId = z.object({ id: z.string().regex(/^\d{1,15}$/, 'not a failed-event id') });
+const retryBody = z.object({ reason: z.string().min(1).max(500).optional() }).optional();
+const ignoreBody = z.object({ reason: z.string().min(1).max(500) });
 
-export function adminRoutes({ db, reconciler, admin }: AdminRoutesDeps): Router {
+/** Who acts: the X-Admin-Actor header (the admin token is shared), for the audit trail. */
+const actorOf = (ctx: Context) => ctx.get('x-admin-actor').slice(0, 100) || 'admin';
+
+export function adminRoutes({ db, host, reconciler, admin }: AdminRoutesDeps): Router {
   const router = new Router({ prefix: '/v1/admin' });
   router.use(admin);
+
+  /**
+   * Sends a dead letter's payment back into the failed step (retry) or closes it
+   * (ignore). The machine logs the action and the failed event changes in the same
+   * transaction; only open dead letters of payments still needing attention qualify.
+   */
+  async function resolve(id: number, type: 'admin.retry' | 'admin.ignore', actor: string, reason: string) {
+    const event = findFailedEvent(db, id);
+    if (!event) throw notFound(`Failed event ${id}`);
+    if (event.status !== 'open') throw new AppError(409, 'invalid_state', `Failed event ${id} is ${event.status}`);
+    const outcome = host.offer(event.paymentId, { type, failedEventId: String(id), actor, reason });
+    if (outcome === 'unavailable') {
+      throw new AppError(503, 'payment_busy', 'Another instance is working on this payment; try again shortly');
+    }
+    if (outcome === 'refused') throw new AppError(409, 'invalid_state', `Payment ${event.paymentId} does not need attention`);
+    await host.committed();
+    return toFailedEventResource(findFailedEvent(db, id)!);
+  }
 
   router.get('/failed-events', (ctx) => {
     const { status } = validate(failedEventsQuery, ctx.query);
     ctx.body = { data: listFailedEvents(db, status).map(toFailedEventResource) };
+  });
+
+  router.post('/failed-events/retry-all', async (ctx) => {
+    const body = validate(retryBody, ctx.request.body);
+    const open = listFailedEvents(db, 'open');
+    const data = [];
+    for (const event of open) {
+      data.push(await resolve(event.id, 'admin.retry', actorOf(ctx), body?.reason ?? 'retry all'));
+    }
+    ctx.body = { retried: data.length, data };
+  });
+
+  router.post('/failed-events/:id/retry', async (ctx) => {
+    const { id } = validate(eventId, ctx.params);
+    const body = validate(retryBody, ctx.request.body);
+    ctx.body = await resolve(Number(id), 'admin.retry', actorOf(ctx), body?.reason ?? 'manual retry');
+  });
+
+  router.post('/failed-events/:id/ignore', async (ctx) => {
+    const { id } = validate(eventId, ctx.params);
+    const { reason } = validate(ignoreBody, ctx.request.body);
+    ctx.body = await resolve(Number(id), 'admin.ignore', actorOf(ctx), reason);
   });
 
   router.post('/reconcile', (ctx) => {

@@ -1,17 +1,20 @@
 import Router from '@koa/router';
 import type { Db } from '../../../db/connection.ts';
+import { listCancellations, listRefundAttempts } from '../../../db/cancellations-repo.ts';
 import { findPayment, listPayments, listTransitions } from '../../../db/payments-repo.ts';
 import { AppError, notFound, validationFailed } from '../../errors.ts';
+import type { CancelPayment } from '../../payments/cancel-payment.ts';
 import type { CreatePayment } from '../../payments/create-payment.ts';
 import type { PaymentHost } from '../../payments/payment-host.ts';
-import { toPaymentResource, toTransitionResource } from '../../payments/payment-view.ts';
-import { createQuery, IDEMPOTENCY_KEY, listQuery, pathId, paymentBody } from '../schemas.ts';
+import { toCancellationResource, toPaymentResource, toTransitionResource } from '../../payments/payment-view.ts';
+import { cancelBody, createQuery, IDEMPOTENCY_KEY, listQuery, pathId, paymentBody } from '../schemas.ts';
 import { validate } from '../validate.ts';
 
 export interface PaymentRoutesDeps {
   db: Db;
   host: PaymentHost;
   createPayment: CreatePayment;
+  cancelPayment: CancelPayment;
 }
 
 export function idempotencyKeyOf(header: string): string {
@@ -30,7 +33,7 @@ function decodeCursor(cursor: string): { createdAt: number; id: string } {
   return { createdAt: Number(createdAt), id };
 }
 
-export function paymentRoutes({ db, host, createPayment }: PaymentRoutesDeps): Router {
+export function paymentRoutes({ db, host, createPayment, cancelPayment }: PaymentRoutesDeps): Router {
   const router = new Router({ prefix: '/v1/payments' });
 
   router.post('/', async (ctx) => {
@@ -43,6 +46,16 @@ export function paymentRoutes({ db, host, createPayment }: PaymentRoutesDeps): R
     if (replayed) ctx.set('Idempotent-Replayed', 'true');
     ctx.set('Location', `/v1/payments/${row.id}`);
     ctx.body = toPaymentResource(shown ?? row);
+  });
+
+  router.post('/:id/cancel', async (ctx) => {
+    const { id } = validate(pathId, ctx.params);
+    const key = idempotencyKeyOf(ctx.get('idempotency-key'));
+    const body = validate(cancelBody, ctx.request.body);
+    const { row, replayed } = await cancelPayment(id, key, body);
+    ctx.status = 202;
+    if (replayed) ctx.set('Idempotent-Replayed', 'true');
+    ctx.body = toPaymentResource(row);
   });
 
   router.get('/', (ctx) => {
@@ -72,6 +85,13 @@ export function paymentRoutes({ db, host, createPayment }: PaymentRoutesDeps): R
     const { id } = validate(pathId, ctx.params);
     if (!findPayment(db, id)) throw notFound(`Payment ${id}`);
     ctx.body = { data: listTransitions(db, id).map(toTransitionResource) };
+  });
+
+  router.get('/:id/cancellations', (ctx) => {
+    const { id } = validate(pathId, ctx.params);
+    if (!findPayment(db, id)) throw notFound(`Payment ${id}`);
+    const attempts = listRefundAttempts(db, id);
+    ctx.body = { data: listCancellations(db, id).map((c) => toCancellationResource(c, attempts)) };
   });
 
   return router;

@@ -1,0 +1,70 @@
+import { randomBytes } from 'node:crypto';
+import { findCancellationByKey } from '../../db/cancellations-repo.ts';
+import type { Connection } from '../../db/connection.ts';
+import { findPayment, type PaymentRow } from '../../db/payments-repo.ts';
+import { AppError, notFound } from '../errors.ts';
+import { fingerprint } from './fingerprint.ts';
+import type { PaymentHost } from './payment-host.ts';
+
+export interface CancelBody {
+  reason: string;
+  amount?: number | undefined;
+}
+
+const CANCELLABLE = new Set(['completed', 'partially_cancelled']);
+
+/**
+ * Accepts a refund (rule 4: answers only once the accepting state is committed). The
+ * machine re-checks state and amount, so a request racing another one cannot slip by.
+ */
+export function createCancelService({ conn, host }: { conn: Connection; host: PaymentHost }) {
+  const current = (paymentId: string) => findPayment(conn.db, paymentId) as PaymentRow;
+
+  function replay(paymentId: string, key: string, print: string): { row: PaymentRow; replayed: true } | undefined {
+    const existing = findCancellationByKey(conn.db, paymentId, key);
+    if (!existing) return undefined;
+    if (existing.requestFingerprint !== print) {
+      throw new AppError(422, 'idempotency_key_reused', 'This Idempotency-Key was used with a different request');
+    }
+    return { row: current(paymentId), replayed: true };
+  }
+
+  return async function cancelPayment(paymentId: string, idempotencyKey: string, body: CancelBody) {
+    const row = findPayment(conn.db, paymentId);
+    if (!row) throw notFound(`Payment ${paymentId}`);
+    const print = fingerprint(body);
+    const replayed = replay(paymentId, idempotencyKey, print);
+    if (replayed) return replayed;
+
+    if (!CANCELLABLE.has(row.status)) {
+      throw new AppError(409, 'invalid_state', `A ${row.status} payment cannot be cancelled`);
+    }
+    const remaining = row.amount - row.cancelledAmount;
+    const amount = body.amount ?? remaining;
+    if (amount > remaining) {
+      throw new AppError(422, 'amount_exceeds_cancellable', `At most ${remaining} ${row.currency} can be cancelled`);
+    }
+
+    const outcome = host.offer(paymentId, {
+      type: 'api.cancel',
+      id: `can_${randomBytes(8).toString('hex')}`,
+      amount,
+      reason: body.reason,
+      idempotencyKey,
+      fingerprint: print,
+    });
+    if (outcome === 'unavailable') {
+      throw new AppError(503, 'payment_busy', 'Another instance is working on this payment; try again shortly');
+    }
+    await host.committed();
+    if (outcome === 'refused') {
+      // Perhaps a twin of this very request got in first: then this is its replay.
+      const twin = replay(paymentId, idempotencyKey, print);
+      if (twin) return twin;
+      throw new AppError(409, 'invalid_state', 'The payment cannot be cancelled in its current state');
+    }
+    return { row: current(paymentId), replayed: false };
+  };
+}
+
+export type CancelPayment = ReturnType<typeof createCancelService>;
