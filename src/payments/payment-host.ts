@@ -261,10 +261,11 @@ export class PaymentHost {
     this.deps.commit
       .run(() => {
         const merged = live.pending as SnapshotWrite;
+        const latest = live.lastQueued as PaymentSnapshot;
         live.pending = null;
         writeSnapshot(this.deps.conn.db, merged, this.deps.owner);
-        this.deps.onTransitions?.(this.deps.conn.db, merged, snapshot.context);
-        return live.lastQueued;
+        this.deps.onTransitions?.(this.deps.conn.db, merged, latest.context);
+        return latest;
       })
       .then(
         (committed) => this.afterCommit(paymentId, live, committed),

@@ -30,7 +30,7 @@ export interface Harness {
   request(method: string, path: string, options?: { body?: unknown; raw?: string; headers?: Record<string, string> }): Promise<Reply>;
   createProduct(product: { id: string; price: number; stock: number; partnerId?: string; name?: string }): Promise<Reply>;
   pay(key: string, body: unknown, query?: string): Promise<Reply>;
-  /** Polls until the payment leaves `processing`, or throws after `timeoutMs`. */
+  /** Polls until the payment is no longer in flight (processing, cancel_requested), or throws after `timeoutMs`. */
   settled(paymentId: string, timeoutMs?: number): Promise<any>;
   /** Stops the service (as a crash would leave the database) and starts a new one on the same file. */
   restart(env?: Record<string, string>): Promise<void>;
@@ -107,7 +107,7 @@ export async function startHarness(
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         const { body } = await request('GET', `/v1/payments/${paymentId}`);
-        if (body.status !== 'processing') return body;
+        if (body.status !== 'processing' && body.status !== 'cancel_requested') return body;
         if (Date.now() > deadline) throw new Error(`payment ${paymentId} still ${body.state} after ${timeoutMs} ms`);
         await new Promise((r) => setTimeout(r, 25));
       }

@@ -17,12 +17,12 @@ const input = { paymentId: 'pay_test', amount: 30_000, retry };
 type Snapshot = ReturnType<typeof initialTransition<typeof paymentMachine>>[0];
 type Action = ReturnType<typeof initialTransition<typeof paymentMachine>>[1][number];
 // Events XState sends itself when an invoked actor settles.
-type Step = { done: string; output?: unknown } | { error: string } | { type: 'timer.due' };
+type Step = { done: string; output?: unknown } | { error: string } | { type: string; [key: string]: unknown };
 
 function toEvent(step: Step) {
   if ('done' in step) return { type: `xstate.done.actor.${step.done}`, output: step.output } as never;
   if ('error' in step) return { type: `xstate.error.actor.${step.error}`, error: new Error('boom') } as never;
-  return step;
+  return step as never;
 }
 
 function drive(...steps: Step[]): { snapshot: Snapshot; actions: Action[] } {
@@ -233,9 +233,142 @@ describe('payment machine', () => {
     expect(started(actions)).toEqual([]);
   });
 
+  it('finalizes at once when the PG reports the charge paid while our call is pending', () => {
+    const { snapshot, actions } = drive(reserved, { type: 'pg.status', result: { kind: 'paid', pgTxId: 'tx-w' } });
+    expect(snapshot.value).toEqual({ finalizing: 'fulfilling' });
+    expect(snapshot.context.pgTxId).toBe('tx-w');
+    expect(started(actions).map((a) => a.src)).toEqual(['fulfilOrder']);
+  });
+
+  it('ignores a PG failure report while the charge call is pending', () => {
+    const { snapshot } = drive(reserved, { type: 'pg.status', result: { kind: 'failed' } });
+    expect(snapshot.value).toBe('charging');
+  });
+
+  it('acts on PG reports during inquiry, even while hibernating', () => {
+    const waiting: Step[] = [reserved, unknownCharge, inquiry({ kind: 'pending' })];
+    const paidNow = drive(...waiting, { type: 'pg.status', result: { kind: 'paid', pgTxId: 'tx-h' } });
+    expect(paidNow.snapshot.value).toEqual({ finalizing: 'fulfilling' });
+    const failedNow = drive(...waiting, { type: 'pg.status', result: { kind: 'failed' } });
+    expect(failedNow.snapshot.value).toEqual({ releasing: 'releasingStock' });
+    expect(failedNow.snapshot.context.failureCode).toBe('charge_failed');
+    const stillPending = drive(...waiting, { type: 'pg.status', result: { kind: 'pending' } });
+    expect(stillPending.snapshot.value).toEqual({ inquiring: 'waiting' });
+  });
+
+  it('ignores PG reports once the payment has moved past the charge', () => {
+    const { snapshot } = drive(reserved, paid, { done: 'fulfilOrder' }, { type: 'pg.status', result: { kind: 'failed' } });
+    expect(snapshot.value).toBe('completed');
+  });
+
   it('ignores a timer that fires when nothing waits', () => {
     const { snapshot } = drive(reserved, due);
     expect(snapshot.value).toBe('charging');
+  });
+});
+
+describe('refunds', () => {
+  const completed: Step[] = [reserved, paid, { done: 'fulfilOrder' }];
+  const cancel = (amount: number, id = 'can_1') =>
+    ({ type: 'api.cancel', id, amount, reason: 'changed my mind', idempotencyKey: `key-${id}`, fingerprint: 'f' });
+  const refunded = { done: 'refundPayment', output: { kind: 'refunded' } };
+  const noAnswer = { done: 'refundPayment', output: { kind: 'unknown', reason: 'timeout' } };
+
+  it('asks the PG to refund with a key of payment id and cancellation number', () => {
+    const { snapshot, actions } = drive(...completed, cancel(10_000));
+    expect(snapshot.value).toEqual({ cancelling: 'refunding' });
+    expect(publicStatusOf(snapshot)).toBe('cancel_requested');
+    expect(started(actions)).toEqual([
+      {
+        src: 'refundPayment',
+        input: { paymentId: 'pay_test', cancellationId: 'can_1', amount: 10_000, reason: 'changed my mind', pgIdempotencyKey: 'pay_test:cancel:1' },
+      },
+    ]);
+  });
+
+  it('refuses a cancel of more than is left, or of nothing', () => {
+    expect(drive(...completed, cancel(30_001)).snapshot.value).toBe('completed');
+    expect(drive(...completed, cancel(0)).snapshot.value).toBe('completed');
+  });
+
+  it('refunds money only when a partial cancel leaves money on the payment', () => {
+    const { snapshot, actions } = drive(...completed, cancel(10_000), refunded);
+    expect(snapshot.value).toBe('partially_cancelled');
+    expect(publicStatusOf(snapshot)).toBe('partially_cancelled');
+    expect(snapshot.context.cancelledAmount).toBe(10_000);
+    expect(started(actions)).toEqual([]);
+  });
+
+  it('returns the stock once partial cancels bring the payment to zero', () => {
+    const steps: Step[] = [...completed, cancel(10_000), refunded, cancel(20_000, 'can_2')];
+    const second = drive(...steps);
+    expect(started(second.actions)[0]?.input).toMatchObject({ amount: 20_000, pgIdempotencyKey: 'pay_test:cancel:2' });
+    const last = drive(...steps, refunded);
+    expect(last.snapshot.value).toEqual({ releasing: 'releasingStock' });
+    expect(last.snapshot.context.cancelledAmount).toBe(30_000);
+    const { snapshot } = drive(...steps, refunded, { done: 'releaseStock' });
+    expect(snapshot.value).toBe('cancelled');
+    expect(snapshot.context.failureCode).toBeNull();
+  });
+
+  it('returns the stock of a full cancel', () => {
+    const { snapshot } = drive(...completed, cancel(30_000), refunded, { done: 'releaseStock' });
+    expect(snapshot.value).toBe('cancelled');
+    expect(snapshot.context.cancelledAmount).toBe(30_000);
+  });
+
+  it('takes no cancel while one is in flight', () => {
+    expect(drive(...completed, cancel(10_000), cancel(5_000, 'can_2')).snapshot.context.cancel?.id).toBe('can_1');
+  });
+
+  it('retries an unanswered refund twice, then once from the retry queue, then gives up', () => {
+    const first = drive(...completed, cancel(30_000), noAnswer);
+    expect(first.snapshot.value).toEqual({ cancelling: 'retrying' });
+    expect(first.snapshot.hasTag(WAITING)).toBe(true);
+
+    const queued = drive(...completed, cancel(30_000), noAnswer, due, noAnswer, due, noAnswer);
+    expect(queued.snapshot.value).toEqual({ cancelling: 'queued' });
+    expect(queued.snapshot.context.waitMs).toBe(retry.refundQueueDelayMs);
+
+    const { snapshot } = drive(...completed, cancel(30_000), noAnswer, due, noAnswer, due, noAnswer, due, noAnswer);
+    expect(snapshot.value).toBe('requires_attention');
+    expect(snapshot.context.attentionStep).toBe('refunding');
+    expect(snapshot.context.attentionReason).toBe('pg_no_answer:timeout');
+  });
+
+  it('needs an operator at once when the PG refuses the refund', () => {
+    const { snapshot } = drive(...completed, cancel(30_000), { done: 'refundPayment', output: { kind: 'refused', code: 'PAYMENT_NOT_PAID' } });
+    expect(snapshot.value).toBe('requires_attention');
+    expect(snapshot.context.attentionReason).toBe('pg_refused:PAYMENT_NOT_PAID');
+  });
+});
+
+describe('operator actions', () => {
+  const action = { failedEventId: '7', actor: 'ops@example', reason: 'PG is back' };
+  const voidRefused = [reserved, paid, { error: 'fulfilOrder' }, due, { error: 'fulfilOrder' }, due, { error: 'fulfilOrder' }, { done: 'voidCharge', output: { kind: 'refused', code: 'X' } }] as Step[];
+  const releaseBroken = [reserved, { done: 'chargePayment', output: { kind: 'declined', code: 'card_declined' } }, { error: 'releaseStock' }, due, { error: 'releaseStock' }, due, { error: 'releaseStock' }] as Step[];
+
+  it('sends a retried payment back into the step that failed', () => {
+    const voiding = drive(...voidRefused, { type: 'admin.retry', ...action });
+    expect(voiding.snapshot.value).toEqual({ compensating: 'voiding' });
+    expect(voiding.snapshot.context.failureCode).toBe('fulfilment_failed');
+    expect(started(voiding.actions).map((a) => a.src)).toEqual(['voidCharge']);
+
+    const releasing = drive(...releaseBroken, { type: 'admin.retry', ...action });
+    expect(releasing.snapshot.value).toEqual({ releasing: 'releasingStock' });
+    expect(releasing.snapshot.context.failureCode).toBe('card_declined');
+    expect(releasing.snapshot.context.stepAttempts).toBe(0);
+  });
+
+  it('keeps an ignored payment where it is', () => {
+    const { snapshot } = drive(...voidRefused, { type: 'admin.ignore', ...action });
+    expect(snapshot.value).toBe('requires_attention');
+    expect(snapshot.context.attentionReason).toBe('ignored by ops@example: PG is back');
+  });
+
+  it('takes operator actions only from a payment that needs attention', () => {
+    const { snapshot } = drive(reserved, paid, { done: 'fulfilOrder' }, { type: 'admin.retry', ...action });
+    expect(snapshot.value).toBe('completed');
   });
 });
 
@@ -250,6 +383,7 @@ describe('persisted payment snapshots', () => {
       fulfilOrder: never,
       voidCharge: never,
       releaseStock: never,
+      refundPayment: never,
     },
   });
   const declined = { done: 'chargePayment', output: { kind: 'declined', code: 'card_declined' } };
@@ -264,6 +398,8 @@ describe('persisted payment snapshots', () => {
     'releasing.releasingStock': [reserved, declined],
     'releasing.waiting': [reserved, declined, { error: 'releaseStock' }],
     completed: [reserved, paid, { done: 'fulfilOrder' }],
+    'cancelling.refunding': [reserved, paid, { done: 'fulfilOrder' }, { type: 'api.cancel', id: 'c', amount: 1, reason: 'r', idempotencyKey: 'k', fingerprint: 'f' }],
+    partially_cancelled: [reserved, paid, { done: 'fulfilOrder' }, { type: 'api.cancel', id: 'c', amount: 1, reason: 'r', idempotencyKey: 'k', fingerprint: 'f' }, { done: 'refundPayment', output: { kind: 'refunded' } }],
     rejected: [{ done: 'reserveStock', output: { kind: 'out_of_stock' } }],
     failed: [reserved, declined, { done: 'releaseStock' }],
     requires_attention: [reserved, paid, { error: 'fulfilOrder' }, due, { error: 'fulfilOrder' }, due, { error: 'fulfilOrder' }, { done: 'voidCharge', output: { kind: 'refused', code: 'X' } }],
@@ -280,7 +416,7 @@ describe('persisted payment snapshots', () => {
     expect(publicStatusOf(restored)).toBe(publicStatusOf(snapshot));
     // An in-flight step is started again on restore: its actor must be idempotent (rule 3).
     const children = Object.keys(restored.children as Record<string, AnyActorRef | undefined>);
-    const midStep = snapshot.hasTag('processing') && !snapshot.hasTag(WAITING);
+    const midStep = (snapshot.hasTag('processing') || snapshot.hasTag('cancel_requested')) && !snapshot.hasTag(WAITING);
     expect(children.length).toBe(midStep ? 1 : 0);
     actor.stop();
   });
