@@ -1,0 +1,135 @@
+import { randomUUID } from 'node:crypto';
+import { Webhook } from 'standardwebhooks';
+import { afterEach, describe, expect, it } from 'vitest';
+import { eventually } from '../support/alert-receiver.ts';
+import { purchase, startHarness, WEBHOOK_SECRET, type Harness } from '../support/harness.ts';
+
+let h: Harness;
+afterEach(() => h.close());
+
+async function setUp(env: Record<string, string> = {}) {
+  h = await startHarness(env);
+  await h.createProduct({ id: 'book-1', price: 15_000, stock: 5 });
+}
+
+interface Delivery {
+  id?: string;
+  at?: Date;
+  secret?: string;
+  raw?: string;
+}
+
+/** Posts a PortOne-style webhook, signed the Standard Webhooks way unless told otherwise. */
+function deliver(payload: unknown, { id = `msg_${randomUUID()}`, at = new Date(), secret = WEBHOOK_SECRET, raw }: Delivery = {}) {
+  const body = raw ?? JSON.stringify(payload);
+  const signature = new Webhook(secret).sign(id, at, body);
+  return h.request('POST', '/v1/pg/webhooks', {
+    raw: body,
+    headers: {
+      'content-type': 'application/json',
+      'webhook-id': id,
+      'webhook-timestamp': String(Math.floor(at.getTime() / 1000)),
+      'webhook-signature': signature,
+    },
+  });
+}
+
+const paidWebhook = (paymentId: string) => ({
+  type: 'Transaction.Paid',
+  timestamp: new Date().toISOString(),
+  data: { paymentId, storeId: 'store-test', transactionId: 'tx' },
+});
+const events = async (id: string): Promise<string[]> =>
+  (await h.request('GET', `/v1/payments/${id}/events`)).body.data.map((e: { type: string }) => e.type);
+const ledgerOf = (id: string) => h.mock.ledger().find((e) => e.paymentId === id);
+
+describe('PG webhooks', () => {
+  it('accepts a valid webhook', async () => {
+    await setUp();
+    const { body } = await h.pay('k-1', purchase('book-1'), '?wait=10');
+    const reply = await deliver(paidWebhook(body.id));
+    expect(reply.status).toBe(200);
+    expect(reply.body).toEqual({ status: 'ok' });
+    expect((await h.request('GET', `/v1/payments/${body.id}`)).body.status).toBe('completed');
+  });
+
+  it('refuses a forged signature', async () => {
+    await setUp();
+    const forged = await deliver(paidWebhook('pay_x'), { secret: 'whsec_Zm9yZ2VkLXNlY3JldC1mb3ItdGVzdHM=' });
+    expect(forged.status).toBe(401);
+    expect(forged.body.code).toBe('invalid_signature');
+    expect(forged.headers.get('content-type')).toContain('application/problem+json');
+  });
+
+  it('refuses a webhook without signature headers', async () => {
+    await setUp();
+    const reply = await h.request('POST', '/v1/pg/webhooks', { body: paidWebhook('pay_x') });
+    expect(reply.status).toBe(401);
+    expect(reply.body.code).toBe('invalid_signature');
+  });
+
+  it('refuses a stale timestamp', async () => {
+    await setUp();
+    const stale = await deliver(paidWebhook('pay_x'), { at: new Date(Date.now() - 6 * 60_000) });
+    expect(stale.status).toBe(401);
+    expect(stale.body.code).toBe('invalid_signature');
+  });
+
+  it('refuses a signed body that is not a webhook', async () => {
+    await setUp();
+    expect((await deliver(undefined, { raw: '{"type": ' })).body.code).toBe('invalid_body');
+    const wrongShape = await deliver({ data: 42 });
+    expect(wrongShape.status).toBe(400);
+    expect(wrongShape.body.code).toBe('invalid_body');
+  });
+
+  it('does nothing twice for a repeated webhook id', async () => {
+    await setUp();
+    const { body } = await h.pay('k-dup', purchase('book-1'), '?wait=10');
+    const first = await deliver(paidWebhook(body.id), { id: 'msg_same' });
+    const again = await deliver(paidWebhook(body.id), { id: 'msg_same' });
+    expect(first.body).toEqual({ status: 'ok' });
+    expect(again.status).toBe(200);
+    expect(again.body).toEqual({ status: 'duplicate' });
+  });
+
+  it('accepts and ignores unknown types and unknown payments', async () => {
+    await setUp();
+    const unknownType = await deliver({ type: 'BillingKey.Issued', timestamp: new Date().toISOString(), data: { billingKey: 'x' } });
+    expect(unknownType.status).toBe(200);
+    const unknownPayment = await deliver(paidWebhook('pay_not_ours'));
+    expect(unknownPayment.status).toBe(200);
+  });
+
+  it('wakes a payment hibernating in inquiry when the PG says it is paid', async () => {
+    // Backoff so long that only the webhook can finish the payment within the test.
+    await setUp({ RETRY_BASE_MS: '3600000', RETRY_CAP_MS: '3600000' });
+    h.mock.setChaos({ delayMs: 1_500 });
+    h.mock.setWebhookUrl(`${h.url}/v1/pg/webhooks`);
+    const { body } = await h.pay('k-hibernating', purchase('book-1', 1, 'bk_test_delay'));
+    await eventually(async () => (await events(body.id)).includes('xstate.done.actor.inquirePgStatus'));
+    await eventually(() => !h.service.host.isLive(body.id));
+    const settled = await h.settled(body.id, 10_000);
+    expect(settled.status).toBe('completed');
+    expect(await events(body.id)).toContain('pg.status');
+    expect(ledgerOf(body.id)).toMatchObject({ status: 'PAID', charges: 1 });
+  });
+
+  it('never charges twice when a webhook arrives while the charge call is pending', async () => {
+    await setUp({ PG_TIMEOUT_MS: '5000' });
+    h.mock.setChaos({ delayMs: 1_500 });
+    const { body } = await h.pay('k-racing', purchase('book-1', 1, 'bk_test_delay'));
+    await eventually(async () => (await events(body.id)).length >= 2);
+    // The PG still reads PENDING: the actor keeps waiting for its own call.
+    const early = await deliver(paidWebhook(body.id));
+    expect(early.status).toBe(200);
+    const settled = await h.settled(body.id, 10_000);
+    expect(settled.status).toBe('completed');
+    // Late and repeated deliveries change nothing.
+    await deliver(paidWebhook(body.id));
+    await deliver({ ...paidWebhook(body.id), type: 'Transaction.Failed' });
+    expect((await h.request('GET', `/v1/payments/${body.id}`)).body.status).toBe('completed');
+    expect(ledgerOf(body.id)).toMatchObject({ status: 'PAID', charges: 1 });
+    expect((await h.request('GET', '/v1/products/book-1')).body.stock).toBe(4);
+  });
+});
