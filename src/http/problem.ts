@@ -49,8 +49,11 @@ export function problemMiddleware(logger: Logger) {
   return async (ctx: Context, next: Next): Promise<void> => {
     try {
       await next();
+      // Koa and the router answer unknown routes (404) and methods (405, 501) bare.
       if (ctx.status === 404 && ctx.body === undefined) {
         sendProblem(ctx, new AppError(404, 'not_found', `No route for ${ctx.method} ${ctx.path}`));
+      } else if (ctx.status === 405 || ctx.status === 501) {
+        sendProblem(ctx, new AppError(405, 'method_not_allowed', `${ctx.method} is not allowed on ${ctx.path}`));
       }
     } catch (error) {
       const known = toAppError(error);

@@ -121,6 +121,12 @@ describe('bad input', () => {
     expectProblem(await h.request('GET', '/v1/nothing-here'), 404, 'not_found');
   });
 
+  it('answers 405 for a known path with another method', async () => {
+    const reply = await h.request('DELETE', '/v1/payments');
+    expectProblem(reply, 405, 'method_not_allowed');
+    expect(reply.headers.get('allow')).toContain('POST');
+  });
+
   it('echoes a client request id', async () => {
     const reply = await h.request('GET', '/healthz', { headers: { 'x-request-id': 'trace-123' } });
     expect(reply.headers.get('x-request-id')).toBe('trace-123');
