@@ -218,7 +218,8 @@ describe('refund dead letters', () => {
     const id = await completedPayment();
     h.proxy!.dropNext('POST', /\/cancel$/, REFUND_TRIES);
     const dead = await deadLetter(id);
-    for (const headers of [{}, { authorization: 'Bearer wrong-token-wrong-token' }, { authorization: ADMIN_TOKEN }]) {
+    const attempts: Array<Record<string, string>> = [{}, { authorization: 'Bearer wrong-token-wrong-token' }, { authorization: ADMIN_TOKEN }];
+    for (const headers of attempts) {
       for (const [method, path] of [
         ['GET', '/v1/admin/failed-events'],
         ['POST', `/v1/admin/failed-events/${dead.id}/retry`],
