@@ -118,6 +118,20 @@ function describeFailure(event: object): string {
 
 const notProvided = (): Promise<never> => Promise.reject(new Error('actor not provided'));
 
+/** A failed step waits and runs again while it may, then hands the payment to an operator. */
+const retryOrAttention = (step: AttentionStep) =>
+  [
+    { guard: 'stepCanRetry', target: 'waiting', actions: 'countStepFailure' },
+    { target: '#payment.requires_attention', actions: { type: 'needsAttention', params: { step } } },
+  ] as const;
+
+/** An unanswered refund: two quick retries, one from the durable retry queue, then an operator. */
+const refundRetryOrAttention = [
+  { guard: 'refundCanRetry', target: 'retrying', actions: 'countStepFailure' },
+  { guard: 'refundNotQueued', target: 'queued', actions: 'queueRefund' },
+  { target: '#payment.requires_attention', actions: { type: 'needsAttention', params: { step: 'refunding' } } },
+] as const;
+
 /**
  * One payment, from stock reservation to a resting state. Pure: every side effect is a
  * promise actor stub below, supplied by src/payments/payment-actors.ts with .provide().
@@ -141,6 +155,8 @@ export const paymentMachine = setup({
   },
   guards: {
     stepCanRetry: ({ context }) => context.stepAttempts < context.retry.stepRetries,
+    refundCanRetry: ({ context }) => context.stepAttempts < context.retry.refundRetries,
+    refundNotQueued: ({ context }) => !context.refundQueued,
     chargeReturned: ({ context }) => context.chargeReturned,
     cancellable: ({ context, event }) =>
       event.type === 'api.cancel' &&
@@ -272,7 +288,7 @@ export const paymentMachine = setup({
         checking: {
           invoke: {
             id: 'inquirePgStatus',
-        src: 'inquirePgStatus',
+            src: 'inquirePgStatus',
             input: ({ context }) => ({ paymentId: context.paymentId }),
             onDone: [
               {
@@ -321,7 +337,7 @@ export const paymentMachine = setup({
         fulfilling: {
           invoke: {
             id: 'fulfilOrder',
-        src: 'fulfilOrder',
+            src: 'fulfilOrder',
             input: ({ context }) => ({ paymentId: context.paymentId }),
             onDone: { target: '#payment.completed', actions: 'resetStep' },
             onError: [
@@ -348,7 +364,7 @@ export const paymentMachine = setup({
         voiding: {
           invoke: {
             id: 'voidCharge',
-        src: 'voidCharge',
+            src: 'voidCharge',
             input: ({ context }) => ({ paymentId: context.paymentId, amount: context.amount }),
             onDone: [
               {
@@ -361,13 +377,9 @@ export const paymentMachine = setup({
                 target: '#payment.requires_attention',
                 actions: { type: 'needsAttention', params: { step: 'voiding' } },
               },
-              { guard: 'stepCanRetry', target: 'waiting', actions: 'countStepFailure' },
-              { target: '#payment.requires_attention', actions: { type: 'needsAttention', params: { step: 'voiding' } } },
+              ...retryOrAttention('voiding'),
             ],
-            onError: [
-              { guard: 'stepCanRetry', target: 'waiting', actions: 'countStepFailure' },
-              { target: '#payment.requires_attention', actions: { type: 'needsAttention', params: { step: 'voiding' } } },
-            ],
+            onError: [...retryOrAttention('voiding')],
           },
         },
         waiting: {
@@ -384,16 +396,13 @@ export const paymentMachine = setup({
         releasingStock: {
           invoke: {
             id: 'releaseStock',
-        src: 'releaseStock',
+            src: 'releaseStock',
             input: ({ context }) => ({ paymentId: context.paymentId }),
             onDone: [
               { guard: 'chargeReturned', target: '#payment.cancelled', actions: 'resetStep' },
               { target: '#payment.failed', actions: 'resetStep' },
             ],
-            onError: [
-              { guard: 'stepCanRetry', target: 'waiting', actions: 'countStepFailure' },
-              { target: '#payment.requires_attention', actions: { type: 'needsAttention', params: { step: 'releasing' } } },
-            ],
+            onError: [...retryOrAttention('releasing')],
           },
         },
         waiting: {
@@ -446,23 +455,9 @@ export const paymentMachine = setup({
                 target: '#payment.requires_attention',
                 actions: { type: 'needsAttention', params: { step: 'refunding' } },
               },
-              {
-                guard: ({ context }) => context.stepAttempts < context.retry.refundRetries,
-                target: 'retrying',
-                actions: 'countStepFailure',
-              },
-              { guard: ({ context }) => !context.refundQueued, target: 'queued', actions: 'queueRefund' },
-              { target: '#payment.requires_attention', actions: { type: 'needsAttention', params: { step: 'refunding' } } },
+              ...refundRetryOrAttention,
             ],
-            onError: [
-              {
-                guard: ({ context }) => context.stepAttempts < context.retry.refundRetries,
-                target: 'retrying',
-                actions: 'countStepFailure',
-              },
-              { guard: ({ context }) => !context.refundQueued, target: 'queued', actions: 'queueRefund' },
-              { target: '#payment.requires_attention', actions: { type: 'needsAttention', params: { step: 'refunding' } } },
-            ],
+            onError: [...refundRetryOrAttention],
           },
         },
         retrying: {
