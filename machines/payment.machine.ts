@@ -59,6 +59,8 @@ export interface RefundInput {
   paymentId: string;
   cancellationId: string;
   amount: number;
+  /** What the PG shows as cancelled once this refund landed: how an unanswered call is checked. */
+  cancelledTotal: number;
   reason: string;
   /** Derived from payment id + cancellation number (rule 3). */
   pgIdempotencyKey: string;
@@ -436,6 +438,7 @@ export const paymentMachine = setup({
                 paymentId: context.paymentId,
                 cancellationId: cancel.id,
                 amount: cancel.amount,
+                cancelledTotal: context.cancelledAmount + cancel.amount,
                 reason: cancel.reason,
                 pgIdempotencyKey: `${context.paymentId}:cancel:${cancel.seq}`,
               };

@@ -34,6 +34,14 @@ export function createMetrics(db: Db, ops: OpsStore): Metrics {
     },
   });
   new Gauge({
+    name: 'paystate_snapshot_write_failures',
+    help: 'Snapshot writes refused since start (lost lease, I/O error); each evicted its actor',
+    registers: [registry],
+    collect() {
+      this.set(ops.getSnapshot().context.snapshotWriteFailures);
+    },
+  });
+  new Gauge({
     name: 'paystate_pg_consecutive_failures',
     help: 'PG calls in a row that got no answer',
     registers: [registry],

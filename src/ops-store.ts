@@ -8,6 +8,8 @@ export function createOpsStore() {
   return createStore({
     context: {
       actorsInMemory: 0,
+      /** Snapshot writes the database refused (lost lease, I/O): each one evicted its actor. */
+      snapshotWriteFailures: 0,
       pgConsecutiveFailures: 0,
       pgLastOkAt: null as number | null,
       pgLastFailureAt: null as number | null,
@@ -15,6 +17,7 @@ export function createOpsStore() {
     on: {
       actorStarted: (context) => ({ ...context, actorsInMemory: context.actorsInMemory + 1 }),
       actorStopped: (context) => ({ ...context, actorsInMemory: context.actorsInMemory - 1 }),
+      snapshotWriteFailed: (context) => ({ ...context, snapshotWriteFailures: context.snapshotWriteFailures + 1 }),
       pgAnswered: (context, event: { at: number }) => ({ ...context, pgConsecutiveFailures: 0, pgLastOkAt: event.at }),
       pgUnreachable: (context, event: { at: number }) => ({
         ...context,

@@ -57,13 +57,16 @@ export function createCancelService({ conn, host }: { conn: Connection; host: Pa
       throw new AppError(503, 'payment_busy', 'Another instance is working on this payment; try again shortly');
     }
     await host.committed();
-    if (outcome === 'refused') {
-      // Perhaps a twin of this very request got in first: then this is its replay.
-      const twin = replay(paymentId, idempotencyKey, print);
-      if (twin) return twin;
-      throw new AppError(409, 'invalid_state', 'The payment cannot be cancelled in its current state');
+    // The cancellation row commits with the accepting transition: without it nothing was accepted.
+    const accepted = findCancellationByKey(conn.db, paymentId, idempotencyKey);
+    if (outcome === 'accepted' && accepted) return { row: current(paymentId), replayed: false };
+    if (outcome === 'accepted') {
+      throw new AppError(503, 'payment_busy', 'The cancel could not be recorded; try again shortly');
     }
-    return { row: current(paymentId), replayed: false };
+    // Refused: perhaps a twin of this very request got in first, and this is its replay.
+    const twin = replay(paymentId, idempotencyKey, print);
+    if (twin) return twin;
+    throw new AppError(409, 'invalid_state', 'The payment cannot be cancelled in its current state');
   };
 }
 

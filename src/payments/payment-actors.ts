@@ -37,6 +37,22 @@ export function createPaymentActors({ conn, commit, pg, clock, logger }: Payment
     return row;
   };
 
+  /**
+   * Money moves only from a committed state: a refund or void whose state did not reach
+   * the database (crash, lost lease) must not happen, or the PG and the payment disagree.
+   */
+  const ensureCommitted = async (paymentId: string, state: string): Promise<void> => {
+    await commit.flush();
+    const committed = load(paymentId).state;
+    if (!committed.startsWith(state)) throw new Error(`${state} is not committed (${committed}); not calling the PG`);
+  };
+
+  /** An unanswered cancel may have landed: the PG's record says whether it did (rule 6). */
+  const landed = async (paymentId: string, cancelledTotal: number): Promise<boolean> => {
+    const record = await pg.getPayment(paymentId);
+    return record.kind === 'found' && record.cancelledAmount >= cancelledTotal;
+  };
+
   return {
     reserveStock: fromPromise<ReserveOutput, { paymentId: string }>(async ({ input }) => {
       const items = paymentItems(load(input.paymentId));
@@ -75,6 +91,7 @@ export function createPaymentActors({ conn, commit, pg, clock, logger }: Payment
     }),
 
     voidCharge: fromPromise<VoidOutput, { paymentId: string; amount: number }>(async ({ input }) => {
+      await ensureCommitted(input.paymentId, 'compensating');
       const result = await pg.cancelPayment({
         paymentId: input.paymentId,
         amount: input.amount,
@@ -85,6 +102,7 @@ export function createPaymentActors({ conn, commit, pg, clock, logger }: Payment
       logger.info({ paymentId: input.paymentId, outcome: result.kind }, 'void answered');
       if (result.kind === 'cancelled') return { kind: 'voided' };
       if (result.kind === 'refused' && result.code === 'PAYMENT_ALREADY_CANCELLED') return { kind: 'voided' };
+      if (result.kind === 'unknown' && (await landed(input.paymentId, input.amount))) return { kind: 'voided' };
       return result;
     }),
 
@@ -93,12 +111,17 @@ export function createPaymentActors({ conn, commit, pg, clock, logger }: Payment
     }),
 
     refundPayment: fromPromise<RefundOutput, RefundInput>(async ({ input }) => {
-      const result = await pg.cancelPayment({
+      await ensureCommitted(input.paymentId, 'cancelling');
+      const answer = await pg.cancelPayment({
         paymentId: input.paymentId,
         amount: input.amount,
         reason: input.reason,
         idempotencyKey: input.pgIdempotencyKey,
       });
+      const result =
+        answer.kind === 'unknown' && (await landed(input.paymentId, input.cancelledTotal))
+          ? ({ kind: 'cancelled', cancellationId: null, amount: input.amount } as const)
+          : answer;
       // Every attempt is kept: transient (no answer, 5xx) and permanent (refused) failures alike.
       const attempt = {
         paymentId: input.paymentId,
@@ -106,7 +129,8 @@ export function createPaymentActors({ conn, commit, pg, clock, logger }: Payment
         at: clock(),
         outcome: result.kind === 'cancelled' ? 'succeeded' : result.kind === 'refused' ? 'permanent' : 'transient',
         pgCode: result.kind === 'refused' ? result.code : null,
-        message: result.kind === 'unknown' ? result.reason : null,
+        // The call's own words, even when the PG's record then showed the refund landed.
+        message: answer.kind === 'unknown' ? answer.reason : null,
       } as const;
       await commit.run(() => insertRefundAttempt(conn.db, attempt));
       const log = logger.child({ paymentId: input.paymentId, cancellationId: input.cancellationId });

@@ -273,6 +273,7 @@ export class PaymentHost {
           // The write was refused (lease lost, database error): memory is ahead of the
           // truth. Drop the actor; the payment resumes from its last committed state.
           this.log.error({ paymentId, err: error }, 'snapshot write failed; evicting actor');
+          this.deps.ops.trigger.snapshotWriteFailed();
           live.pending = null;
           this.evict(paymentId, live, false);
         },
@@ -295,7 +296,11 @@ export class PaymentHost {
     this.live.delete(paymentId);
     live.actor.stop();
     this.deps.ops.trigger.actorStopped();
-    if (release) void this.deps.commit.run(() => releaseLease(this.deps.conn.db, paymentId, this.deps.owner));
+    if (!release) return;
+    void this.deps.commit.run(() => {
+      // Rehydrated here since the release was queued (an event arrived): the lease is in use again.
+      if (!this.live.has(paymentId)) releaseLease(this.deps.conn.db, paymentId, this.deps.owner);
+    });
   }
 }
 

@@ -174,3 +174,23 @@ describe('durable waits and restarts', () => {
     }
   });
 });
+
+describe('leases within one process', () => {
+  it('keeps the lease of a payment woken again while the release of its lease is queued', async () => {
+    await setUp();
+    const { body } = await h.pay('k-wake-again', purchase('book-1'), '?wait=10');
+    expect(body.status).toBe('completed');
+    const host = h.service.host;
+    // Each commit of a resting actor evicts it and queues the release of its lease; waking
+    // it again before that release runs must not lose the lease (a lost lease drops writes).
+    for (let i = 0; i < 5; i++) {
+      expect(host.resume(body.id)).toBe(true);
+      await host.committed();
+    }
+    expect(host.offer(body.id, { type: 'api.cancel', id: 'can_race', amount: 15_000, reason: 'race', idempotencyKey: 'c-race', fingerprint: 'f' })).toBe('accepted');
+    expect((await h.settled(body.id)).status).toBe('cancelled');
+    expect(ledgerOf(body.id)).toMatchObject({ status: 'CANCELLED', cancelledAmount: 15_000 });
+    const metrics = await h.request('GET', '/metrics');
+    expect(metrics.body).toContain('paystate_snapshot_write_failures 0');
+  });
+});

@@ -138,6 +138,21 @@ describe('refunds', () => {
     expect(record.attempts.map((a: { outcome: string }) => a.outcome)).toEqual(['transient', 'succeeded']);
     expect(ledgerOf(id)).toMatchObject({ status: 'CANCELLED', cancelledAmount: 30_000 });
   });
+
+  it('confirms a refund that got no answer by asking the PG, without cancelling twice', async () => {
+    await setUp();
+    const { body } = await h.pay('k-live-card', purchase('book-1', 2, 'bk_card_live'), '?wait=10');
+    expect(body.status).toBe('completed');
+    // Every cancel now lands at the PG and then answers 5xx or resets.
+    h.mock.setChaos({ failureRate: 1, ambiguousRate: 1 });
+    await cancel(body.id, 'c-ambiguous', { reason: 'x', amount: 10_000 });
+    expect(await h.settled(body.id)).toMatchObject({ status: 'partially_cancelled', cancelledAmount: 10_000 });
+    expect(ledgerOf(body.id)).toMatchObject({ status: 'PARTIAL_CANCELLED', cancelledAmount: 10_000 });
+    const [record] = await cancellations(body.id);
+    expect(record.attempts).toHaveLength(1);
+    expect(record.attempts[0]).toMatchObject({ outcome: 'succeeded' });
+    expect(record.attempts[0].message).toBeTruthy();
+  });
 });
 
 describe('refund dead letters', () => {

@@ -281,7 +281,14 @@ describe('refunds', () => {
     expect(started(actions)).toEqual([
       {
         src: 'refundPayment',
-        input: { paymentId: 'pay_test', cancellationId: 'can_1', amount: 10_000, reason: 'changed my mind', pgIdempotencyKey: 'pay_test:cancel:1' },
+        input: {
+          paymentId: 'pay_test',
+          cancellationId: 'can_1',
+          amount: 10_000,
+          cancelledTotal: 10_000,
+          reason: 'changed my mind',
+          pgIdempotencyKey: 'pay_test:cancel:1',
+        },
       },
     ]);
   });
@@ -302,7 +309,7 @@ describe('refunds', () => {
   it('returns the stock once partial cancels bring the payment to zero', () => {
     const steps: Step[] = [...completed, cancel(10_000), refunded, cancel(20_000, 'can_2')];
     const second = drive(...steps);
-    expect(started(second.actions)[0]?.input).toMatchObject({ amount: 20_000, pgIdempotencyKey: 'pay_test:cancel:2' });
+    expect(started(second.actions)[0]?.input).toMatchObject({ amount: 20_000, cancelledTotal: 30_000, pgIdempotencyKey: 'pay_test:cancel:2' });
     const last = drive(...steps, refunded);
     expect(last.snapshot.value).toEqual({ releasing: 'releasingStock' });
     expect(last.snapshot.context.cancelledAmount).toBe(30_000);
