@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
@@ -25,6 +26,8 @@ export type WebhookSender = ReturnType<typeof createWebhookSender>;
 export function createWebhookSender({ secret, retry, logger }: WebhookSenderOptions) {
   const signer = new Webhook(secret);
   const stop = new AbortController();
+  // Every delivery in flight listens on this one signal; hundreds at once are normal.
+  setMaxListeners(0, stop.signal);
   const inFlight = new Set<Promise<void>>();
 
   /** Resolves to a failure description, or undefined when the receiver took it. */

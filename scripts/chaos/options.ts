@@ -1,0 +1,115 @@
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+
+export const USAGE = `usage: npm run chaos -- [flags]
+
+Starts the mock PG with chaos and the service on a temporary database, buys with
+bounded concurrency over scarce stock (with replayed and reused idempotency keys and
+cancels), optionally kills the service with SIGKILL and restarts it, waits until every
+payment is at rest and checks the invariants. Exit 0: no violations; 1: violations,
+client-side mismatches or not at rest by the deadline; 2: the run could not be made.
+
+  --payments N          purchases to make (2000)
+  --concurrency N       purchases in flight at once (32)
+  --failure-rate R      share of PG calls that fail: declines, errors, ambiguous (0.33)
+  --delay-rate R        share of PG calls held for --delay-ms (0.33)
+  --delay-ms MS         how long a delayed PG call is held (60000)
+  --ambiguous-rate R    share of PG calls that succeed yet answer 5xx; part of --failure-rate (0.11)
+  --kill-every S        SIGKILL and restart the service every S seconds while the load runs (off)
+  --kills N             stop killing after N kills (no cap)
+  --deadline S          how long to wait for every payment to come to rest (300)
+  --report FILE         JSON report (reports/chaos.json)
+  --seed N              seed of the PG's chaos and of the load's choices (1)
+  --service-env K=V     extra service environment, repeatable (e.g. PG_NOT_FOUND_GRACE_MS=2000)
+  --keep                keep the temporary directory (database, logs) and print its path
+  --help                show this text`;
+
+const count = z.coerce.number().int().positive();
+const rate = z.coerce.number().min(0).max(1);
+const seconds = z.coerce.number().positive();
+const envEntry = z.string().regex(/^[A-Z][A-Z0-9_]*=.*$/s, 'must be NAME=value');
+
+const optionsSchema = z
+  .object({
+    payments: count.default(2000),
+    concurrency: count.default(32),
+    'failure-rate': rate.default(0.33),
+    'delay-rate': rate.default(0.33),
+    'delay-ms': z.coerce.number().int().nonnegative().default(60_000),
+    'ambiguous-rate': rate.default(0.11),
+    'kill-every': seconds.optional(),
+    kills: count.optional(),
+    deadline: seconds.default(300),
+    report: z.string().min(1).default('reports/chaos.json'),
+    seed: z.coerce.number().int().default(1),
+    'service-env': z.array(envEntry).default([]),
+    keep: z.boolean().default(false),
+  })
+  .refine((o) => o['ambiguous-rate'] <= o['failure-rate'], {
+    path: ['ambiguous-rate'],
+    message: 'cannot exceed --failure-rate (ambiguous calls are a part of the failures)',
+  })
+  .refine((o) => o.kills === undefined || o['kill-every'] !== undefined, { path: ['kills'], message: 'needs --kill-every' });
+
+export interface Options {
+  payments: number;
+  concurrency: number;
+  failureRate: number;
+  delayRate: number;
+  delayMs: number;
+  ambiguousRate: number;
+  killEverySeconds: number | undefined;
+  maxKills: number | undefined;
+  deadlineSeconds: number;
+  reportPath: string;
+  seed: number;
+  serviceEnv: Record<string, string>;
+  keep: boolean;
+}
+
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+/** Undefined when --help was asked for. */
+export function parseOptions(args: string[]): Options | undefined {
+  let values: Record<string, unknown>;
+  try {
+    const stringFlags = Object.keys(optionsSchema.shape).filter((flag) => flag !== 'keep' && flag !== 'service-env');
+    values = parseArgs({
+      args,
+      strict: true,
+      options: {
+        ...Object.fromEntries(stringFlags.map((flag) => [flag, { type: 'string' as const }])),
+        'service-env': { type: 'string', multiple: true },
+        keep: { type: 'boolean' },
+        help: { type: 'boolean' },
+      },
+    }).values;
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  if (values.help) return undefined;
+  delete values.help;
+
+  const parsed = optionsSchema.safeParse(values);
+  if (!parsed.success) {
+    throw new UsageError(parsed.error.issues.map((issue) => `--${String(issue.path[0])}: ${issue.message}`).join('\n'));
+  }
+  const o = parsed.data;
+  return {
+    payments: o.payments,
+    concurrency: o.concurrency,
+    failureRate: o['failure-rate'],
+    delayRate: o['delay-rate'],
+    delayMs: o['delay-ms'],
+    ambiguousRate: o['ambiguous-rate'],
+    killEverySeconds: o['kill-every'],
+    maxKills: o.kills,
+    deadlineSeconds: o.deadline,
+    reportPath: o.report,
+    seed: o.seed,
+    serviceEnv: Object.fromEntries(o['service-env'].map((entry) => [entry.slice(0, entry.indexOf('=')), entry.slice(entry.indexOf('=') + 1)])),
+    keep: o.keep,
+  };
+}
