@@ -184,9 +184,9 @@ export interface RescueQuery {
  * Payments the reconciler must drive on: in flight and either due, stuck, or mid-step
  * under a lease that is free, expired or our own (a previous incarnation's).
  */
-export function findNeedingRescue(db: Db, q: RescueQuery): string[] {
+export function findNeedingRescue(db: Db, q: RescueQuery): Array<Pick<PaymentRow, 'id' | 'dueAt' | 'updatedAt'>> {
   return db
-    .select({ id: payments.id })
+    .select({ id: payments.id, dueAt: payments.dueAt, updatedAt: payments.updatedAt })
     .from(payments)
     .where(
       and(
@@ -206,6 +206,5 @@ export function findNeedingRescue(db: Db, q: RescueQuery): string[] {
       ),
     )
     .limit(q.limit)
-    .all()
-    .map((r) => r.id);
+    .all();
 }

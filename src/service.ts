@@ -85,11 +85,6 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     logger,
   });
 
-  // A crashed process's payments do not wait for STUCK_AFTER_MS: those whose lease is
-  // free, expired or our previous incarnation's resume now.
-  const recovered = reconciler.runPass();
-  if (recovered.resumed > 0) logger.info(recovered, 'resumed unfinished payments at start-up');
-  reconciler.start();
   const leaseRenewal = setInterval(() => {
     host.renewLeases().catch((error: unknown) => logger.error({ err: error }, 'lease renewal failed'));
   }, Math.max(1, Math.floor(config.LEASE_TTL_MS / 3)));
@@ -120,6 +115,12 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     s.once('error', reject);
   });
   const { port } = server.address() as AddressInfo;
+
+  // A crashed process's payments do not wait for STUCK_AFTER_MS: those whose lease is
+  // free, expired or our previous incarnation's resume now (while requests are served).
+  const recovered = reconciler.runPass();
+  if (recovered.resumed > 0) logger.info(recovered, 'resumed unfinished payments at start-up');
+  reconciler.start();
 
   return {
     url: `http://${config.HOST}:${port}`,

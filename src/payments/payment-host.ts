@@ -185,11 +185,31 @@ export class PaymentHost {
     await this.deps.commit.flush();
   }
 
+  /**
+   * Resumes many payments (a crashed process's, at start-up): their leases are taken in
+   * one transaction rather than one commit each. Returns how many were resumed.
+   */
+  resumeMany(paymentIds: string[]): number {
+    const { sqlite, db } = this.deps.conn;
+    const now = this.deps.clock();
+    const leased = sqlite
+      .transaction(() =>
+        paymentIds.filter((id) => !this.live.has(id) && acquireLease(db, id, this.deps.owner, now, this.deps.leaseTtlMs)),
+      )
+      .immediate();
+    return leased.filter((id) => this.hydrateLeased(id) !== undefined).length;
+  }
+
   private hydrate(paymentId: string): LiveActor | undefined {
     const existing = this.live.get(paymentId);
     if (existing) return existing;
     const { db } = this.deps.conn;
     if (!acquireLease(db, paymentId, this.deps.owner, this.deps.clock(), this.deps.leaseTtlMs)) return undefined;
+    return this.hydrateLeased(paymentId);
+  }
+
+  private hydrateLeased(paymentId: string): LiveActor | undefined {
+    const { db } = this.deps.conn;
     // Read after taking the lease: no other process can move the payment on now.
     const row = findPayment(db, paymentId);
     if (!row) return undefined;

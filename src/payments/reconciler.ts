@@ -1,7 +1,7 @@
 import { Cron } from 'croner';
 import type { Db } from '../../db/connection.ts';
 import { acquireLock, releaseLock } from '../../db/locks-repo.ts';
-import { findNeedingRescue, findPayment } from '../../db/payments-repo.ts';
+import { findNeedingRescue } from '../../db/payments-repo.ts';
 import type { Logger } from '../logger.ts';
 import type { PaymentHost } from './payment-host.ts';
 
@@ -40,32 +40,31 @@ export function createReconciler(deps: ReconcilerDeps) {
     // One pass at a time across every process sharing the database.
     if (!acquireLock(db, LOCK, owner, now, LOCK_TTL_MS)) return { scanned: 0, resumed: 0 };
     try {
-      const ids = findNeedingRescue(db, {
+      const candidates = findNeedingRescue(db, {
         inFlightStatuses: deps.inFlightStatuses,
         owner,
         now,
         stuckBefore: now - deps.stuckAfterMs,
         limit: deps.batchSize,
       });
+      const asleep: string[] = [];
       let resumed = 0;
-      for (const id of ids) {
-        if (rescue(id, now)) resumed++;
+      for (const { id, dueAt, updatedAt } of candidates) {
+        if (dueAt !== null && dueAt <= now) {
+          if (host.send(id, { type: 'timer.due' })) resumed++;
+        } else if (!host.isLive(id)) {
+          asleep.push(id);
+        } else if (updatedAt < now - deps.stuckAfterMs && host.restart(id)) {
+          // Live here but unchanged for STUCK_AFTER_MS: the step starts again from the snapshot.
+          resumed++;
+        }
       }
-      if (ids.length > 0) log.info({ scanned: ids.length, resumed }, 'reconciler pass');
-      return { scanned: ids.length, resumed };
+      resumed += host.resumeMany(asleep);
+      if (candidates.length > 0) log.info({ scanned: candidates.length, resumed }, 'reconciler pass');
+      return { scanned: candidates.length, resumed };
     } finally {
       releaseLock(db, LOCK, owner);
     }
-  }
-
-  function rescue(id: string, now: number): boolean {
-    const { host } = deps;
-    const row = findPayment(deps.db, id);
-    if (!row) return false;
-    if (row.dueAt !== null && row.dueAt <= now) return host.send(id, { type: 'timer.due' });
-    if (!host.isLive(id)) return host.resume(id);
-    // Live here but unchanged for STUCK_AFTER_MS: start the step again from the snapshot.
-    return row.updatedAt < now - deps.stuckAfterMs && host.restart(id);
   }
 
   let job: Cron | undefined;
