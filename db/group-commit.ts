@@ -25,11 +25,13 @@ export function createGroupCommit(sqlite: Sqlite, onBatch?: (size: number) => vo
   let queue: Job[] = [];
   let scheduled = false;
 
+  // Inside the batch this runs as a savepoint: one job's failure rolls back that job only.
+  const inSavepoint = sqlite.transaction((work: () => unknown) => work());
   const runBatch = sqlite.transaction((jobs: Job[]) => {
     const settled: Array<() => void> = [];
     for (const job of jobs) {
       try {
-        const value = sqlite.transaction(job.work)();
+        const value = inSavepoint(job.work);
         settled.push(() => job.resolve(value));
       } catch (error) {
         settled.push(() => job.reject(error));

@@ -1,5 +1,6 @@
-import { and, desc, eq, inArray, isNotNull, isNull, lt, lte, or, sql, type SQL } from 'drizzle-orm';
+import { and, desc, eq, getTableColumns, inArray, isNotNull, isNull, lt, lte, or, sql, type SQL } from 'drizzle-orm';
 import type { Db } from './connection.ts';
+import { prepared } from './prepared.ts';
 import { paymentTransitions, payments } from './schema.ts';
 
 export type PaymentRow = typeof payments.$inferSelect;
@@ -29,17 +30,31 @@ export interface SnapshotWrite {
   transitions: Transition[];
 }
 
+const TABLE_COLUMNS = getTableColumns(payments);
+const COLUMNS = Object.keys(TABLE_COLUMNS) as Array<keyof NewPaymentRow>;
+/** A prepared insert names every column, so the schema's defaults are filled in here. */
+const valueOf = (row: NewPaymentRow, column: keyof NewPaymentRow) => row[column] ?? TABLE_COLUMNS[column].default ?? null;
+
 export function insertPayment(db: Db, row: NewPaymentRow, initial: Transition): void {
-  db.insert(payments).values(row).run();
+  prepared(db, 'insertPayment', () =>
+    db
+      .insert(payments)
+      .values(Object.fromEntries(COLUMNS.map((c) => [c, sql.placeholder(c)])) as unknown as NewPaymentRow)
+      .prepare(),
+  ).run(Object.fromEntries(COLUMNS.map((c) => [c, valueOf(row, c)])));
   appendTransition(db, row.id, initial);
 }
 
 export function findPayment(db: Db, id: string): PaymentRow | undefined {
-  return db.select().from(payments).where(eq(payments.id, id)).get();
+  return prepared(db, 'findPayment', () =>
+    db.select().from(payments).where(eq(payments.id, sql.placeholder('id'))).prepare(),
+  ).get({ id });
 }
 
 export function findPaymentByIdempotencyKey(db: Db, key: string): PaymentRow | undefined {
-  return db.select().from(payments).where(eq(payments.idempotencyKey, key)).get();
+  return prepared(db, 'findPaymentByKey', () =>
+    db.select().from(payments).where(eq(payments.idempotencyKey, sql.placeholder('key'))).prepare(),
+  ).get({ key });
 }
 
 export class LeaseLost extends Error {
@@ -51,28 +66,42 @@ export class LeaseLost extends Error {
  * the expiry while another took over) must not overwrite the new owner's state.
  */
 export function writeSnapshot(db: Db, write: SnapshotWrite, owner: string): void {
-  const result = db
-    .update(payments)
-    .set({
-      state: write.state,
-      status: write.status,
-      failureCode: write.failureCode,
-      cancelledAmount: write.cancelledAmount,
-      snapshot: write.snapshot,
-      updatedAt: write.updatedAt,
-      ...(write.dueAt === undefined ? {} : { dueAt: write.dueAt }),
-    })
-    .where(and(eq(payments.id, write.paymentId), eq(payments.leaseOwner, owner)))
-    .run();
+  const update = prepared(db, 'writeSnapshot', () =>
+    db.$client.prepare(`update payments set state = @state, status = @status, failure_code = @failureCode,
+      cancelled_amount = @cancelledAmount, snapshot = @snapshot, updated_at = @updatedAt,
+      due_at = case when @keepDueAt = 1 then due_at else @dueAt end
+      where id = @id and lease_owner = @owner`),
+  );
+  const result = update.run({
+    id: write.paymentId,
+    owner,
+    state: write.state,
+    status: write.status,
+    failureCode: write.failureCode,
+    cancelledAmount: write.cancelledAmount,
+    snapshot: write.snapshot,
+    updatedAt: write.updatedAt,
+    keepDueAt: write.dueAt === undefined ? 1 : 0,
+    dueAt: write.dueAt ?? null,
+  });
   if (result.changes === 0) throw new LeaseLost(`lease of ${write.paymentId} is not held by ${owner}`);
   for (const transition of write.transitions) appendTransition(db, write.paymentId, transition);
 }
 
 function appendTransition(db: Db, paymentId: string, t: Transition): void {
-  const detail = t.detail === undefined ? null : JSON.stringify(t.detail);
-  db.run(sql`insert into payment_transitions (payment_id, seq, type, from_state, to_state, at, detail)
-    select ${paymentId}, coalesce(max(seq), 0) + 1, ${t.type}, ${t.from}, ${t.to}, ${t.at}, ${detail}
-    from payment_transitions where payment_id = ${paymentId}`);
+  const insert = prepared(db, 'appendTransition', () =>
+    db.$client.prepare(`insert into payment_transitions (payment_id, seq, type, from_state, to_state, at, detail)
+      select @paymentId, coalesce(max(seq), 0) + 1, @type, @from, @to, @at, @detail
+      from payment_transitions where payment_id = @paymentId`),
+  );
+  insert.run({
+    paymentId,
+    type: t.type,
+    from: t.from,
+    to: t.to,
+    at: t.at,
+    detail: t.detail === undefined ? null : JSON.stringify(t.detail),
+  });
 }
 
 export function listTransitions(db: Db, paymentId: string): TransitionRow[] {
@@ -89,34 +118,29 @@ export function listTransitions(db: Db, paymentId: string): TransitionRow[] {
  * recorded before: the call may already have happened, so the caller must not repeat it.
  */
 export function markChargeStarted(db: Db, paymentId: string, attempt: number): boolean {
-  const result = db
-    .update(payments)
-    .set({ chargesStarted: attempt })
-    .where(and(eq(payments.id, paymentId), lt(payments.chargesStarted, attempt)))
-    .run();
-  return result.changes === 1;
+  const update = prepared(db, 'markChargeStarted', () =>
+    db
+      .update(payments)
+      .set({ chargesStarted: sql.placeholder('attempt') as unknown as number })
+      .where(and(eq(payments.id, sql.placeholder('id')), lt(payments.chargesStarted, sql.placeholder('attempt'))))
+      .prepare(),
+  );
+  return update.run({ id: paymentId, attempt }).changes === 1;
 }
 
 /** Takes the payment's lease when it is free, expired or already ours (rule 8). */
 export function acquireLease(db: Db, paymentId: string, owner: string, now: number, ttlMs: number): boolean {
-  const result = db
-    .update(payments)
-    .set({ leaseOwner: owner, leaseExpiresAt: now + ttlMs })
-    .where(
-      and(
-        eq(payments.id, paymentId),
-        or(isNull(payments.leaseOwner), eq(payments.leaseOwner, owner), lt(payments.leaseExpiresAt, now)),
-      ),
-    )
-    .run();
-  return result.changes === 1;
+  const update = prepared(db, 'acquireLease', () =>
+    db.$client.prepare(`update payments set lease_owner = @owner, lease_expires_at = @expiresAt
+      where id = @id and (lease_owner is null or lease_owner = @owner or lease_expires_at < @now)`),
+  );
+  return update.run({ id: paymentId, owner, now, expiresAt: now + ttlMs }).changes === 1;
 }
 
 export function releaseLease(db: Db, paymentId: string, owner: string): void {
-  db.update(payments)
-    .set({ leaseOwner: null, leaseExpiresAt: null })
-    .where(and(eq(payments.id, paymentId), eq(payments.leaseOwner, owner)))
-    .run();
+  prepared(db, 'releaseLease', () =>
+    db.$client.prepare(`update payments set lease_owner = null, lease_expires_at = null where id = @id and lease_owner = @owner`),
+  ).run({ id: paymentId, owner });
 }
 
 /** Extends every lease this process holds. */

@@ -1,5 +1,6 @@
-import { inArray, eq } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import type { Db } from './connection.ts';
+import { prepared } from './prepared.ts';
 import { products } from './schema.ts';
 
 export type Product = typeof products.$inferSelect;
@@ -16,9 +17,11 @@ export function insertProduct(db: Db, product: NewProduct): boolean {
 }
 
 export function findProduct(db: Db, id: string): Product | undefined {
-  return db.select().from(products).where(eq(products.id, id)).get();
+  return prepared(db, 'findProduct', () =>
+    db.select().from(products).where(eq(products.id, sql.placeholder('id'))).prepare(),
+  ).get({ id });
 }
 
 export function findProducts(db: Db, ids: string[]): Product[] {
-  return db.select().from(products).where(inArray(products.id, ids)).all();
+  return ids.flatMap((id) => findProduct(db, id) ?? []);
 }

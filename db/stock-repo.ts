@@ -1,5 +1,6 @@
-import { and, eq, gte, sql } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import type { Connection } from './connection.ts';
+import { prepared } from './prepared.ts';
 import { products, stockReservations } from './schema.ts';
 
 export interface ItemQuantity {
@@ -20,20 +21,22 @@ export function reserveStock(
   items: ItemQuantity[],
   now: number,
 ): 'reserved' | 'out_of_stock' {
-  const held = db.select({ n: sql<number>`count(*)` }).from(stockReservations).where(eq(stockReservations.paymentId, paymentId)).get();
-  if ((held?.n ?? 0) > 0) return 'reserved';
+  const heldBefore = prepared(db, 'countReservations', () =>
+    db.$client.prepare('select exists(select 1 from stock_reservations where payment_id = ?) as held').pluck(),
+  );
+  if (heldBefore.get(paymentId) === 1) return 'reserved';
+  const take = prepared(db, 'takeStock', () =>
+    db.$client.prepare('update products set stock = stock - @quantity where id = @productId and stock >= @quantity'),
+  );
+  const hold = prepared(db, 'insertReservation', () =>
+    db.$client.prepare(`insert into stock_reservations (payment_id, product_id, quantity, status, created_at)
+      values (@paymentId, @productId, @quantity, 'reserved', @now)`),
+  );
   try {
     sqlite.transaction(() => {
-      for (const item of items) {
-        const taken = db
-          .update(products)
-          .set({ stock: sql`${products.stock} - ${item.quantity}` })
-          .where(and(eq(products.id, item.productId), gte(products.stock, item.quantity)))
-          .run();
-        if (taken.changes === 0) throw new OutOfStock();
-        db.insert(stockReservations)
-          .values({ paymentId, productId: item.productId, quantity: item.quantity, status: 'reserved', createdAt: now })
-          .run();
+      for (const { productId, quantity } of items) {
+        if (take.run({ productId, quantity }).changes === 0) throw new OutOfStock();
+        hold.run({ paymentId, productId, quantity, now });
       }
     })();
     return 'reserved';
