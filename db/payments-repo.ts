@@ -51,6 +51,28 @@ export function findPayment(db: Db, id: string): PaymentRow | undefined {
   ).get({ id });
 }
 
+/** What the payment's steps need to do their work: the order, without the snapshot. */
+export type PaymentOrder = Pick<PaymentRow, 'id' | 'customerId' | 'amount' | 'currency' | 'items' | 'orderName' | 'billingKey' | 'state'>;
+
+export function findPaymentOrder(db: Db, id: string): PaymentOrder | undefined {
+  return prepared(db, 'findPaymentOrder', () =>
+    db
+      .select({
+        id: payments.id,
+        customerId: payments.customerId,
+        amount: payments.amount,
+        currency: payments.currency,
+        items: payments.items,
+        orderName: payments.orderName,
+        billingKey: payments.billingKey,
+        state: payments.state,
+      })
+      .from(payments)
+      .where(eq(payments.id, sql.placeholder('id')))
+      .prepare(),
+  ).get({ id });
+}
+
 export function findPaymentByIdempotencyKey(db: Db, key: string): PaymentRow | undefined {
   return prepared(db, 'findPaymentByKey', () =>
     db.select().from(payments).where(eq(payments.idempotencyKey, sql.placeholder('key'))).prepare(),

@@ -2,7 +2,7 @@ import { fromPromise } from 'xstate';
 import type { Connection } from '../../db/connection.ts';
 import { fulfilOrder } from '../../db/fulfilments-repo.ts';
 import type { GroupCommit } from '../../db/group-commit.ts';
-import { findPayment, markChargeStarted, type PaymentRow } from '../../db/payments-repo.ts';
+import { findPaymentOrder, markChargeStarted, type PaymentOrder } from '../../db/payments-repo.ts';
 import { releaseStock, reserveStock } from '../../db/stock-repo.ts';
 import { insertRefundAttempt } from '../../db/cancellations-repo.ts';
 import type {
@@ -31,8 +31,8 @@ export interface PaymentActorDeps {
  * steps find their own rows first, PG calls carry the payment id.
  */
 export function createPaymentActors({ conn, commit, pg, clock, logger }: PaymentActorDeps) {
-  const load = (paymentId: string): PaymentRow => {
-    const row = findPayment(conn.db, paymentId);
+  const load = (paymentId: string): PaymentOrder => {
+    const row = findPaymentOrder(conn.db, paymentId);
     if (!row) throw new Error(`payment ${paymentId} vanished`);
     return row;
   };

@@ -250,10 +250,17 @@ export class PaymentHost {
       error: (error) => this.log.error({ paymentId, err: error }, 'payment actor failed'),
     });
     live.actor.start();
+    // Nothing to write (its snapshot is the stored one): a resting or waiting actor
+    // still leaves memory once everything queued so far is committed.
+    if (live.pending === null) {
+      void this.deps.commit.flush().then(() => this.afterCommit(paymentId, live, live.actor.getSnapshot()));
+    }
   }
 
   private onSnapshot(paymentId: string, live: LiveActor, event: EventObject, snapshot: PaymentSnapshot): void {
     if (this.live.get(paymentId) !== live) return; // a stopped actor's last words
+    // Starting (fresh or restored) changes nothing the database does not already hold.
+    if (event.type === 'xstate.init') return;
     const now = this.deps.clock();
     const path = statePath(snapshot.value);
     const moved = path !== live.lastPath;

@@ -7,7 +7,7 @@ export interface PaymentItem {
   unitPrice: number;
 }
 
-export function paymentItems(row: PaymentRow): PaymentItem[] {
+export function paymentItems(row: Pick<PaymentRow, 'items'>): PaymentItem[] {
   return JSON.parse(row.items) as PaymentItem[];
 }
 
