@@ -1,0 +1,250 @@
+import { randomBytes } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { bodyParser } from '@koa/bodyparser';
+import Router from '@koa/router';
+import Koa from 'koa';
+import { Pool } from 'undici';
+import { openDatabase, type Synchronous } from '../../db/connection.ts';
+import { fulfilOrder } from '../../db/fulfilments-repo.ts';
+import { createGroupCommit } from '../../db/group-commit.ts';
+import {
+  findPayment,
+  findPaymentByIdempotencyKey,
+  insertPayment,
+  markChargeStarted,
+  releaseLease,
+  writeSnapshot,
+  type PaymentRow,
+} from '../../db/payments-repo.ts';
+import { findProducts, insertProduct } from '../../db/products-repo.ts';
+import { reserveStock } from '../../db/stock-repo.ts';
+import { toPaymentResource } from '../../src/payments/payment-view.ts';
+
+/**
+ * The bound for the clean path: the service's work per payment without actors.
+ * Same HTTP in (Koa + @koa/bodyparser), the same repositories through the same group
+ * commit, and the same SQLite work the actor host does for a clean payment, counted by
+ * tracing the service's statements:
+ *
+ *   commit 1  insert payment + its first transition                (request)
+ *   commit 2  first snapshot (no transition) | reserve stock
+ *   commit 3  snapshot → charging + transition | mark charge started
+ *             — one PG charge —
+ *   commit 4  snapshot → finalizing + transition | fulfilment row
+ *   commit 5  snapshot → completed + transition
+ *   commit 6  release the lease                                     (eviction)
+ *
+ * 9 group-commit jobs, 14 written rows, 6 row reads and one product read per payment;
+ * each "commit" waits for the previous one, as the machine's steps do.
+ */
+
+const OWNER = 'bare-pipeline';
+const TIMEOUT_MS = 3000;
+const RETRY = { baseMs: 500, capMs: 60_000, stepRetries: 3, notFoundGraceMs: 30_000, maxCharges: 3 };
+
+const env = (name: string, fallback?: string): string => {
+  const value = process.env[name] ?? fallback;
+  if (value === undefined) throw new Error(`${name} is required`);
+  return value;
+};
+
+const conn = openDatabase(env('DATABASE_PATH'), env('SQLITE_SYNCHRONOUS', 'FULL') as Synchronous);
+const { db } = conn;
+const commit = createGroupCommit(conn.sqlite);
+const pg = new Pool(env('PG_BASE_URL'), { connections: 256, pipelining: 1 });
+const pgSecret = env('PG_SECRET');
+const storeId = env('PG_STORE_ID', 'store-paystate-local');
+
+const STATUS_OF: Record<string, string> = { completed: 'completed', failed: 'failed', rejected: 'rejected' };
+
+/** A snapshot row as big as the actor's persisted snapshot (about 600 bytes of JSON). */
+function snapshotJson(row: PaymentRow, state: string): string {
+  return JSON.stringify({
+    status: 'active',
+    value: state,
+    historyValue: {},
+    context: {
+      paymentId: row.id,
+      amount: row.amount,
+      retry: RETRY,
+      chargeAttempts: 1,
+      inquiryAttempts: 0,
+      inquiryWaitedMs: 0,
+      stepAttempts: 0,
+      waitMs: 0,
+      pgTxId: null,
+      cancelledAmount: 0,
+      failureCode: null,
+      chargeVoided: false,
+      attentionStep: null,
+      attentionReason: null,
+    },
+    children: {},
+  });
+}
+
+/** The host's snapshot write; `from` null is the actor's first snapshot (no transition, due_at untouched). */
+function writeState(row: PaymentRow, state: string, from: string | null): Promise<void> {
+  return commit.run(() => {
+    const now = Date.now();
+    writeSnapshot(
+      db,
+      {
+        paymentId: row.id,
+        state,
+        status: STATUS_OF[state] ?? 'processing',
+        failureCode: null,
+        cancelledAmount: 0,
+        snapshot: snapshotJson(row, state),
+        dueAt: from === null ? undefined : null,
+        updatedAt: now,
+        transitions: from === null ? [] : [{ type: `bare.${state}`, from, to: state, at: now }],
+      },
+      OWNER,
+    );
+  });
+}
+
+async function charge(row: PaymentRow): Promise<boolean> {
+  try {
+    const response = await pg.request({
+      method: 'POST',
+      path: `/payments/${encodeURIComponent(row.id)}/billing-key`,
+      headers: { authorization: `PortOne ${pgSecret}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        storeId,
+        billingKey: row.billingKey,
+        orderName: row.orderName,
+        amount: { total: row.amount },
+        currency: row.currency,
+        customer: { id: row.customerId },
+      }),
+      headersTimeout: TIMEOUT_MS,
+      bodyTimeout: TIMEOUT_MS,
+      signal: AbortSignal.timeout(TIMEOUT_MS),
+    });
+    await response.body.json();
+    return response.statusCode === 200;
+  } catch {
+    return false;
+  }
+}
+
+/** The clean path of one payment, step by step; a refusal just ends it (the bound only measures clean payments). */
+async function drive(paymentId: string): Promise<void> {
+  const row = findPayment(db, paymentId)!;
+  const items = JSON.parse(row.items) as Array<{ productId: string; quantity: number }>;
+  const [, reserved] = await Promise.all([
+    writeState(row, 'reserving', null),
+    commit.run(() => reserveStock(conn, paymentId, items, Date.now())),
+  ]);
+  if (reserved !== 'reserved') {
+    await writeState(row, 'rejected', 'reserving');
+    return;
+  }
+  await Promise.all([writeState(row, 'charging', 'reserving'), commit.run(() => markChargeStarted(db, paymentId, 1))]);
+  if (!(await charge(findPayment(db, paymentId)!))) {
+    await writeState(row, 'failed', 'charging');
+    return;
+  }
+  const charged = findPayment(db, paymentId)!;
+  await Promise.all([
+    writeState(row, 'finalizing.fulfilling', 'charging'),
+    commit.run(() => fulfilOrder(db, paymentId, charged.customerId, charged.items, Date.now())),
+  ]);
+  await writeState(row, 'completed', 'finalizing.fulfilling');
+  await commit.run(() => releaseLease(db, paymentId, OWNER));
+}
+
+interface PaymentBody {
+  customerId: string;
+  items: Array<{ productId: string; quantity: number }>;
+  billingKey: string;
+}
+
+const router = new Router();
+
+router.post('/v1/products', (ctx) => {
+  const body = ctx.request.body as { id: string; name: string; price: number; stock: number; partnerId: string };
+  insertProduct(db, { ...body, createdAt: Date.now() });
+  ctx.status = 201;
+  ctx.body = body;
+});
+
+router.post('/v1/payments', async (ctx) => {
+  const key = ctx.get('idempotency-key');
+  const body = ctx.request.body as PaymentBody;
+  if (!key || !Array.isArray(body?.items) || body.items.length === 0) ctx.throw(400, 'idempotency key and items are required');
+  const existing = findPaymentByIdempotencyKey(db, key);
+  if (existing) {
+    ctx.status = 202;
+    ctx.body = toPaymentResource(existing);
+    return;
+  }
+  const products = new Map(findProducts(db, body.items.map((i) => i.productId)).map((p) => [p.id, p]));
+  const priced = body.items.map((i) => ({ ...i, product: products.get(i.productId) }));
+  if (priced.some((i) => !i.product)) ctx.throw(422, 'unknown product');
+  const first = priced[0]!.product!;
+  const now = Date.now();
+  const id = `pay_${now.toString(36).padStart(9, '0')}${randomBytes(8).toString('hex')}`;
+  await commit.run(() =>
+    insertPayment(
+      db,
+      {
+        id,
+        idempotencyKey: key,
+        requestFingerprint: key,
+        customerId: body.customerId,
+        partnerId: first.partnerId,
+        amount: priced.reduce((sum, i) => sum + i.product!.price * i.quantity, 0),
+        currency: first.currency,
+        items: JSON.stringify(priced.map((i) => ({ productId: i.productId, quantity: i.quantity, unitPrice: i.product!.price }))),
+        orderName: first.name,
+        billingKey: body.billingKey,
+        metadata: null,
+        state: 'reserving',
+        status: 'processing',
+        snapshot: '{}',
+        machineVersion: 1,
+        dueAt: null,
+        leaseOwner: OWNER,
+        leaseExpiresAt: now + 30_000,
+        createdAt: now,
+        updatedAt: now,
+      },
+      { type: 'api.create', from: null, to: 'reserving', at: now },
+    ),
+  );
+  // Started before the answer, as the host starts the actor before the route reads the row back.
+  drive(id).catch((error: unknown) => console.error(`payment ${id} failed in the bare pipeline:`, error));
+  ctx.status = 202;
+  ctx.body = toPaymentResource(findPayment(db, id)!);
+});
+
+/** Counts by status and the last update: what the bench needs to compute throughput. */
+router.get('/stats', (ctx) => {
+  ctx.body = conn.sqlite
+    .prepare('select status, count(*) as count, max(updated_at) as lastUpdatedAt from payments group by status')
+    .all();
+});
+
+const app = new Koa();
+app.use(bodyParser({ enableTypes: ['json'], jsonLimit: '64kb', encoding: 'utf-8' }));
+app.use(router.routes());
+const server = app.listen(0, '127.0.0.1', () => {
+  const { port } = server.address() as AddressInfo;
+  console.log(`bare-pipeline listening on http://127.0.0.1:${port}`);
+});
+
+// A clean exit, so that a CPU profile (--profile) gets written.
+process.once('SIGTERM', () => {
+  server.close();
+  server.closeAllConnections();
+  void commit
+    .flush()
+    .then(() => pg.close())
+    .finally(() => {
+      conn.sqlite.close();
+      process.exit(0);
+    });
+});

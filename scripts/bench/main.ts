@@ -1,0 +1,107 @@
+import { execFileSync } from 'node:child_process';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { runBound } from './bound.ts';
+import { runChaos } from './chaos.ts';
+import { runCleanPath } from './clean-path.ts';
+import { runMemory } from './memory.ts';
+import { HELP, parseOptions, partContext, type BenchOptions, type Part, type PartContext } from './options.ts';
+import { printProfiles } from './profile-summary.ts';
+import { checkTargets, printTable, writeReport, type BenchReport } from './report.ts';
+import { runRecovery } from './recovery.ts';
+import { killEverything } from './stack.ts';
+import { round } from './stats.ts';
+
+// Children must not outlive the bench, however it ends.
+process.once('exit', killEverything);
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    console.error(`\n${signal}: stopping every child process`);
+    killEverything();
+    process.exit(130);
+  });
+}
+
+async function runPart(options: BenchOptions, part: Part, report: BenchReport): Promise<void> {
+  const context = partContext(options, part);
+  console.log(`▶ ${part}: ${context.payments} payments, ${context.concurrency} clients`);
+  const started = performance.now();
+  try {
+    await runOne(part, context, report);
+  } finally {
+    // Also when the part failed: the profile is most useful then.
+    if (context.profile) printProfiles(context.profile.dir);
+  }
+  console.log(`  done in ${round((performance.now() - started) / 1000)} s`);
+}
+
+async function runOne(part: Part, context: PartContext, report: BenchReport): Promise<void> {
+  switch (part) {
+    case 'clean':
+      report.cleanPath = await runCleanPath(context);
+      break;
+    case 'bound':
+      report.bound = await runBound(context);
+      break;
+    case 'chaos':
+      report.chaos = await runChaos(context);
+      break;
+    case 'recovery':
+      report.recovery = await runRecovery(context);
+      break;
+    case 'memory':
+      report.memory = await runMemory(context);
+      break;
+  }
+}
+
+/** Figures are only comparable for the same code: the service is edited while benches run. */
+function measuredCode(): BenchReport['code'] {
+  try {
+    const git = (...args: string[]) => execFileSync('git', args, { encoding: 'utf8' }).trim();
+    return { commit: git('rev-parse', '--short', 'HEAD'), dirty: git('status', '--porcelain', '--', 'src', 'machines', 'db') !== '' };
+  } catch {
+    return null;
+  }
+}
+
+async function main(): Promise<void> {
+  const options = parseOptions(process.argv.slice(2));
+  if (options === 'help') {
+    console.log(HELP);
+    return;
+  }
+  const report: BenchReport = {
+    startedAt: new Date().toISOString(),
+    quick: options.quick,
+    concurrency: options.concurrency,
+    machine: { cpus: availableParallelism(), node: process.version },
+    code: measuredCode(),
+  };
+  // A failed part is reported and the others still run: a long run is not lost to one error.
+  for (const part of options.parts) {
+    try {
+      await runPart(options, part, report);
+    } catch (error) {
+      console.error(`  ${part} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+      (report.failures ??= {})[part] = error instanceof Error ? error.message : String(error);
+      process.exitCode = 1;
+    }
+  }
+  if (report.cleanPath && report.bound) {
+    report.overheadRatio = Math.round((report.cleanPath.paymentsPerSec / report.bound.paymentsPerSec) * 100) / 100;
+  }
+  const targets = checkTargets(report);
+  report.targets = targets;
+  printTable(report, targets);
+  writeReport(options.reportPath, report);
+  console.log(`\nreport written to ${options.reportPath}`);
+  if (options.profileDir) console.log(`CPU profiles in ${join(options.profileDir, '<part>')}/`);
+}
+
+try {
+  await main();
+} catch (error) {
+  console.error(error instanceof Error ? (error.stack ?? error.message) : error);
+  process.exitCode = 1;
+}
