@@ -10,11 +10,12 @@ import { createGroupCommit } from '../../db/group-commit.ts';
 import {
   findPayment,
   findPaymentByIdempotencyKey,
+  findPaymentOrder,
   insertPayment,
   markChargeStarted,
   releaseLease,
   writeSnapshot,
-  type PaymentRow,
+  type PaymentOrder,
 } from '../../db/payments-repo.ts';
 import { findProducts, insertProduct } from '../../db/products-repo.ts';
 import { reserveStock } from '../../db/stock-repo.ts';
@@ -24,17 +25,17 @@ import { toPaymentResource } from '../../src/payments/payment-view.ts';
  * The bound for the clean path: the service's work per payment without actors.
  * Same HTTP in (Koa + @koa/bodyparser), the same repositories through the same group
  * commit, and the same SQLite work the actor host does for a clean payment, counted by
- * tracing the service's statements:
+ * tracing the service's statements (at commit bfc858b):
  *
  *   commit 1  insert payment + its first transition                (request)
- *   commit 2  first snapshot (no transition) | reserve stock
- *   commit 3  snapshot → charging + transition | mark charge started
+ *   commit 2  reserve stock
+ *   commit 3  mark charge started | snapshot → charging + transition
  *             — one PG charge —
- *   commit 4  snapshot → finalizing + transition | fulfilment row
+ *   commit 4  fulfilment row | snapshot → finalizing + transition
  *   commit 5  snapshot → completed + transition
  *   commit 6  release the lease                                     (eviction)
  *
- * 9 group-commit jobs, 14 written rows, 6 row reads and one product read per payment;
+ * 8 group-commit jobs, 13 written rows, 5 row reads and one product read per payment;
  * each "commit" waits for the previous one, as the machine's steps do.
  */
 
@@ -58,7 +59,7 @@ const storeId = env('PG_STORE_ID', 'store-paystate-local');
 const STATUS_OF: Record<string, string> = { completed: 'completed', failed: 'failed', rejected: 'rejected' };
 
 /** A snapshot row as big as the actor's persisted snapshot (about 600 bytes of JSON). */
-function snapshotJson(row: PaymentRow, state: string): string {
+function snapshotJson(row: PaymentOrder, state: string): string {
   return JSON.stringify({
     status: 'active',
     value: state,
@@ -83,8 +84,8 @@ function snapshotJson(row: PaymentRow, state: string): string {
   });
 }
 
-/** The host's snapshot write; `from` null is the actor's first snapshot (no transition, due_at untouched). */
-function writeState(row: PaymentRow, state: string, from: string | null): Promise<void> {
+/** The host's snapshot write after a transition. */
+function writeState(row: PaymentOrder, state: string, from: string): Promise<void> {
   return commit.run(() => {
     const now = Date.now();
     writeSnapshot(
@@ -96,16 +97,16 @@ function writeState(row: PaymentRow, state: string, from: string | null): Promis
         failureCode: null,
         cancelledAmount: 0,
         snapshot: snapshotJson(row, state),
-        dueAt: from === null ? undefined : null,
+        dueAt: null,
         updatedAt: now,
-        transitions: from === null ? [] : [{ type: `bare.${state}`, from, to: state, at: now }],
+        transitions: [{ type: `bare.${state}`, from, to: state, at: now }],
       },
       OWNER,
     );
   });
 }
 
-async function charge(row: PaymentRow): Promise<boolean> {
+async function charge(row: PaymentOrder): Promise<boolean> {
   try {
     const response = await pg.request({
       method: 'POST',
@@ -132,22 +133,19 @@ async function charge(row: PaymentRow): Promise<boolean> {
 
 /** The clean path of one payment, step by step; a refusal just ends it (the bound only measures clean payments). */
 async function drive(paymentId: string): Promise<void> {
-  const row = findPayment(db, paymentId)!;
+  const row = findPaymentOrder(db, paymentId)!;
   const items = JSON.parse(row.items) as Array<{ productId: string; quantity: number }>;
-  const [, reserved] = await Promise.all([
-    writeState(row, 'reserving', null),
-    commit.run(() => reserveStock(conn, paymentId, items, Date.now())),
-  ]);
+  const reserved = await commit.run(() => reserveStock(conn, paymentId, items, Date.now()));
   if (reserved !== 'reserved') {
     await writeState(row, 'rejected', 'reserving');
     return;
   }
   await Promise.all([writeState(row, 'charging', 'reserving'), commit.run(() => markChargeStarted(db, paymentId, 1))]);
-  if (!(await charge(findPayment(db, paymentId)!))) {
+  if (!(await charge(findPaymentOrder(db, paymentId)!))) {
     await writeState(row, 'failed', 'charging');
     return;
   }
-  const charged = findPayment(db, paymentId)!;
+  const charged = findPaymentOrder(db, paymentId)!;
   await Promise.all([
     writeState(row, 'finalizing.fulfilling', 'charging'),
     commit.run(() => fulfilOrder(db, paymentId, charged.customerId, charged.items, Date.now())),

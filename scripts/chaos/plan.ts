@@ -1,4 +1,4 @@
-import { seededRandom } from './random.ts';
+import { seededRandom } from '../../src/seeded-random.ts';
 
 export interface ProductSpec {
   id: string;

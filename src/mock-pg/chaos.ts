@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { seededRandom } from '../seeded-random.ts';
 import { PgApiError } from './pg-api-error.ts';
 
 /**
@@ -72,23 +73,11 @@ export function forcedPlan(header: string): Plan | undefined {
   return plan;
 }
 
-/** Small seeded PRNG, so a chaos run can be replayed with the same seed. */
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
 export type Chaos = ReturnType<typeof createChaos>;
 
 export function createChaos(initial: Partial<ChaosSettings>) {
   let settings: ChaosSettings = { ...DEFAULT_CHAOS, ...chaosSettingsSchema.parse(initial) };
-  let next = mulberry32(settings.seed);
+  let next = seededRandom(settings.seed);
 
   function randomPlan(): Plan {
     const delayed = next() < settings.delayRate;
@@ -104,7 +93,7 @@ export function createChaos(initial: Partial<ChaosSettings>) {
 
     update(partial: Partial<ChaosSettings>): void {
       settings = { ...settings, ...chaosSettingsSchema.parse(partial) };
-      if (partial.seed !== undefined) next = mulberry32(partial.seed);
+      if (partial.seed !== undefined) next = seededRandom(partial.seed);
     },
 
     planCharge(forced: Plan | undefined, billingKey: string): Plan {

@@ -1,4 +1,4 @@
-/** Small seeded PRNG (mulberry32), so a run's choices can be replayed with the same --seed. */
+/** Small seeded PRNG (mulberry32): the mock PG's chaos and the chaos kit's choices replay with the same seed. */
 export function seededRandom(seed: number): () => number {
   let state = seed >>> 0;
   return () => {
