@@ -1,9 +1,8 @@
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createProducts, listAllPayments, mockLedger, statusCounts, type LedgerEntry, type PaymentView } from './api.ts';
+import { listAllPayments, mockLedger, statusCounts, type LedgerEntry, type PaymentView } from './api.ts';
 import { paymentBody, postPayments, type LoadResult } from './load.ts';
 import type { PartContext } from './options.ts';
-import { startMockPg, startService, tempDir, withScope } from './stack.ts';
+import { startServiceStack, withScope } from './stack.ts';
 import { perSecond, percentile, round } from './stats.ts';
 
 export interface ChaosResult {
@@ -28,7 +27,6 @@ const DELAY_MS = 60_000;
  * the mock" still means "delayed", and no delayed payment can come to rest inside it.
  */
 const WINDOW_MS = 55_000;
-const PRODUCTS = 8;
 
 /**
  * A third of the charges hang for 60 s (the mock's delay; no failures) while the service
@@ -37,15 +35,11 @@ const PRODUCTS = 8;
  */
 export function runChaos(context: PartContext): Promise<ChaosResult> {
   return withScope(async (scope) => {
-    const dir = tempDir(scope, 'chaos');
-    const mock = await startMockPg(scope, ['--failure-rate', '0', '--delay-rate', '0.33', '--delay-ms', String(DELAY_MS)]);
-    const service = await startService(scope, {
-      databasePath: join(dir, 'paystate.db'),
-      pgUrl: mock.proc.url,
+    const { mock, url, products } = await startServiceStack(scope, 'chaos', {
+      payments: context.payments,
+      mockFlags: ['--failure-rate', '0', '--delay-rate', '0.33', '--delay-ms', String(DELAY_MS)],
       profile: context.profile,
     });
-    const url = service.proc.url;
-    const products = await createProducts(url, PRODUCTS, Math.ceil(context.payments / PRODUCTS) + 1);
 
     const load = await postPayments(url, {
       count: context.payments,

@@ -1,9 +1,8 @@
-import { join } from 'node:path';
-import { createProducts, listAllPayments, statusCounts, type PaymentView } from './api.ts';
+import { listAllPayments, statusCounts, type PaymentView } from './api.ts';
 import { paymentBody, postPayments, type LoadResult } from './load.ts';
 import type { PartContext } from './options.ts';
 import { waitUntil } from './poll.ts';
-import { startMockPg, startService, tempDir, withScope } from './stack.ts';
+import { startServiceStack, withScope } from './stack.ts';
 import { perSecond, percentile, round } from './stats.ts';
 
 export interface CleanPathResult {
@@ -20,20 +19,11 @@ export interface CleanPathResult {
   completeP99Ms: number;
 }
 
-const PRODUCTS = 8;
 
 /** Every payment with `bk_test_ok`: the PG always approves at once, so only the service's own cost shows. */
 export function runCleanPath(context: PartContext): Promise<CleanPathResult> {
   return withScope(async (scope) => {
-    const dir = tempDir(scope, 'clean');
-    const mock = await startMockPg(scope);
-    const service = await startService(scope, {
-      databasePath: join(dir, 'paystate.db'),
-      pgUrl: mock.proc.url,
-      profile: context.profile,
-    });
-    const url = service.proc.url;
-    const products = await createProducts(url, PRODUCTS, Math.ceil(context.payments / PRODUCTS) + 1);
+    const { url, products } = await startServiceStack(scope, 'clean', { payments: context.payments, profile: context.profile });
 
     const load = await postPayments(url, {
       count: context.payments,

@@ -1,10 +1,9 @@
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { createProducts, readMetrics, statusCounts, type StatusCounts } from './api.ts';
+import { readMetrics, statusCounts, type StatusCounts } from './api.ts';
 import { paymentBody, postPayments } from './load.ts';
 import type { PartContext } from './options.ts';
 import { waitUntil } from './poll.ts';
-import { startMockPg, startService, tempDir, withScope } from './stack.ts';
+import { startServiceStack, withScope } from './stack.ts';
 import { round } from './stats.ts';
 
 export interface MemoryResult {
@@ -21,7 +20,6 @@ export interface MemoryResult {
   externalMb: number;
 }
 
-const PRODUCTS = 8;
 
 function memoryOf(pid: number): { rssMb: number; peakRssMb: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -37,16 +35,12 @@ function memoryOf(pid: number): { rssMb: number; peakRssMb: number } {
  */
 export function runMemory(context: PartContext): Promise<MemoryResult> {
   return withScope(async (scope) => {
-    const dir = tempDir(scope, 'memory');
-    const mock = await startMockPg(scope, ['--failure-rate', '0', '--delay-rate', '1', '--delay-ms', '3600000']);
-    const service = await startService(scope, {
-      databasePath: join(dir, 'paystate.db'),
-      pgUrl: mock.proc.url,
+    const { service, url, products } = await startServiceStack(scope, 'memory', {
+      payments: context.payments,
+      mockFlags: ['--failure-rate', '0', '--delay-rate', '1', '--delay-ms', '3600000'],
       env: { PG_TIMEOUT_MS: '200', RETRY_BASE_MS: '600000', RETRY_CAP_MS: '3600000' },
       profile: context.profile,
     });
-    const url = service.proc.url;
-    const products = await createProducts(url, PRODUCTS, Math.ceil(context.payments / PRODUCTS) + 1);
     const load = await postPayments(url, {
       count: context.payments,
       concurrency: context.concurrency,

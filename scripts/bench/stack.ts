@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startProcess, type Proc } from '../lib/processes.ts';
+import { createProducts } from './api.ts';
 
 export const PG_SECRET = 'bench-pg-secret';
 export const ADMIN_TOKEN = 'bench-admin-token-0123456789';
@@ -126,4 +127,34 @@ export function startBarePipeline(scope: Scope, options: ServiceOptions): Promis
     PG_BASE_URL: options.pgUrl,
   };
   return launch(scope, 'scripts/bench/bare-pipeline.ts', env, [], options.profile);
+}
+
+/** Products a part sells: enough of them that stock rows are not one hot spot. */
+export const PRODUCTS = 8;
+
+export interface ServiceStack {
+  mock: Started;
+  service: Started;
+  url: string;
+  /** Product ids with stock for every payment of the part. */
+  products: string[];
+}
+
+/** The usual part: a mock PG (with `mockFlags`), the service on a fresh database, and products to buy. */
+export async function startServiceStack(
+  scope: Scope,
+  part: string,
+  options: { payments: number; mockFlags?: string[]; env?: Record<string, string>; profile?: ProfileTarget | undefined },
+): Promise<ServiceStack> {
+  const dir = tempDir(scope, part);
+  const mock = await startMockPg(scope, options.mockFlags);
+  const service = await startService(scope, {
+    databasePath: join(dir, 'paystate.db'),
+    pgUrl: mock.proc.url,
+    env: options.env,
+    profile: options.profile,
+  });
+  const url = service.proc.url;
+  const products = await createProducts(url, PRODUCTS, Math.ceil(options.payments / PRODUCTS) + 1);
+  return { mock, service, url, products };
 }
