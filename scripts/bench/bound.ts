@@ -4,7 +4,7 @@ import { createProducts } from './api.ts';
 import { paymentBody, postPayments } from './load.ts';
 import type { PartContext } from './options.ts';
 import { waitUntil } from './poll.ts';
-import { startBarePipeline, startMockPg, tempDir, withScope } from './stack.ts';
+import { PRODUCTS, startBarePipeline, startMockPg, tempDir, withScope } from './stack.ts';
 import { perSecond, percentile, round } from './stats.ts';
 
 export interface BoundResult {
@@ -15,8 +15,6 @@ export interface BoundResult {
   ackP50Ms: number;
   ackP99Ms: number;
 }
-
-const PRODUCTS = 8;
 
 interface StatusRow {
   status: string;

@@ -19,7 +19,6 @@ export interface CleanPathResult {
   completeP99Ms: number;
 }
 
-
 /** Every payment with `bk_test_ok`: the PG always approves at once, so only the service's own cost shows. */
 export function runCleanPath(context: PartContext): Promise<CleanPathResult> {
   return withScope(async (scope) => {

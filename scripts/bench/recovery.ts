@@ -3,7 +3,7 @@ import { anyProcessing, createProducts, mockLedger, setChaos, statusCounts } fro
 import { paymentBody, postPayments } from './load.ts';
 import type { PartContext } from './options.ts';
 import { pollUntil, waitUntil } from './poll.ts';
-import { startMockPg, startService, tempDir, withScope } from './stack.ts';
+import { PRODUCTS, startMockPg, startService, tempDir, withScope } from './stack.ts';
 import { round } from './stats.ts';
 
 export interface RecoveryResult {
@@ -19,7 +19,6 @@ export interface RecoveryResult {
   completed: number;
 }
 
-const PRODUCTS = 8;
 const INSTANCE_ID = 'bench-recovery';
 /** Twelve times the target: a service that has not recovered by then is reported as not settled. */
 const RECOVERY_LIMIT_MS = 120_000;

@@ -79,6 +79,17 @@ async function launch(
   const proc = await startProcess(entry, { ...env, ...nodeOptions }, args);
   running.add(proc);
   let stopped = false;
+  // A process that dies on its own takes its reason with it unless we keep its last words.
+  const lastLines: string[] = [];
+  const keep = (chunk: Buffer) => {
+    lastLines.push(...chunk.toString().split('\n').filter((line) => line !== ''));
+    lastLines.splice(0, Math.max(0, lastLines.length - 20));
+  };
+  proc.child.stdout?.on('data', keep);
+  proc.child.stderr?.on('data', keep);
+  proc.child.once('exit', (code, signal) => {
+    if (!stopped) console.error(`  ${entry} exited unexpectedly (${signal ?? `code ${code}`}); its last output:\n${lastLines.join('\n')}`);
+  });
   const stop = async (signal: NodeJS.Signals) => {
     if (stopped) return;
     stopped = true;
