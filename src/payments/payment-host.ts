@@ -186,8 +186,9 @@ export class PaymentHost {
   }
 
   /**
-   * Resumes many payments (a crashed process's, at start-up): their leases are taken in
-   * one transaction rather than one commit each. Returns how many were resumed.
+   * Brings many payments into memory (a crashed process's at start-up, the scheduler's
+   * due ones): their leases are taken in one transaction rather than one commit each.
+   * Returns how many were resumed.
    */
   resumeMany(paymentIds: string[]): number {
     const { sqlite, db } = this.deps.conn;

@@ -23,7 +23,12 @@ export function startScheduler({ db, host, clock, intervalMs, logger, batchSize 
 
   const tick = () => {
     try {
-      for (const paymentId of findDue(db, clock(), batchSize)) host.send(paymentId, { type: 'timer.due' });
+      const due = findDue(db, clock(), batchSize);
+      // Leases of the whole tick in one transaction, not one fsync per woken payment.
+      host.resumeMany(due);
+      for (const paymentId of due) {
+        if (host.isLive(paymentId)) host.send(paymentId, { type: 'timer.due' });
+      }
     } catch (error) {
       logger.error({ err: error }, 'scheduler tick failed');
     }
