@@ -4,6 +4,7 @@ import { bodyParser } from '@koa/bodyparser';
 import Router from '@koa/router';
 import Koa from 'koa';
 import { Pool } from 'undici';
+import { getInitialSnapshot } from 'xstate';
 import { openDatabase, type Synchronous } from '../../db/connection.ts';
 import { fulfilOrder } from '../../db/fulfilments-repo.ts';
 import { createGroupCommit } from '../../db/group-commit.ts';
@@ -19,6 +20,7 @@ import {
 } from '../../db/payments-repo.ts';
 import { findProducts, insertProduct } from '../../db/products-repo.ts';
 import { reserveStock } from '../../db/stock-repo.ts';
+import { paymentMachine, type RetryPolicy } from '../../machines/payment.machine.ts';
 import { toPaymentResource } from '../../src/payments/payment-view.ts';
 
 /**
@@ -41,7 +43,15 @@ import { toPaymentResource } from '../../src/payments/payment-view.ts';
 
 const OWNER = 'bare-pipeline';
 const TIMEOUT_MS = 3000;
-const RETRY = { baseMs: 500, capMs: 60_000, stepRetries: 3, notFoundGraceMs: 30_000, maxCharges: 3 };
+const RETRY: RetryPolicy = {
+  baseMs: 500,
+  capMs: 60_000,
+  stepRetries: 3,
+  notFoundGraceMs: 30_000,
+  maxCharges: 3,
+  refundRetries: 2,
+  refundQueueDelayMs: 60_000,
+};
 
 const env = (name: string, fallback?: string): string => {
   const value = process.env[name] ?? fallback;
@@ -58,29 +68,19 @@ const storeId = env('PG_STORE_ID', 'store-paystate-local');
 
 const STATUS_OF: Record<string, string> = { completed: 'completed', failed: 'failed', rejected: 'rejected' };
 
-/** A snapshot row as big as the actor's persisted snapshot (about 600 bytes of JSON). */
+/**
+ * The persisted snapshot of the real machine, taken once: every write carries a snapshot
+ * of the same shape and size as the actor host's, without running an actor per payment.
+ */
+const SNAPSHOT_TEMPLATE = paymentMachine.getPersistedSnapshot(
+  getInitialSnapshot(paymentMachine, { paymentId: 'template', amount: 0, retry: RETRY }),
+) as unknown as { context: Record<string, unknown> };
+
 function snapshotJson(row: PaymentOrder, state: string): string {
   return JSON.stringify({
-    status: 'active',
+    ...SNAPSHOT_TEMPLATE,
     value: state,
-    historyValue: {},
-    context: {
-      paymentId: row.id,
-      amount: row.amount,
-      retry: RETRY,
-      chargeAttempts: 1,
-      inquiryAttempts: 0,
-      inquiryWaitedMs: 0,
-      stepAttempts: 0,
-      waitMs: 0,
-      pgTxId: null,
-      cancelledAmount: 0,
-      failureCode: null,
-      chargeVoided: false,
-      attentionStep: null,
-      attentionReason: null,
-    },
-    children: {},
+    context: { ...SNAPSHOT_TEMPLATE.context, paymentId: row.id, amount: row.amount, chargeAttempts: 1 },
   });
 }
 
