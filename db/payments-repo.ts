@@ -1,6 +1,6 @@
 import { and, desc, eq, getTableColumns, inArray, isNotNull, isNull, lt, lte, or, sql, type SQL } from 'drizzle-orm';
 import type { Db } from './connection.ts';
-import { prepared } from './prepared.ts';
+import { prepared, selectList } from './prepared.ts';
 import { paymentTransitions, payments } from './schema.ts';
 
 export type PaymentRow = typeof payments.$inferSelect;
@@ -32,51 +32,39 @@ export interface SnapshotWrite {
 
 const TABLE_COLUMNS = getTableColumns(payments);
 const COLUMNS = Object.keys(TABLE_COLUMNS) as Array<keyof NewPaymentRow>;
-/** A prepared insert names every column, so the schema's defaults are filled in here. */
+/** A plain insert names every column, so the schema's defaults are filled in here. */
 const valueOf = (row: NewPaymentRow, column: keyof NewPaymentRow) => row[column] ?? TABLE_COLUMNS[column].default ?? null;
 
 export function insertPayment(db: Db, row: NewPaymentRow, initial: Transition): void {
   prepared(db, 'insertPayment', () =>
-    db
-      .insert(payments)
-      .values(Object.fromEntries(COLUMNS.map((c) => [c, sql.placeholder(c)])) as unknown as NewPaymentRow)
-      .prepare(),
+    db.$client.prepare(
+      `insert into payments (${COLUMNS.map((c) => `"${TABLE_COLUMNS[c].name}"`).join(', ')})
+        values (${COLUMNS.map((c) => `@${c}`).join(', ')})`,
+    ),
   ).run(Object.fromEntries(COLUMNS.map((c) => [c, valueOf(row, c)])));
   appendTransition(db, row.id, initial);
 }
 
 export function findPayment(db: Db, id: string): PaymentRow | undefined {
-  return prepared(db, 'findPayment', () =>
-    db.select().from(payments).where(eq(payments.id, sql.placeholder('id'))).prepare(),
-  ).get({ id });
+  return prepared(db, 'findPayment', () => db.$client.prepare(`select ${selectList(payments)} from payments where id = ?`)).get(
+    id,
+  ) as PaymentRow | undefined;
 }
 
+const ORDER_COLUMNS = ['id', 'customerId', 'amount', 'currency', 'items', 'orderName', 'billingKey', 'state'] as const;
 /** What the payment's steps need to do their work: the order, without the snapshot. */
-export type PaymentOrder = Pick<PaymentRow, 'id' | 'customerId' | 'amount' | 'currency' | 'items' | 'orderName' | 'billingKey' | 'state'>;
+export type PaymentOrder = Pick<PaymentRow, (typeof ORDER_COLUMNS)[number]>;
 
 export function findPaymentOrder(db: Db, id: string): PaymentOrder | undefined {
   return prepared(db, 'findPaymentOrder', () =>
-    db
-      .select({
-        id: payments.id,
-        customerId: payments.customerId,
-        amount: payments.amount,
-        currency: payments.currency,
-        items: payments.items,
-        orderName: payments.orderName,
-        billingKey: payments.billingKey,
-        state: payments.state,
-      })
-      .from(payments)
-      .where(eq(payments.id, sql.placeholder('id')))
-      .prepare(),
-  ).get({ id });
+    db.$client.prepare(`select ${selectList(payments, ORDER_COLUMNS)} from payments where id = ?`),
+  ).get(id) as PaymentOrder | undefined;
 }
 
 export function findPaymentByIdempotencyKey(db: Db, key: string): PaymentRow | undefined {
   return prepared(db, 'findPaymentByKey', () =>
-    db.select().from(payments).where(eq(payments.idempotencyKey, sql.placeholder('key'))).prepare(),
-  ).get({ key });
+    db.$client.prepare(`select ${selectList(payments)} from payments where idempotency_key = ?`),
+  ).get(key) as PaymentRow | undefined;
 }
 
 export class LeaseLost extends Error {
@@ -141,11 +129,7 @@ export function listTransitions(db: Db, paymentId: string): TransitionRow[] {
  */
 export function markChargeStarted(db: Db, paymentId: string, attempt: number): boolean {
   const update = prepared(db, 'markChargeStarted', () =>
-    db
-      .update(payments)
-      .set({ chargesStarted: sql.placeholder('attempt') as unknown as number })
-      .where(and(eq(payments.id, sql.placeholder('id')), lt(payments.chargesStarted, sql.placeholder('attempt'))))
-      .prepare(),
+    db.$client.prepare('update payments set charges_started = @attempt where id = @id and charges_started < @attempt'),
   );
   return update.run({ id: paymentId, attempt }).changes === 1;
 }

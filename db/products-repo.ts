@@ -1,6 +1,5 @@
-import { eq, sql } from 'drizzle-orm';
 import type { Db } from './connection.ts';
-import { prepared } from './prepared.ts';
+import { prepared, selectList } from './prepared.ts';
 import { products } from './schema.ts';
 
 export type Product = typeof products.$inferSelect;
@@ -17,9 +16,9 @@ export function insertProduct(db: Db, product: NewProduct): boolean {
 }
 
 export function findProduct(db: Db, id: string): Product | undefined {
-  return prepared(db, 'findProduct', () =>
-    db.select().from(products).where(eq(products.id, sql.placeholder('id'))).prepare(),
-  ).get({ id });
+  return prepared(db, 'findProduct', () => db.$client.prepare(`select ${selectList(products)} from products where id = ?`)).get(
+    id,
+  ) as Product | undefined;
 }
 
 export function findProducts(db: Db, ids: string[]): Product[] {

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { bodyParser } from '@koa/bodyparser';
 import Router from '@koa/router';
@@ -21,6 +20,7 @@ import {
 import { findProducts, insertProduct } from '../../db/products-repo.ts';
 import { reserveStock } from '../../db/stock-repo.ts';
 import { paymentMachine, type RetryPolicy } from '../../machines/payment.machine.ts';
+import { newPaymentId } from '../../src/payments/create-payment.ts';
 import { toPaymentResource } from '../../src/payments/payment-view.ts';
 
 /**
@@ -184,7 +184,7 @@ router.post('/v1/payments', async (ctx) => {
   if (priced.some((i) => !i.product)) ctx.throw(422, 'unknown product');
   const first = priced[0]!.product!;
   const now = Date.now();
-  const id = `pay_${now.toString(36).padStart(9, '0')}${randomBytes(8).toString('hex')}`;
+  const id = newPaymentId(now);
   await commit.run(() =>
     insertPayment(
       db,
