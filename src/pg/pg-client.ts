@@ -1,5 +1,6 @@
 import { Pool } from 'undici';
 import type { Logger } from '../logger.ts';
+import { createCallSlots } from './call-slots.ts';
 
 /** What a charge call tells us. `unknown` means the customer may or may not be charged. */
 export type ChargeResult =
@@ -63,11 +64,13 @@ interface RawResponse {
 
 /**
  * PortOne V2 client over one undici Pool. Every call has a deadline far below the PG's
- * 60 s delays, so a slow PG costs a timeout and an inquiry, never a starved pool.
+ * 60 s delays, so a slow PG costs a timeout and an inquiry, never a starved pool; the
+ * deadline runs from when the call gets one of the pool's connections (call-slots.ts).
  * PortOne's answers become typed outcomes here and nowhere else.
  */
 export function createPgClient(options: PgClientOptions): PgClient {
   const pool = new Pool(options.baseUrl, { connections: options.connections, pipelining: 1 });
+  const slots = createCallSlots(options.connections);
   const log = options.logger;
 
   async function call(
@@ -77,6 +80,7 @@ export function createPgClient(options: PgClientOptions): PgClient {
     body?: unknown,
     extraHeaders: Record<string, string> = {},
   ): Promise<RawResponse | { error: string }> {
+    await slots.acquire();
     const started = performance.now();
     try {
       const response = await pool.request({
@@ -101,6 +105,8 @@ export function createPgClient(options: PgClientOptions): PgClient {
       options.onCall?.(operation, reason, (performance.now() - started) / 1000);
       log.warn({ operation, path, reason }, 'pg call failed without an answer');
       return { error: reason };
+    } finally {
+      slots.release();
     }
   }
 
