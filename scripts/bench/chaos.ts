@@ -5,7 +5,8 @@ import type { PartContext } from './options.ts';
 import { startServiceStack, withScope } from './stack.ts';
 import { perSecond, percentile, round } from './stats.ts';
 
-export interface ChaosResult {
+/** One load against a fresh stack whose mock PG holds a third of the charges. */
+export interface ChaosPhase {
   payments: number;
   /** Payments whose charge the mock PG held back for DELAY_MS. */
   delayed: number;
@@ -21,35 +22,63 @@ export interface ChaosResult {
   windowSeconds: number;
 }
 
+export interface ChaosResult {
+  /** Closed loop at the bench's concurrency: how many payments/s come to rest. */
+  restedPerSec: number;
+  /** At the paced phase's steady load: what a delayed third costs the other payments. */
+  undelayedP99Ms: number;
+  saturated: ChaosPhase;
+  paced: ChaosPhase & { offeredPerSec: number };
+}
+
 const DELAY_MS = 60_000;
 /**
  * The window closes before the first delayed charge can be answered, so that "PENDING at
  * the mock" still means "delayed", and no delayed payment can come to rest inside it.
  */
 const WINDOW_MS = 55_000;
+/**
+ * The paced phase's offered load: about a third of the clean path's capacity on this
+ * machine, so its latency shows the delayed payments' cost rather than CPU queueing.
+ */
+export const PACED_PER_SEC = 400;
 
 /**
  * A third of the charges hang for 60 s (the mock's delay; no failures) while the service
  * keeps its default PG_TIMEOUT_MS: delayed payments go to inquiry and wait; the rest must
- * not notice. Billing keys are not `bk_test_*`, which would override the chaos.
+ * not notice. Two phases, each on a fresh stack: a saturating closed loop measures
+ * throughput, whose latency is mostly queueing for the CPU; an open loop at
+ * PACED_PER_SEC measures the latency of the undelayed payments.
  */
-export function runChaos(context: PartContext): Promise<ChaosResult> {
+export async function runChaos(context: PartContext): Promise<ChaosResult> {
+  const saturated = await runPhase(context, 'chaos', { concurrency: context.concurrency });
+  const paced = await runPhase(context, 'chaos-paced', { concurrency: context.concurrency, ratePerSec: PACED_PER_SEC });
+  return {
+    restedPerSec: saturated.restedPerSec,
+    undelayedP99Ms: paced.undelayedP99Ms,
+    saturated,
+    paced: { ...paced, offeredPerSec: PACED_PER_SEC },
+  };
+}
+
+function runPhase(context: PartContext, name: string, load: { concurrency: number; ratePerSec?: number }): Promise<ChaosPhase> {
   return withScope(async (scope) => {
-    const { mock, url, products } = await startServiceStack(scope, 'chaos', {
+    const { mock, url, products } = await startServiceStack(scope, name, {
       payments: context.payments,
       mockFlags: ['--failure-rate', '0', '--delay-rate', '0.33', '--delay-ms', String(DELAY_MS)],
+      // Both phases' profiles land in the part's directory, one file per process.
       profile: context.profile,
     });
 
-    const load = await postPayments(url, {
+    const loaded = await postPayments(url, {
       count: context.payments,
-      concurrency: context.concurrency,
+      ...load,
       timeLimitMs: 30_000,
-      keyPrefix: 'chaos',
+      keyPrefix: name,
       body: (i) => paymentBody(i, products, `bk_bench_${i}`),
     });
-    const closedAt = await waitForUndelayed(url, mock.proc.url, load);
-    return summarize(load, await listAllPayments(url), await mockLedger(mock.proc.url), closedAt);
+    const closedAt = await waitForUndelayed(url, mock.proc.url, loaded);
+    return summarize(loaded, await listAllPayments(url), await mockLedger(mock.proc.url), closedAt);
   });
 }
 
@@ -81,7 +110,7 @@ function summarize(
   payments: PaymentView[],
   ledger: LedgerEntry[],
   closedAt: number,
-): ChaosResult {
+): ChaosPhase {
   const byId = new Map(payments.map((p) => [p.id, p]));
   const delayedIds = new Set(
     ledger

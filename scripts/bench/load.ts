@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Pool } from 'undici';
 
 /** One POST /v1/payments as the client saw it. */
@@ -17,49 +18,64 @@ export interface LoadResult {
 
 export interface LoadOptions {
   count: number;
+  /** Closed loop: this many clients, each sending its next request when the last is answered. */
   concurrency: number;
+  /**
+   * Open loop instead: one request every 1/ratePerSec s whatever the answers, so latency is
+   * measured at a known load rather than at whatever queue a saturating loop builds.
+   */
+  ratePerSec?: number;
   /** Stop sending new requests after this long. */
   timeLimitMs: number;
   keyPrefix: string;
   body(index: number): unknown;
 }
 
-/**
- * Posts `count` payments from `concurrency` clients in a closed loop (each sends its next
- * request when the last one is answered), over one undici Pool with a connection per client.
- */
+/** Posts `count` payments, closed or open loop (see LoadOptions), over one undici Pool. */
 export async function postPayments(baseUrl: string, options: LoadOptions): Promise<LoadResult> {
   const pool = new Pool(baseUrl, { connections: options.concurrency, pipelining: 1 });
   const acks: Ack[] = [];
   const startedAt = Date.now();
   const deadline = startedAt + options.timeLimitMs;
-  let next = 0;
 
-  async function client(): Promise<void> {
-    while (next < options.count && Date.now() < deadline) {
-      const index = next++;
-      const started = performance.now();
-      try {
-        const response = await pool.request({
-          method: 'POST',
-          path: '/v1/payments',
-          headers: { 'content-type': 'application/json', 'idempotency-key': `${options.keyPrefix}-${index}` },
-          body: JSON.stringify(options.body(index)),
-        });
-        const payload = (await response.body.json()) as { id?: unknown };
-        acks.push({
-          ackMs: performance.now() - started,
-          status: response.statusCode,
-          paymentId: typeof payload.id === 'string' ? payload.id : null,
-        });
-      } catch {
-        acks.push({ ackMs: performance.now() - started, status: 0, paymentId: null });
-      }
+  async function send(index: number): Promise<void> {
+    const started = performance.now();
+    try {
+      const response = await pool.request({
+        method: 'POST',
+        path: '/v1/payments',
+        headers: { 'content-type': 'application/json', 'idempotency-key': `${options.keyPrefix}-${index}` },
+        body: JSON.stringify(options.body(index)),
+      });
+      const payload = (await response.body.json()) as { id?: unknown };
+      acks.push({
+        ackMs: performance.now() - started,
+        status: response.statusCode,
+        paymentId: typeof payload.id === 'string' ? payload.id : null,
+      });
+    } catch {
+      acks.push({ ackMs: performance.now() - started, status: 0, paymentId: null });
     }
   }
 
+  let next = 0;
+  async function client(): Promise<void> {
+    while (next < options.count && Date.now() < deadline) await send(next++);
+  }
+
+  async function paced(ratePerSec: number): Promise<void> {
+    const sent: Array<Promise<void>> = [];
+    for (let index = 0; index < options.count && Date.now() < deadline; index++) {
+      const wait = startedAt + (index * 1000) / ratePerSec - Date.now();
+      if (wait > 0) await sleep(wait);
+      sent.push(send(index));
+    }
+    await Promise.all(sent);
+  }
+
   try {
-    await Promise.all(Array.from({ length: options.concurrency }, client));
+    if (options.ratePerSec === undefined) await Promise.all(Array.from({ length: options.concurrency }, client));
+    else await paced(options.ratePerSec);
   } finally {
     await pool.close();
   }

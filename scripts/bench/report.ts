@@ -68,11 +68,16 @@ function rows(report: BenchReport, targets: TargetCheck[]): Row[] {
   }
   if (report.overheadRatio !== undefined) out.push(['overhead', 'clean / bound', report.overheadRatio, target('overhead ratio')]);
   if (chaos) {
+    const { saturated, paced } = chaos;
     out.push(
-      ['chaos', 'undelayed rested payments/s', chaos.restedPerSec],
-      ['chaos', 'ack → rest p50 / p99 ms (undelayed)', `${chaos.undelayedP50Ms} / ${chaos.undelayedP99Ms}`, target('chaos undelayed p99 ms')],
-      ['chaos', 'payments / delayed / undelayed unsettled', `${chaos.payments} / ${chaos.delayed} / ${chaos.undelayedUnsettled}`],
-      ['chaos', 'window s', chaos.windowSeconds],
+      ['chaos', `rested payments/s (${saturated.payments}, closed loop)`, chaos.restedPerSec],
+      ['chaos', 'ack → rest p50 / p99 ms (undelayed, closed loop)', `${saturated.undelayedP50Ms} / ${saturated.undelayedP99Ms}`],
+      ['chaos', `ack → rest p50 / p99 ms (undelayed, ${paced.offeredPerSec}/s)`, `${paced.undelayedP50Ms} / ${paced.undelayedP99Ms}`, target('chaos undelayed p99 ms')],
+      ...[saturated, paced].map((phase, i): Row => [
+        'chaos',
+        `${i === 0 ? 'closed loop' : 'paced'}: payments / delayed / undelayed unsettled / window s`,
+        `${phase.payments} / ${phase.delayed} / ${phase.undelayedUnsettled} / ${phase.windowSeconds}`,
+      ]),
     );
   }
   if (recovery) {
