@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { readMetrics, statusCounts, type StatusCounts } from './api.ts';
 import { paymentBody, postPayments } from './load.ts';
 import type { PartContext } from './options.ts';
@@ -11,7 +12,10 @@ export interface MemoryResult {
   /** Payments still in processing (hibernated in inquiry) when RSS was read. */
   waiting: number;
   actorsInMemory: number;
+  /** After SETTLE_MS of waiting: what the service holds for its waiting payments. */
   rssMb: number;
+  /** The moment the actors had hibernated, the creation burst's garbage included. */
+  rssAtHibernationMb: number;
   /** The most the process held at any time (VmHWM), creation included. */
   peakRssMb: number;
   /** Where the RSS is, as the service's own Node metrics see it. */
@@ -27,10 +31,16 @@ function memoryOf(pid: number): { rssMb: number; peakRssMb: number } {
 }
 
 /**
+ * How long RSS is watched once the actors hibernated: V8 returns the burst's garbage to the
+ * system over seconds (its memory reducer), and waiting payments wait minutes.
+ */
+const SETTLE_MS = 30_000;
+
+/**
  * Every charge hangs for an hour; the service gives up on it after 200 ms, asks the PG
  * (PENDING, or not found when the call never left its pool) and waits at least minutes
  * before asking again, hibernated: only its row remains. RSS is read once (almost) no
- * actor is left in memory.
+ * actor is left in memory, and again SETTLE_MS later.
  */
 export function runMemory(context: PartContext): Promise<MemoryResult> {
   return withScope(async (scope) => {
@@ -60,7 +70,10 @@ export function runMemory(context: PartContext): Promise<MemoryResult> {
       120_000,
       500,
     );
-    const memory = memoryOf(service.proc.child.pid!);
+    const pid = service.proc.child.pid!;
+    const atHibernation = memoryOf(pid);
+    await sleep(SETTLE_MS);
+    const memory = memoryOf(pid);
     const samples = await readMetrics(url);
     const mb = (name: string) => round((samples.get(name) ?? Number.NaN) / 2 ** 20);
     return {
@@ -68,6 +81,7 @@ export function runMemory(context: PartContext): Promise<MemoryResult> {
       waiting: counts!.processing,
       actorsInMemory: counts!.actorsInMemory,
       ...memory,
+      rssAtHibernationMb: atHibernation.rssMb,
       heapUsedMb: mb('nodejs_heap_size_used_bytes'),
       heapTotalMb: mb('nodejs_heap_size_total_bytes'),
       externalMb: mb('nodejs_external_memory_bytes'),

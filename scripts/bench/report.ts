@@ -93,8 +93,9 @@ function rows(report: BenchReport, targets: TargetCheck[]): Row[] {
   }
   if (memory) {
     out.push(
-      ['memory', `RSS MB (${memory.waiting} waiting)`, memory.rssMb, target('memory RSS MB')],
-      ['memory', 'peak RSS MB / actors in memory', `${memory.peakRssMb} / ${memory.actorsInMemory}`],
+      ['memory', `RSS MB (${memory.waiting} waiting, 30 s after hibernation)`, memory.rssMb, target('memory RSS MB')],
+      ['memory', 'RSS MB at hibernation / peak', `${memory.rssAtHibernationMb} / ${memory.peakRssMb}`],
+      ['memory', 'actors in memory', memory.actorsInMemory],
       ['memory', 'heap used / heap total / external MB', `${memory.heapUsedMb} / ${memory.heapTotalMb} / ${memory.externalMb}`],
     );
   }

@@ -1,8 +1,20 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
+
+/**
+ * The V8 heap flags `npm start` runs the service with (package.json's start script):
+ * benches, chaos runs and end-to-end tests start the service as it ships.
+ */
+export const SERVICE_NODE_FLAGS: string[] = (
+  JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: { start: string } }
+).scripts.start
+  .split(/\s+/)
+  .filter((arg) => /^--max-(old|semi)-space-size=\d+$/.test(arg));
 
 export interface Proc {
   url: string;
@@ -14,10 +26,12 @@ export interface Proc {
 
 /**
  * Starts `entry` (a TypeScript file under the project root) in its own Node process and
- * resolves once it prints `<name> listening on <url>`.
+ * resolves once it prints `<name> listening on <url>`. The service (`src/main.ts`) gets
+ * SERVICE_NODE_FLAGS.
  */
 export function startProcess(entry: string, env: Record<string, string>, args: string[] = []): Promise<Proc> {
-  const child = spawn(process.execPath, ['--import', 'tsx', entry, ...args], {
+  const nodeFlags = entry === 'src/main.ts' ? SERVICE_NODE_FLAGS : [];
+  const child = spawn(process.execPath, [...nodeFlags, '--import', 'tsx', entry, ...args], {
     cwd: root,
     env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
