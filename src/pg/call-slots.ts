@@ -11,7 +11,9 @@ export interface CallSlots {
 
 export function createCallSlots(limit: number): CallSlots {
   let inUse = 0;
-  const waiting: Array<() => void> = [];
+  // A queue read from `head`: Array#shift would move every waiter on each release.
+  let waiting: Array<() => void> = [];
+  let head = 0;
   return {
     acquire() {
       if (inUse < limit) {
@@ -21,10 +23,17 @@ export function createCallSlots(limit: number): CallSlots {
       return new Promise<void>((resolve) => waiting.push(resolve));
     },
     release() {
+      if (head === waiting.length) {
+        inUse--;
+        return;
+      }
       // The slot passes straight to the next caller, so inUse stays the same.
-      const next = waiting.shift();
-      if (next) next();
-      else inUse--;
+      const next = waiting[head++]!;
+      if (head === waiting.length || head >= 1024) {
+        waiting = waiting.slice(head);
+        head = 0;
+      }
+      next();
     },
   };
 }

@@ -35,4 +35,17 @@ describe('call slots', () => {
     await settle();
     expect(admitted).toBe(true);
   });
+
+  it('keeps first-come order through a queue of thousands', async () => {
+    const slots = createCallSlots(1);
+    const admitted: number[] = [];
+    const callers = Array.from({ length: 3000 }, (_, n) => slots.acquire().then(() => admitted.push(n)));
+    await settle();
+    for (let n = 1; n < 3000; n++) {
+      slots.release();
+      await Promise.resolve();
+    }
+    await Promise.all(callers);
+    expect(admitted).toEqual(Array.from({ length: 3000 }, (_, n) => n));
+  });
 });
