@@ -21,6 +21,7 @@ const serviceSchema = z.object({
   PG_WEBHOOK_SECRET: webhookSecret,
   PG_TIMEOUT_MS: z.coerce.number().int().positive().default(3000),
   PG_CONNECTIONS: z.coerce.number().int().positive().default(1024),
+  PG_QUEUE_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
   ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').default('local-admin-token-change-me'),
   SQLITE_SYNCHRONOUS: z.enum(['OFF', 'NORMAL', 'FULL', 'EXTRA']).default('FULL'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

@@ -3,15 +3,20 @@ import type { Db } from '../db/connection.ts';
 import { countByStatus } from '../db/payments-repo.ts';
 import { PUBLIC_STATUSES } from '../machines/payment-status.ts';
 import type { OpsStore } from './ops-store.ts';
+import type { SlotOutcome } from './pg/call-slots.ts';
 import type { PgOperation } from './pg/pg-client.ts';
 
 export interface Metrics {
   registry: Registry;
   recordPgCall(operation: PgOperation, outcome: string, seconds: number): void;
+  recordPgQueueWait(operation: PgOperation, outcome: SlotOutcome, seconds: number): void;
 }
 
-/** One registry per service instance, so tests can run several side by side. */
-export function createMetrics(db: Db, ops: OpsStore): Metrics {
+/**
+ * One registry per service instance, so tests can run several side by side.
+ * `pgQueued`: how many PG calls wait for a connection right now.
+ */
+export function createMetrics(db: Db, ops: OpsStore, pgQueued: () => number): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
 
@@ -49,6 +54,21 @@ export function createMetrics(db: Db, ops: OpsStore): Metrics {
       this.set(ops.getSnapshot().context.pgConsecutiveFailures);
     },
   });
+  new Gauge({
+    name: 'paystate_pg_calls_queued',
+    help: 'PG calls waiting for a connection (their deadline has not started)',
+    registers: [registry],
+    collect() {
+      this.set(pgQueued());
+    },
+  });
+  const pgQueueWait = new Histogram({
+    name: 'paystate_pg_queue_wait_seconds',
+    help: 'Wait for a PG connection, by whether the call got one (acquired), ran out of time (expired) or was abandoned (aborted)',
+    labelNames: ['operation', 'outcome'],
+    buckets: [0.001, 0.01, 0.1, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [registry],
+  });
   const pgCalls = new Counter({
     name: 'paystate_pg_calls_total',
     help: 'PG calls by operation and outcome (HTTP status or error)',
@@ -68,6 +88,9 @@ export function createMetrics(db: Db, ops: OpsStore): Metrics {
     recordPgCall(operation, outcome, seconds) {
       pgCalls.inc({ operation, outcome });
       pgLatency.observe({ operation }, seconds);
+    },
+    recordPgQueueWait(operation, outcome, seconds) {
+      pgQueueWait.observe({ operation, outcome }, seconds);
     },
   };
 }

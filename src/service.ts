@@ -45,14 +45,17 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
   const conn = openDatabase(config.DATABASE_PATH, config.SQLITE_SYNCHRONOUS);
   const commit = createGroupCommit(conn.sqlite);
   const ops = createOpsStore();
-  const metrics = createMetrics(conn.db, ops);
+  // The gauge reads the PG client's queue when scraped, long after both exist.
+  const metrics = createMetrics(conn.db, ops, () => pg.queued);
   const pg = createPgClient({
     baseUrl: config.PG_BASE_URL,
     secret: config.PG_SECRET,
     storeId: config.PG_STORE_ID,
     timeoutMs: config.PG_TIMEOUT_MS,
     connections: config.PG_CONNECTIONS,
+    queueTimeoutMs: config.PG_QUEUE_TIMEOUT_MS,
     logger,
+    onQueueWait: (operation, outcome, seconds) => metrics.recordPgQueueWait(operation, outcome, seconds),
     onCall: (operation, outcome, seconds) => {
       metrics.recordPgCall(operation, outcome, seconds);
       const answered = /^\d+$/.test(outcome) && Number(outcome) < 500;

@@ -48,8 +48,8 @@ export function createPaymentActors({ conn, commit, pg, clock, logger }: Payment
   };
 
   /** An unanswered cancel may have landed: the PG's record says whether it did (rule 6). */
-  const landed = async (paymentId: string, cancelledTotal: number): Promise<boolean> => {
-    const record = await pg.getPayment(paymentId);
+  const landed = async (paymentId: string, cancelledTotal: number, signal: AbortSignal): Promise<boolean> => {
+    const record = await pg.getPayment(paymentId, signal);
     return record.kind === 'found' && record.cancelledAmount >= cancelledTotal;
   };
 
@@ -60,7 +60,7 @@ export function createPaymentActors({ conn, commit, pg, clock, logger }: Payment
       return { kind };
     }),
 
-    chargePayment: fromPromise<ChargeOutput, { paymentId: string; attempt: number }>(async ({ input }) => {
+    chargePayment: fromPromise<ChargeOutput, { paymentId: string; attempt: number }>(async ({ input, signal }) => {
       const log = logger.child({ paymentId: input.paymentId, attempt: input.attempt });
       // Committed before the call: after a crash we know the call may have happened.
       const first = await commit.run(() => markChargeStarted(conn.db, input.paymentId, input.attempt));
@@ -69,20 +69,23 @@ export function createPaymentActors({ conn, commit, pg, clock, logger }: Payment
         return { kind: 'unknown', reason: 'resumed_after_restart' };
       }
       const row = load(input.paymentId);
-      const result = await pg.chargeWithBillingKey({
-        paymentId: row.id,
-        billingKey: row.billingKey,
-        orderName: row.orderName,
-        amount: row.amount,
-        currency: row.currency,
-        customerId: row.customerId,
-      });
+      const result = await pg.chargeWithBillingKey(
+        {
+          paymentId: row.id,
+          billingKey: row.billingKey,
+          orderName: row.orderName,
+          amount: row.amount,
+          currency: row.currency,
+          customerId: row.customerId,
+        },
+        signal,
+      );
       log.info({ outcome: result.kind, ...(result.kind === 'declined' ? { pgCode: result.pgCode } : {}) }, 'charge answered');
       return result.kind === 'declined' ? { kind: 'declined', code: result.code } : result;
     }),
 
-    inquirePgStatus: fromPromise<InquiryOutput, { paymentId: string }>(async ({ input }) =>
-      toInquiryOutput(await pg.getPayment(input.paymentId)),
+    inquirePgStatus: fromPromise<InquiryOutput, { paymentId: string }>(async ({ input, signal }) =>
+      toInquiryOutput(await pg.getPayment(input.paymentId, signal)),
     ),
 
     fulfilOrder: fromPromise<void, { paymentId: string }>(async ({ input }) => {
@@ -90,19 +93,22 @@ export function createPaymentActors({ conn, commit, pg, clock, logger }: Payment
       await commit.run(() => fulfilOrder(conn.db, row.id, row.customerId, row.items, clock()));
     }),
 
-    voidCharge: fromPromise<VoidOutput, { paymentId: string; amount: number }>(async ({ input }) => {
+    voidCharge: fromPromise<VoidOutput, { paymentId: string; amount: number }>(async ({ input, signal }) => {
       await ensureCommitted(input.paymentId, 'compensating');
-      const result = await pg.cancelPayment({
-        paymentId: input.paymentId,
-        amount: input.amount,
-        reason: 'order could not be fulfilled',
-        // One void per payment: a retried call must not cancel twice.
-        idempotencyKey: `${input.paymentId}:void`,
-      });
+      const result = await pg.cancelPayment(
+        {
+          paymentId: input.paymentId,
+          amount: input.amount,
+          reason: 'order could not be fulfilled',
+          // One void per payment: a retried call must not cancel twice.
+          idempotencyKey: `${input.paymentId}:void`,
+        },
+        signal,
+      );
       logger.info({ paymentId: input.paymentId, outcome: result.kind }, 'void answered');
       if (result.kind === 'cancelled') return { kind: 'voided' };
       if (result.kind === 'refused' && result.code === 'PAYMENT_ALREADY_CANCELLED') return { kind: 'voided' };
-      if (result.kind === 'unknown' && (await landed(input.paymentId, input.amount))) return { kind: 'voided' };
+      if (result.kind === 'unknown' && (await landed(input.paymentId, input.amount, signal))) return { kind: 'voided' };
       return result;
     }),
 
@@ -110,16 +116,19 @@ export function createPaymentActors({ conn, commit, pg, clock, logger }: Payment
       await commit.run(() => releaseStock(conn, input.paymentId, clock()));
     }),
 
-    refundPayment: fromPromise<RefundOutput, RefundInput>(async ({ input }) => {
+    refundPayment: fromPromise<RefundOutput, RefundInput>(async ({ input, signal }) => {
       await ensureCommitted(input.paymentId, 'cancelling');
-      const answer = await pg.cancelPayment({
-        paymentId: input.paymentId,
-        amount: input.amount,
-        reason: input.reason,
-        idempotencyKey: input.pgIdempotencyKey,
-      });
+      const answer = await pg.cancelPayment(
+        {
+          paymentId: input.paymentId,
+          amount: input.amount,
+          reason: input.reason,
+          idempotencyKey: input.pgIdempotencyKey,
+        },
+        signal,
+      );
       const result =
-        answer.kind === 'unknown' && (await landed(input.paymentId, input.cancelledTotal))
+        answer.kind === 'unknown' && (await landed(input.paymentId, input.cancelledTotal, signal))
           ? ({ kind: 'cancelled', cancellationId: null, amount: input.amount } as const)
           : answer;
       // Every attempt is kept: transient (no answer, 5xx) and permanent (refused) failures alike.

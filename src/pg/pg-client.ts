@@ -1,6 +1,6 @@
 import { Pool } from 'undici';
 import type { Logger } from '../logger.ts';
-import { createCallSlots } from './call-slots.ts';
+import { createCallSlots, type SlotOutcome } from './call-slots.ts';
 
 /** What a charge call tells us. `unknown` means the customer may or may not be charged. */
 export type ChargeResult =
@@ -37,10 +37,16 @@ export interface CancelRequest {
   idempotencyKey: string;
 }
 
+/**
+ * `signal`: the caller (a payment step) is gone; a call still waiting for a connection is
+ * then never sent.
+ */
 export interface PgClient {
-  chargeWithBillingKey(request: ChargeRequest): Promise<ChargeResult>;
-  getPayment(paymentId: string): Promise<LookupResult>;
-  cancelPayment(request: CancelRequest): Promise<CancelResult>;
+  chargeWithBillingKey(request: ChargeRequest, signal?: AbortSignal): Promise<ChargeResult>;
+  getPayment(paymentId: string, signal?: AbortSignal): Promise<LookupResult>;
+  cancelPayment(request: CancelRequest, signal?: AbortSignal): Promise<CancelResult>;
+  /** Calls waiting for a connection. */
+  readonly queued: number;
   close(): Promise<void>;
 }
 
@@ -52,9 +58,13 @@ export interface PgClientOptions {
   storeId: string;
   timeoutMs: number;
   connections: number;
+  /** Longest wait for a connection; past it the call is not sent (see call-slots.ts). */
+  queueTimeoutMs: number;
   logger: Logger;
-  /** Told about every call, for metrics and PG health. */
+  /** Told about every call that was sent, for metrics and PG health. */
   onCall?: (operation: PgOperation, outcome: string, seconds: number) => void;
+  /** Told how long each call waited for a connection, and whether it got one. */
+  onQueueWait?: (operation: PgOperation, outcome: SlotOutcome, seconds: number) => void;
 }
 
 interface RawResponse {
@@ -64,9 +74,9 @@ interface RawResponse {
 
 /**
  * PortOne V2 client over one undici Pool. Every call has a deadline far below the PG's
- * 60 s delays, so a slow PG costs a timeout and an inquiry, never a starved pool; the
- * deadline runs from when the call gets one of the pool's connections (call-slots.ts).
- * PortOne's answers become typed outcomes here and nowhere else.
+ * 60 s delays, so a slow PG costs a timeout and an inquiry; the deadline runs from when
+ * the call gets one of the pool's connections, and the wait for one is bounded too
+ * (call-slots.ts). PortOne's answers become typed outcomes here and nowhere else.
  */
 export function createPgClient(options: PgClientOptions): PgClient {
   const pool = new Pool(options.baseUrl, { connections: options.connections, pipelining: 1 });
@@ -77,11 +87,18 @@ export function createPgClient(options: PgClientOptions): PgClient {
     operation: PgOperation,
     method: 'GET' | 'POST',
     path: string,
-    body?: unknown,
-    extraHeaders: Record<string, string> = {},
+    request: { body?: unknown; headers?: Record<string, string>; signal?: AbortSignal | undefined } = {},
   ): Promise<RawResponse | { error: string }> {
-    await slots.acquire();
+    const { body, headers: extraHeaders = {}, signal } = request;
+    const asked = performance.now();
+    const slot = await slots.acquire(options.queueTimeoutMs, signal);
     const started = performance.now();
+    options.onQueueWait?.(operation, slot, (started - asked) / 1000);
+    if (slot !== 'acquired') {
+      // Never sent: the PG cannot have acted on it. Reported as no answer all the same.
+      if (slot === 'expired') log.warn({ operation, path, queued: slots.queued }, 'pg call not sent: no connection in time');
+      return { error: slot === 'expired' ? 'not_sent_queue_timeout' : 'not_sent_cancelled' };
+    }
     try {
       const response = await pool.request({
         method,
@@ -111,32 +128,37 @@ export function createPgClient(options: PgClientOptions): PgClient {
   }
 
   return {
-    async chargeWithBillingKey(request) {
+    async chargeWithBillingKey(request, signal) {
       const response = await call('charge', 'POST', `/payments/${encodeURIComponent(request.paymentId)}/billing-key`, {
-        storeId: options.storeId,
-        billingKey: request.billingKey,
-        orderName: request.orderName,
-        amount: { total: request.amount },
-        currency: request.currency,
-        customer: { id: request.customerId },
+        body: {
+          storeId: options.storeId,
+          billingKey: request.billingKey,
+          orderName: request.orderName,
+          amount: { total: request.amount },
+          currency: request.currency,
+          customer: { id: request.customerId },
+        },
+        signal,
       });
       return toChargeResult(response);
     },
 
-    async getPayment(paymentId) {
-      const response = await call('lookup', 'GET', `/payments/${encodeURIComponent(paymentId)}`);
+    async getPayment(paymentId, signal) {
+      const response = await call('lookup', 'GET', `/payments/${encodeURIComponent(paymentId)}`, { signal });
       return toLookupResult(response);
     },
 
-    async cancelPayment(request) {
-      const response = await call(
-        'cancel',
-        'POST',
-        `/payments/${encodeURIComponent(request.paymentId)}/cancel`,
-        { storeId: options.storeId, amount: request.amount, reason: request.reason },
-        { 'idempotency-key': request.idempotencyKey },
-      );
+    async cancelPayment(request, signal) {
+      const response = await call('cancel', 'POST', `/payments/${encodeURIComponent(request.paymentId)}/cancel`, {
+        body: { storeId: options.storeId, amount: request.amount, reason: request.reason },
+        headers: { 'idempotency-key': request.idempotencyKey },
+        signal,
+      });
       return toCancelResult(response);
+    },
+
+    get queued() {
+      return slots.queued;
     },
 
     close: () => pool.close(),
