@@ -8,6 +8,8 @@ import { perSecond, percentile, round } from './stats.ts';
 /** One load against a fresh stack whose mock PG holds a third of the charges. */
 export interface ChaosPhase {
   payments: number;
+  /** The load actually offered: payments sent per second. */
+  sentPerSec: number;
   /** Payments whose charge the mock PG held back for DELAY_MS. */
   delayed: number;
   undelayed: number;
@@ -28,6 +30,7 @@ export interface ChaosResult {
   /** At the paced phase's steady load: what a delayed third costs the other payments. */
   undelayedP99Ms: number;
   saturated: ChaosPhase;
+  /** `offeredPerSec` is the rate asked for; `sentPerSec` the one achieved. */
   paced: ChaosPhase & { offeredPerSec: number };
 }
 
@@ -137,6 +140,7 @@ function summarize(
   }
   return {
     payments: load.accepted.length,
+    sentPerSec: round(load.sentPerSec),
     delayed: load.accepted.length - undelayed,
     undelayed,
     undelayedRested: rested,

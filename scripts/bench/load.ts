@@ -14,6 +14,8 @@ export interface LoadResult {
   accepted: Ack[];
   /** Epoch ms of the first request: comparable with the service's createdAt/updatedAt (same host clock). */
   startedAt: number;
+  /** Requests sent per second, from the first to the last one sent. */
+  sentPerSec: number;
 }
 
 export interface LoadOptions {
@@ -33,12 +35,18 @@ export interface LoadOptions {
 
 /** Posts `count` payments, closed or open loop (see LoadOptions), over one undici Pool. */
 export async function postPayments(baseUrl: string, options: LoadOptions): Promise<LoadResult> {
-  const pool = new Pool(baseUrl, { connections: options.concurrency, pipelining: 1 });
+  // Open loop: connections for a second's worth of requests, so slow acks do not hold back the rate.
+  const connections = Math.max(options.concurrency, Math.ceil(options.ratePerSec ?? 0));
+  const pool = new Pool(baseUrl, { connections, pipelining: 1 });
   const acks: Ack[] = [];
   const startedAt = Date.now();
   const deadline = startedAt + options.timeLimitMs;
+  let sent = 0;
+  let lastSentAt = startedAt;
 
   async function send(index: number): Promise<void> {
+    sent++;
+    lastSentAt = Date.now();
     const started = performance.now();
     try {
       const response = await pool.request({
@@ -79,7 +87,11 @@ export async function postPayments(baseUrl: string, options: LoadOptions): Promi
   } finally {
     await pool.close();
   }
-  return { accepted: acks.filter((a) => a.status === 202 && a.paymentId !== null), startedAt };
+  return {
+    accepted: acks.filter((a) => a.status === 202 && a.paymentId !== null),
+    startedAt,
+    sentPerSec: sent / Math.max(0.001, (lastSentAt - startedAt) / 1000),
+  };
 }
 
 /** The body of payment `index`: one unit of one of the bench products, spread evenly. */

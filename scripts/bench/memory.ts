@@ -38,7 +38,7 @@ const SETTLE_MS = 30_000;
 
 /**
  * Every charge hangs for an hour; the service gives up on it after 200 ms, asks the PG
- * (PENDING, or not found when the call never left its pool) and waits at least minutes
+ * (PENDING, or not found when the call was never sent) and waits at least minutes
  * before asking again, hibernated: only its row remains. RSS is read once (almost) no
  * actor is left in memory, and again SETTLE_MS later.
  */

@@ -42,9 +42,11 @@ Parts (all by default):
   clean     completed payments/s for ${FULL_SIZES.clean} payments; p50/p99 of the 202 ack and of ack → completed
   bound     the same load through scripts/bench/bare-pipeline.ts (same HTTP, PG call and SQLite
             writes, no actors); overheadRatio = clean / bound
-  chaos     33 % of PG charges hang 60 s: rested payments/s and p99 ack → rest of the undelayed
+  chaos     33 % of PG charges hang 60 s, ${FULL_SIZES.chaos} payments twice: rested payments/s from a
+            closed loop, and p99 ack → rest of the undelayed from an open loop at a fixed rate
   recovery  seconds from restart to all at rest for ${FULL_SIZES.recovery} payments in flight at a SIGKILL
-  memory    RSS of the service with ${FULL_SIZES.memory} payments hibernated in inquiry
+  memory    RSS of the service with ${FULL_SIZES.memory} payments hibernated in inquiry, 30 s after
+            they hibernated
 
 Options:
   --quick              every part at a small size (${Object.entries(QUICK_SIZES).map(([k, v]) => `${k} ${v}`).join(', ')})

@@ -3,12 +3,13 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startProcess, type Proc } from '../lib/processes.ts';
+import { SERVICE_NODE_FLAGS, startProcess, type Proc } from '../lib/processes.ts';
 import { createProducts } from './api.ts';
 
 export const PG_SECRET = 'bench-pg-secret';
 export const ADMIN_TOKEN = 'bench-admin-token-0123456789';
 
+const MOCK_PG = 'src/mock-pg/main.ts';
 const PROFILER = fileURLToPath(new URL('./cpu-profile-preload.ts', import.meta.url));
 
 const running = new Set<Proc>();
@@ -65,6 +66,7 @@ export interface Started {
   crash(): Promise<void>;
 }
 
+/** Starts the mock PG, the service or the bare pipeline; the latter two get the service's heap flags. */
 async function launch(
   scope: Scope,
   entry: string,
@@ -76,7 +78,8 @@ async function launch(
   const nodeOptions: Record<string, string> = profile
     ? { NODE_OPTIONS: `--import tsx --import ${PROFILER}`, BENCH_CPU_PROFILE_DIR: profile.dir }
     : {};
-  const proc = await startProcess(entry, { ...env, ...nodeOptions }, args);
+  const nodeFlags = entry === MOCK_PG ? [] : SERVICE_NODE_FLAGS;
+  const proc = await startProcess(entry, { ...env, ...nodeOptions }, args, nodeFlags);
   running.add(proc);
   let stopped = false;
   // A process that dies on its own takes its reason with it unless we keep its last words.
@@ -104,7 +107,7 @@ async function launch(
 }
 
 export function startMockPg(scope: Scope, flags: string[] = []): Promise<Started> {
-  return launch(scope, 'src/mock-pg/main.ts', { LOG_LEVEL: 'warn', PG_MOCK_PORT: '0', PG_SECRET }, flags, undefined);
+  return launch(scope, MOCK_PG, { LOG_LEVEL: 'warn', PG_MOCK_PORT: '0', PG_SECRET }, flags, undefined);
 }
 
 export interface ServiceOptions {

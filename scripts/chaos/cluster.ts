@@ -3,7 +3,7 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { ChaosSettings } from '../../src/mock-pg/mock-pg.ts';
-import { startProcess, type Proc } from '../lib/processes.ts';
+import { SERVICE_NODE_FLAGS, startProcess, type Proc } from '../lib/processes.ts';
 
 export interface ClusterOptions {
   /** Holds the database and the processes' logs. */
@@ -54,7 +54,7 @@ export function createCluster({ dir, chaos, serviceEnv }: ClusterOptions) {
   };
 
   async function startService(): Promise<Proc> {
-    const proc = await startProcess('src/main.ts', serviceEnvironment);
+    const proc = await startProcess('src/main.ts', serviceEnvironment, [], SERVICE_NODE_FLAGS);
     keepLog(proc, logs.service);
     if (stopped) await proc.kill('SIGKILL');
     return proc;

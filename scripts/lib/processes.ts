@@ -8,13 +8,17 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 
 /**
  * The V8 heap flags `npm start` runs the service with (package.json's start script):
- * benches, chaos runs and end-to-end tests start the service as it ships.
+ * benches, chaos runs and end-to-end tests start the service, and the bench's bare
+ * pipeline, with the same ones.
  */
-export const SERVICE_NODE_FLAGS: string[] = (
-  JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: { start: string } }
-).scripts.start
-  .split(/\s+/)
-  .filter((arg) => /^--max-(old|semi)-space-size=\d+$/.test(arg));
+export const SERVICE_NODE_FLAGS: string[] = (() => {
+  const { scripts } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: { start: string } };
+  const flags = scripts.start.split(/\s+/).filter((arg) => arg.startsWith('--max-'));
+  if (!flags.some((flag) => /^--max-old-space-size=\d+$/.test(flag))) {
+    throw new Error(`package.json's start script has no --max-old-space-size=N: ${scripts.start}`);
+  }
+  return flags;
+})();
 
 export interface Proc {
   url: string;
@@ -26,11 +30,14 @@ export interface Proc {
 
 /**
  * Starts `entry` (a TypeScript file under the project root) in its own Node process and
- * resolves once it prints `<name> listening on <url>`. The service (`src/main.ts`) gets
- * SERVICE_NODE_FLAGS.
+ * resolves once it prints `<name> listening on <url>`.
  */
-export function startProcess(entry: string, env: Record<string, string>, args: string[] = []): Promise<Proc> {
-  const nodeFlags = entry === 'src/main.ts' ? SERVICE_NODE_FLAGS : [];
+export function startProcess(
+  entry: string,
+  env: Record<string, string>,
+  args: string[] = [],
+  nodeFlags: string[] = [],
+): Promise<Proc> {
   const child = spawn(process.execPath, [...nodeFlags, '--import', 'tsx', entry, ...args], {
     cwd: root,
     env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'warn', ...env },

@@ -5,7 +5,7 @@ import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { checkInvariants } from '../../scripts/invariants/check-invariants.ts';
 import { fetchLedger } from '../../scripts/invariants/ledger.ts';
-import { startProcess, type Proc } from '../../scripts/lib/processes.ts';
+import { SERVICE_NODE_FLAGS, startProcess, type Proc } from '../../scripts/lib/processes.ts';
 
 const ADMIN_TOKEN = 'e2e-admin-token-0123456789';
 const PG_SECRET = 'e2e-pg-secret';
@@ -47,7 +47,7 @@ async function startServiceProcess(pgUrl: string, instanceId: string): Promise<P
     RECONCILE_CRON: '* * * * * *',
     STUCK_AFTER_MS: '5000',
     LEASE_TTL_MS: '3000',
-  });
+  }, [], SERVICE_NODE_FLAGS);
   procs.push(proc);
   return proc;
 }
