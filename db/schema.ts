@@ -52,7 +52,8 @@ export const payments = sqliteTable(
     uniqueIndex('payments_idempotency_key').on(t.idempotencyKey),
     index('payments_created').on(t.createdAt, t.id),
     index('payments_customer_created').on(t.customerId, t.createdAt, t.id),
-    index('payments_status').on(t.status),
+    // Lists by status come newest first: the index hands over the first page without a sort.
+    index('payments_status_created').on(t.status, t.createdAt, t.id),
     index('payments_due').on(t.dueAt).where(sql`due_at is not null`),
   ],
 );
