@@ -91,7 +91,12 @@ export function createPgClient(options: PgClientOptions): PgClient {
   ): Promise<RawResponse | { error: string }> {
     const { body, headers: extraHeaders = {}, signal } = request;
     const asked = performance.now();
-    const slot = await slots.acquire(options.queueTimeoutMs, signal);
+    let slot = await slots.acquire(options.queueTimeoutMs, signal);
+    if (slot === 'acquired' && signal?.aborted) {
+      // The step stopped between being handed the slot and getting here.
+      slots.release();
+      slot = 'aborted';
+    }
     const started = performance.now();
     options.onQueueWait?.(operation, slot, (started - asked) / 1000);
     if (slot !== 'acquired') {
