@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { request } from 'undici';
 import { createProducts } from './api.ts';
-import { paymentBody, postPayments } from './load.ts';
+import { postApprovedPayments } from './load.ts';
 import type { PartContext } from './options.ts';
 import { waitUntil } from './poll.ts';
 import { PRODUCTS, startBarePipeline, startMockPg, tempDir, withScope } from './stack.ts';
@@ -40,13 +40,7 @@ export function runBound(context: PartContext): Promise<BoundResult> {
     const url = bare.proc.url;
     const products = await createProducts(url, PRODUCTS, Math.ceil(context.payments / PRODUCTS) + 1);
 
-    const load = await postPayments(url, {
-      count: context.payments,
-      concurrency: context.concurrency,
-      timeLimitMs: 300_000,
-      keyPrefix: 'bound',
-      body: (i) => paymentBody(i, products, 'bk_test_ok'),
-    });
+    const load = await postApprovedPayments(url, products, context, 'bound');
     let rows: StatusRow[] = [];
     await waitUntil(
       'every bare-pipeline payment to finish',

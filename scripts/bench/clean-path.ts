@@ -1,5 +1,5 @@
 import { listAllPayments, statusCounts, type PaymentView } from './api.ts';
-import { paymentBody, postPayments, type LoadResult } from './load.ts';
+import { postApprovedPayments, type LoadResult } from './load.ts';
 import type { PartContext } from './options.ts';
 import { waitUntil } from './poll.ts';
 import { startServiceStack, withScope } from './stack.ts';
@@ -24,13 +24,7 @@ export function runCleanPath(context: PartContext): Promise<CleanPathResult> {
   return withScope(async (scope) => {
     const { url, products } = await startServiceStack(scope, 'clean', { payments: context.payments, profile: context.profile });
 
-    const load = await postPayments(url, {
-      count: context.payments,
-      concurrency: context.concurrency,
-      timeLimitMs: 300_000,
-      keyPrefix: 'clean',
-      body: (i) => paymentBody(i, products, 'bk_test_ok'),
-    });
+    const load = await postApprovedPayments(url, products, context, 'clean');
     // /metrics counts by status with one indexed query: cheap enough to poll under load.
     await waitUntil('every clean-path payment to finish', async () => (await statusCounts(url)).processing === 0, 180_000, 250);
     return summarize(context, load, await listAllPayments(url));

@@ -102,3 +102,22 @@ export function paymentBody(index: number, productIds: string[], billingKey: str
     billingKey,
   };
 }
+
+/**
+ * The clean-path load: every payment approved at once (`bk_test_ok`). The clean part and
+ * its bound offer exactly this, so their ratio compares the servers, not the loads.
+ */
+export function postApprovedPayments(
+  url: string,
+  products: string[],
+  context: { payments: number; concurrency: number },
+  keyPrefix: string,
+): Promise<LoadResult> {
+  return postPayments(url, {
+    count: context.payments,
+    concurrency: context.concurrency,
+    timeLimitMs: 300_000,
+    keyPrefix,
+    body: (i) => paymentBody(i, products, 'bk_test_ok'),
+  });
+}

@@ -9,7 +9,6 @@ import { createProducts } from './api.ts';
 export const PG_SECRET = 'bench-pg-secret';
 export const ADMIN_TOKEN = 'bench-admin-token-0123456789';
 
-const MOCK_PG = 'src/mock-pg/main.ts';
 const PROFILER = fileURLToPath(new URL('./cpu-profile-preload.ts', import.meta.url));
 
 const running = new Set<Proc>();
@@ -66,19 +65,18 @@ export interface Started {
   crash(): Promise<void>;
 }
 
-/** Starts the mock PG, the service or the bare pipeline; the latter two get the service's heap flags. */
 async function launch(
   scope: Scope,
   entry: string,
   env: Record<string, string>,
   args: string[],
   profile: ProfileTarget | undefined,
+  nodeFlags: string[],
 ): Promise<Started> {
   if (profile) mkdirSync(profile.dir, { recursive: true });
   const nodeOptions: Record<string, string> = profile
     ? { NODE_OPTIONS: `--import tsx --import ${PROFILER}`, BENCH_CPU_PROFILE_DIR: profile.dir }
     : {};
-  const nodeFlags = entry === MOCK_PG ? [] : SERVICE_NODE_FLAGS;
   const proc = await startProcess(entry, { ...env, ...nodeOptions }, args, nodeFlags);
   running.add(proc);
   let stopped = false;
@@ -107,7 +105,7 @@ async function launch(
 }
 
 export function startMockPg(scope: Scope, flags: string[] = []): Promise<Started> {
-  return launch(scope, MOCK_PG, { LOG_LEVEL: 'warn', PG_MOCK_PORT: '0', PG_SECRET }, flags, undefined);
+  return launch(scope, 'src/mock-pg/main.ts', { LOG_LEVEL: 'warn', PG_MOCK_PORT: '0', PG_SECRET }, flags, undefined, []);
 }
 
 export interface ServiceOptions {
@@ -130,7 +128,7 @@ export function startService(scope: Scope, options: ServiceOptions): Promise<Sta
     PG_BASE_URL: options.pgUrl,
     ...options.env,
   };
-  return launch(scope, 'src/main.ts', env, [], options.profile);
+  return launch(scope, 'src/main.ts', env, [], options.profile, SERVICE_NODE_FLAGS);
 }
 
 export function startBarePipeline(scope: Scope, options: ServiceOptions): Promise<Started> {
@@ -140,7 +138,8 @@ export function startBarePipeline(scope: Scope, options: ServiceOptions): Promis
     DATABASE_PATH: options.databasePath,
     PG_BASE_URL: options.pgUrl,
   };
-  return launch(scope, 'scripts/bench/bare-pipeline.ts', env, [], options.profile);
+  // The bound runs on the service's runtime settings, or the ratio compares runtimes.
+  return launch(scope, 'scripts/bench/bare-pipeline.ts', env, [], options.profile, SERVICE_NODE_FLAGS);
 }
 
 /** Products a part sells: enough of them that stock rows are not one hot spot. */
