@@ -65,6 +65,8 @@ export interface PgClientOptions {
   onCall?: (operation: PgOperation, outcome: string, seconds: number) => void;
   /** Told how long each call waited for a connection, and whether it got one. */
   onQueueWait?: (operation: PgOperation, outcome: SlotOutcome, seconds: number) => void;
+  /** Told about every 401/403 answer: our secret or store id is wrong, and no payment can move. */
+  onAuthFailure?: (operation: PgOperation, status: number) => void;
 }
 
 interface RawResponse {
@@ -121,6 +123,10 @@ export function createPgClient(options: PgClientOptions): PgClient {
       const text = await response.body.text();
       const parsed = parseJsonObject(text);
       options.onCall?.(operation, String(response.statusCode), (performance.now() - started) / 1000);
+      if (AUTH_FAILURES.has(response.statusCode)) {
+        log.error({ operation, path, status: response.statusCode }, 'pg refused our credentials');
+        options.onAuthFailure?.(operation, response.statusCode);
+      }
       return { status: response.statusCode, body: parsed };
     } catch (error) {
       const reason = errorReason(error);
@@ -170,6 +176,78 @@ export function createPgClient(options: PgClientOptions): PgClient {
   };
 }
 
+/**
+ * The error types by which PortOne says it did not and will not do what was asked. Taken from
+ * the error unions of @portone/server-sdk 0.19 (dist/generated/payment/client.d.ts:
+ * `PayWithBillingKeyError`, `CancelPaymentError`). Every other answer, including types PortOne
+ * does not name, leaves the outcome unknown: it proves nothing about what happened.
+ *
+ * Left out of the charge set on purpose: ALREADY_PAID (our own charge may have landed: inquiry
+ * decides), PAYMENT_SCHEDULE_ALREADY_EXISTS (a schedule for this id may still charge it), and
+ * UNAUTHORIZED / FORBIDDEN (our configuration, see AUTH_FAILURES).
+ */
+const CHARGE_REFUSALS: ReadonlySet<string> = new Set([
+  'PG_PROVIDER',
+  'BILLING_KEY_NOT_FOUND',
+  'BILLING_KEY_ALREADY_DELETED',
+  'CHANNEL_NOT_FOUND',
+  'INVALID_REQUEST',
+  'MAX_TRANSACTION_COUNT_REACHED',
+  'DISCOUNT_AMOUNT_EXCEEDS_TOTAL_AMOUNT',
+  'SUM_OF_PARTS_EXCEEDS_TOTAL_AMOUNT',
+  'PROMOTION_PAY_METHOD_DOES_NOT_MATCH',
+]);
+
+/** Every named error of `CancelPaymentError` but UNAUTHORIZED and FORBIDDEN. */
+const CANCEL_REFUSALS: ReadonlySet<string> = new Set([
+  'PAYMENT_NOT_FOUND',
+  'PAYMENT_NOT_PAID',
+  'PAYMENT_ALREADY_CANCELLED',
+  'CANCEL_AMOUNT_EXCEEDS_CANCELLABLE_AMOUNT',
+  'CANCEL_TAX_AMOUNT_EXCEEDS_CANCELLABLE_TAX_AMOUNT',
+  'CANCEL_TAX_FREE_AMOUNT_EXCEEDS_CANCELLABLE_TAX_FREE_AMOUNT',
+  'CANCELLABLE_AMOUNT_CONSISTENCY_BROKEN',
+  'SUM_OF_PARTS_EXCEEDS_CANCEL_AMOUNT',
+  'NEGATIVE_PROMOTION_ADJUSTED_CANCEL_AMOUNT',
+  'PROMOTION_DISCOUNT_RETAIN_OPTION_SHOULD_NOT_BE_CHANGED',
+  'INVALID_REQUEST',
+  'PG_PROVIDER',
+]);
+
+/** A wrong secret or store is our fault, not the payment's: the caller keeps asking. */
+const AUTH_FAILURES = new Map<number, string>([
+  [401, 'pg_unauthorized'],
+  [403, 'pg_forbidden'],
+]);
+
+/** "Try again later" answers, whatever their body says. */
+const RETRY_LATER = new Set([408, 429]);
+
+type UnknownOutcome = { kind: 'unknown'; reason: string };
+
+/**
+ * Reads a non-200 answer to a charge or cancel. The named type decides, not the status alone:
+ * PortOne sends PG_PROVIDER as 502 (the mock PG as 400), while a 5xx without a named type is
+ * a PG or proxy in trouble.
+ */
+function classifyError(
+  status: number,
+  body: Record<string, unknown>,
+  refusals: ReadonlySet<string>,
+): { kind: 'refusal'; type: string } | UnknownOutcome {
+  const type = errorType(body);
+  const final = status >= 400 && !AUTH_FAILURES.has(status) && !RETRY_LATER.has(status) && refusals.has(type);
+  return final ? { kind: 'refusal', type } : unknownOutcome(status, body);
+}
+
+function unknownOutcome(status: number, body: Record<string, unknown>): UnknownOutcome {
+  return { kind: 'unknown', reason: AUTH_FAILURES.get(status) ?? (errorType(body) || `http_${status}`) };
+}
+
+function errorType(body: Record<string, unknown>): string {
+  return typeof body.type === 'string' ? body.type : '';
+}
+
 function toChargeResult(response: RawResponse | { error: string }): ChargeResult {
   if ('error' in response) return { kind: 'unknown', reason: response.error };
   const { status, body } = response;
@@ -177,22 +255,14 @@ function toChargeResult(response: RawResponse | { error: string }): ChargeResult
     const payment = body.payment as { pgTxId?: unknown } | undefined;
     return { kind: 'paid', pgTxId: String(payment?.pgTxId ?? '') };
   }
-  const type = String(body.type ?? '');
-  // A second charge of the same payment id: ours may have landed. Inquiry decides.
-  if (status === 409 || status >= 500) return { kind: 'unknown', reason: type || `http_${status}` };
-  if (type === 'PG_PROVIDER') {
-    return {
-      kind: 'declined',
-      code: 'card_declined',
-      pgCode: stringOrNull(body.pgCode),
-      message: String(body.pgMessage ?? body.message ?? 'declined'),
-    };
+  const answer = classifyError(status, body, CHARGE_REFUSALS);
+  if (answer.kind === 'unknown') return answer;
+  const message = String(body.message ?? answer.type);
+  if (answer.type === 'PG_PROVIDER') {
+    return { kind: 'declined', code: 'card_declined', pgCode: stringOrNull(body.pgCode), message: String(body.pgMessage ?? message) };
   }
-  if (type === 'BILLING_KEY_NOT_FOUND') {
-    return { kind: 'declined', code: 'billing_key_not_found', pgCode: null, message: String(body.message ?? type) };
-  }
-  // Any other 4xx: the PG refused the request before charging.
-  return { kind: 'declined', code: 'pg_rejected', pgCode: type || null, message: String(body.message ?? `HTTP ${status}`) };
+  if (answer.type === 'BILLING_KEY_NOT_FOUND') return { kind: 'declined', code: 'billing_key_not_found', pgCode: null, message };
+  return { kind: 'declined', code: 'pg_rejected', pgCode: answer.type, message };
 }
 
 const PG_STATUSES = new Set<PgPaymentStatus>(['READY', 'PENDING', 'PAID', 'FAILED', 'PARTIAL_CANCELLED', 'CANCELLED']);
@@ -200,10 +270,9 @@ const PG_STATUSES = new Set<PgPaymentStatus>(['READY', 'PENDING', 'PAID', 'FAILE
 function toLookupResult(response: RawResponse | { error: string }): LookupResult {
   if ('error' in response) return { kind: 'unknown', reason: response.error };
   const { status, body } = response;
-  if (status === 404 && body.type === 'PAYMENT_NOT_FOUND') return { kind: 'not_found' };
-  if (status !== 200 || !PG_STATUSES.has(body.status as PgPaymentStatus)) {
-    return { kind: 'unknown', reason: String(body.type ?? `http_${status}`) };
-  }
+  // Besides a payment with a status we know, only PortOne's own 404 settles a lookup.
+  if (status === 404 && errorType(body) === 'PAYMENT_NOT_FOUND') return { kind: 'not_found' };
+  if (status !== 200 || !PG_STATUSES.has(body.status as PgPaymentStatus)) return unknownOutcome(status, body);
   const amount = (body.amount ?? {}) as { paid?: unknown; cancelled?: unknown };
   return {
     kind: 'found',
@@ -221,8 +290,8 @@ function toCancelResult(response: RawResponse | { error: string }): CancelResult
     const cancellation = (body.cancellation ?? {}) as { id?: unknown; totalAmount?: unknown };
     return { kind: 'cancelled', cancellationId: stringOrNull(cancellation.id), amount: Number(cancellation.totalAmount ?? 0) };
   }
-  if (status >= 500) return { kind: 'unknown', reason: String(body.type ?? `http_${status}`) };
-  return { kind: 'refused', code: String(body.type ?? `http_${status}`) };
+  const answer = classifyError(status, body, CANCEL_REFUSALS);
+  return answer.kind === 'refusal' ? { kind: 'refused', code: answer.type } : answer;
 }
 
 function parseJsonObject(text: string): Record<string, unknown> {
