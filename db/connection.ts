@@ -23,13 +23,13 @@ const migrationsFolder = join(dirname(fileURLToPath(import.meta.url)), 'migratio
  * `synchronous` is set on every connection: better-sqlite3 silently gives NORMAL to
  * later connections of a WAL file.
  */
-export function openDatabase(path: string, synchronous: Synchronous): Connection {
+export function openDatabase(path: string, synchronous: Synchronous, busyTimeoutMs = 5_000): Connection {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   const sqlite = new Database(path);
   sqlite.pragma('journal_mode = WAL');
   sqlite.pragma(`synchronous = ${synchronous}`);
   // Another process on the same file may hold the write lock for a moment.
-  sqlite.pragma('busy_timeout = 5000');
+  sqlite.pragma(`busy_timeout = ${Math.floor(busyTimeoutMs)}`);
   const db = drizzle(sqlite, { schema });
   migrate(db, { migrationsFolder });
   return { sqlite, db };

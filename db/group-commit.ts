@@ -34,6 +34,9 @@ export function createGroupCommit(sqlite: Sqlite, onBatch?: (size: number) => vo
         const value = inSavepoint(job.work);
         settled.push(() => job.resolve(value));
       } catch (error) {
+        // Some errors (disk full, I/O) make SQLite roll back the whole transaction, not the
+        // savepoint: the batch is lost, and no later job may run outside it, in autocommit.
+        if (!sqlite.inTransaction) throw error;
         settled.push(() => job.reject(error));
       }
     }
@@ -53,8 +56,8 @@ export function createGroupCommit(sqlite: Sqlite, onBatch?: (size: number) => vo
       for (const job of jobs) job.reject(error);
       return;
     }
-    onBatch?.(jobs.length);
     for (const settle of settled) settle();
+    onBatch?.(jobs.length);
   }
 
   function run<T>(work: () => T): Promise<T> {

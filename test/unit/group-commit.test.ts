@@ -1,0 +1,197 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import type { Sqlite } from '../../db/connection.ts';
+import { createGroupCommit, type GroupCommit } from '../../db/group-commit.ts';
+import { useTempDatabase } from '../support/temp-database.ts';
+
+// A real SQLite file per test: the group commit's promises must agree with what another
+// connection sees committed on disk.
+
+const database = useTempDatabase('group-commit');
+/** A connection to this test's file; closed after the test. */
+const connect = (busyTimeoutMs?: number): Sqlite => database.connect(busyTimeoutMs).sqlite;
+
+beforeEach(() => {
+  connect().exec('create table entries (name text primary key)');
+});
+
+/** A group commit on its own connection, counting the size of every committed batch. */
+function groupCommit(busyTimeoutMs?: number): { sqlite: Sqlite; commit: GroupCommit; batches: number[] } {
+  const sqlite = connect(busyTimeoutMs);
+  const batches: number[] = [];
+  return { sqlite, commit: createGroupCommit(sqlite, (size) => batches.push(size)), batches };
+}
+
+const insertEntry = (sqlite: Sqlite, name: string) => () => {
+  sqlite.prepare('insert into entries (name) values (?)').run(name);
+  return name;
+};
+
+/** What another connection sees committed. */
+const committedEntries = (reader: Sqlite) =>
+  (reader.prepare('select name from entries order by name').pluck().all() as string[]);
+
+describe('createGroupCommit', () => {
+  it('commits the jobs queued in one tick in one transaction and resolves each with its own value', async () => {
+    const { sqlite, commit, batches } = groupCommit();
+    const reader = connect();
+
+    const values = await Promise.all([
+      commit.run(insertEntry(sqlite, 'a')),
+      commit.run(insertEntry(sqlite, 'b')),
+      commit.run(() => 42),
+    ]);
+
+    expect(values).toEqual(['a', 'b', 42]);
+    expect(batches).toEqual([3]);
+    expect(committedEntries(reader)).toEqual(['a', 'b']);
+  });
+
+  it('commits jobs queued in a later tick in a batch of their own', async () => {
+    const { sqlite, commit, batches } = groupCommit();
+
+    await Promise.all([commit.run(insertEntry(sqlite, 'a')), commit.run(insertEntry(sqlite, 'b'))]);
+    await commit.run(insertEntry(sqlite, 'c'));
+
+    expect(batches).toEqual([2, 1]);
+  });
+
+  it('rolls back and rejects only the job that throws; the rest of its batch commits', async () => {
+    const { sqlite, commit, batches } = groupCommit();
+    const reader = connect();
+    const refusal = new Error('refused after writing');
+
+    const outcomes = await Promise.allSettled([
+      commit.run(insertEntry(sqlite, 'a')),
+      commit.run(() => {
+        insertEntry(sqlite, 'b')();
+        throw refusal;
+      }),
+      commit.run(insertEntry(sqlite, 'c')),
+    ]);
+
+    expect(outcomes).toEqual([
+      { status: 'fulfilled', value: 'a' },
+      { status: 'rejected', reason: refusal },
+      { status: 'fulfilled', value: 'c' },
+    ]);
+    expect(batches).toEqual([3]);
+    expect(committedEntries(reader)).toEqual(['a', 'c']);
+  });
+
+  it('rolls back a job that fails on a constraint and commits its neighbours', async () => {
+    const { sqlite, commit } = groupCommit();
+    const reader = connect();
+
+    const outcomes = await Promise.allSettled([
+      commit.run(insertEntry(sqlite, 'a')),
+      commit.run(insertEntry(sqlite, 'a')),
+      commit.run(insertEntry(sqlite, 'b')),
+    ]);
+
+    expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect((outcomes[1] as PromiseRejectedResult).reason).toMatchObject({ code: 'SQLITE_CONSTRAINT_PRIMARYKEY' });
+    expect(committedEntries(reader)).toEqual(['a', 'b']);
+  });
+
+  describe('when another connection holds the write lock longer than the busy timeout', () => {
+    it('rejects every job of the batch with SQLITE_BUSY and writes nothing', async () => {
+      const { sqlite, commit, batches } = groupCommit(50);
+      const blocker = connect();
+      blocker.exec('begin immediate');
+
+      // Both settle: no rejection is left unhandled.
+      const outcomes = await Promise.allSettled([commit.run(insertEntry(sqlite, 'a')), commit.run(insertEntry(sqlite, 'b'))]);
+
+      expect(outcomes.map((o) => o.status)).toEqual(['rejected', 'rejected']);
+      for (const outcome of outcomes) {
+        expect((outcome as PromiseRejectedResult).reason).toMatchObject({ code: 'SQLITE_BUSY' });
+      }
+      expect(batches).toEqual([]);
+      blocker.exec('rollback');
+      expect(committedEntries(blocker)).toEqual([]);
+    });
+
+    it('commits a new batch once the lock is released', async () => {
+      const { sqlite, commit, batches } = groupCommit(50);
+      const blocker = connect();
+      blocker.exec('begin immediate');
+      const failed = await Promise.allSettled([commit.run(insertEntry(sqlite, 'a'))]);
+      expect(failed[0]?.status).toBe('rejected');
+
+      blocker.exec('commit');
+
+      await expect(commit.run(insertEntry(sqlite, 'b'))).resolves.toBe('b');
+      expect(batches).toEqual([1]);
+      expect(committedEntries(blocker)).toEqual(['b']);
+    });
+  });
+
+  /**
+   * Some errors make SQLite roll back the whole transaction, not just the statement
+   * (SQLITE_FULL, some SQLITE_IOERR, RAISE(ROLLBACK)). A job's promise must still tell
+   * the truth: a job that rejected wrote nothing, a job that resolved is committed.
+   */
+  it('rejects every job of a batch that SQLite rolled back whole (disk full), running none outside it', async () => {
+    const { sqlite, commit } = groupCommit();
+    const reader = connect();
+    sqlite.exec('create table blobs (data blob)');
+    // The file may grow by two pages at most: a 100 kB blob is SQLITE_FULL, a short name fits.
+    const pages = sqlite.pragma('page_count', { simple: true }) as number;
+    sqlite.pragma(`max_page_count = ${pages + 2}`);
+
+    const outcomes = await Promise.allSettled([
+      commit.run(insertEntry(sqlite, 'a')),
+      commit.run(() => sqlite.prepare('insert into blobs (data) values (zeroblob(100000))').run()),
+      commit.run(insertEntry(sqlite, 'c')),
+    ]);
+
+    const committed = committedEntries(reader);
+    expect({ a: outcomes[0]?.status, c: outcomes[2]?.status }).toEqual({
+      a: committed.includes('a') ? 'fulfilled' : 'rejected',
+      c: committed.includes('c') ? 'fulfilled' : 'rejected',
+    });
+    // SQLite rolled the whole batch back, and no job ran after it outside a transaction.
+    expect(committed).toEqual([]);
+    // The cause reaches every job: a full disk may pass (transient), "cannot commit" reads as a bug.
+    for (const outcome of outcomes) expect((outcome as PromiseRejectedResult).reason).toMatchObject({ code: 'SQLITE_FULL' });
+  });
+
+  describe('flush', () => {
+    it('resolves after every job queued before it has settled and is committed', async () => {
+      const { sqlite, commit } = groupCommit();
+      const reader = connect();
+      const settled: string[] = [];
+      const track = (name: string, job: Promise<unknown>) =>
+        job.then(
+          () => settled.push(`${name} resolved`),
+          () => settled.push(`${name} rejected`),
+        );
+      track('a', commit.run(insertEntry(sqlite, 'a')));
+      track(
+        'b',
+        commit.run(() => {
+          throw new Error('refused');
+        }),
+      );
+      track('c', commit.run(insertEntry(sqlite, 'c')));
+
+      await commit.flush();
+
+      expect(settled).toEqual(['a resolved', 'b rejected', 'c resolved']);
+      expect(committedEntries(reader)).toEqual(['a', 'c']);
+    });
+
+    it('waits for jobs queued in an earlier tick that are not committed yet', async () => {
+      const { sqlite, commit, batches } = groupCommit();
+      const reader = connect();
+      void commit.run(insertEntry(sqlite, 'a'));
+      await Promise.resolve(); // a later microtask of the same tick: the batch has not run
+
+      expect(committedEntries(reader)).toEqual([]);
+      await commit.flush();
+
+      expect(committedEntries(reader)).toEqual(['a']);
+      expect(batches).toEqual([2]);
+    });
+  });
+});
