@@ -12,10 +12,33 @@ export interface NewAttention {
   at: number;
 }
 
+export interface NewAlert {
+  paymentId: string | null;
+  severity: AlertRow['severity'];
+  title: string;
+  details: Record<string, unknown>;
+  at: number;
+}
+
+/** An alert row, in the caller's transaction; the alert relay posts it later. */
+export function insertAlert(db: Db, alert: NewAlert): void {
+  db.insert(alerts)
+    .values({
+      paymentId: alert.paymentId,
+      severity: alert.severity,
+      title: alert.title,
+      details: JSON.stringify(alert.details),
+      createdAt: alert.at,
+      nextAttemptAt: alert.at,
+    })
+    .run();
+}
+
 /** A failed compensation: a dead letter for the admin API and an urgent alert, in the caller's transaction. */
 export function recordAttention(db: Db, attention: NewAttention): void {
   db.insert(failedEvents)
     .values({
+      kind: 'payment_step',
       paymentId: attention.paymentId,
       step: attention.step,
       reason: attention.reason,
@@ -24,31 +47,39 @@ export function recordAttention(db: Db, attention: NewAttention): void {
       updatedAt: attention.at,
     })
     .run();
-  db.insert(alerts)
-    .values({
-      paymentId: attention.paymentId,
-      severity: 'urgent',
-      title: `Payment ${attention.paymentId} requires attention`,
-      details: JSON.stringify({ step: attention.step, reason: attention.reason }),
-      createdAt: attention.at,
-      nextAttemptAt: attention.at,
-    })
-    .run();
+  insertAlert(db, {
+    paymentId: attention.paymentId,
+    severity: 'urgent',
+    title: `Payment ${attention.paymentId} requires attention`,
+    details: { step: attention.step, reason: attention.reason },
+    at: attention.at,
+  });
 }
 
 export function findFailedEvent(db: Db, id: number): FailedEventRow | undefined {
   return db.select().from(failedEvents).where(eq(failedEvents.id, id)).get();
 }
 
+export interface Resolution {
+  status: 'retried' | 'ignored' | 'resolved';
+  by: string;
+  note: string;
+  at: number;
+}
+
 /** An operator retried or ignored a dead letter. Only open ones change. */
-export function resolveFailedEvent(
-  db: Db,
-  id: number,
-  resolution: { status: 'retried' | 'ignored'; by: string; note: string; at: number },
-): void {
+export function resolveFailedEvent(db: Db, id: number, resolution: Resolution): void {
   db.update(failedEvents)
     .set({ status: resolution.status, resolvedBy: resolution.by, note: resolution.note, updatedAt: resolution.at })
     .where(and(eq(failedEvents.id, id), eq(failedEvents.status, 'open')))
+    .run();
+}
+
+/** The payment no longer needs anyone: every open dead letter of it closes with the resolution. */
+export function resolvePaymentFailedEvents(db: Db, paymentId: string, resolution: Resolution): void {
+  db.update(failedEvents)
+    .set({ status: resolution.status, resolvedBy: resolution.by, note: resolution.note, updatedAt: resolution.at })
+    .where(and(eq(failedEvents.paymentId, paymentId), eq(failedEvents.status, 'open')))
     .run();
 }
 

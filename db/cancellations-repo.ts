@@ -1,10 +1,10 @@
-import { and, asc, eq } from 'drizzle-orm';
+import { and, asc, eq, sql } from 'drizzle-orm';
 import type { Db } from './connection.ts';
 import { cancellations, refundAttempts } from './schema.ts';
 
 export type CancellationRow = typeof cancellations.$inferSelect;
 export type RefundAttemptRow = typeof refundAttempts.$inferSelect;
-export type NewCancellation = Omit<CancellationRow, 'status' | 'completedAt'>;
+export type NewCancellation = Omit<CancellationRow, 'status' | 'completedAt' | 'pgCalls'>;
 
 /** Records a refund request as accepted; an operator's retry of it marks it requested again. */
 export function upsertCancellation(db: Db, cancellation: NewCancellation): void {
@@ -16,6 +16,21 @@ export function upsertCancellation(db: Db, cancellation: NewCancellation): void 
 
 export function finishCancellation(db: Db, id: string, status: 'succeeded' | 'failed', at: number): void {
   db.update(cancellations).set({ status, completedAt: at }).where(eq(cancellations.id, id)).run();
+}
+
+/**
+ * Records that a PG cancel call of this refund is about to be made; returns how many were
+ * started before. More than none: an earlier call may have landed, so ask the PG first.
+ */
+export function markRefundCallStarted(db: Db, cancellationId: string): number {
+  const row = db
+    .update(cancellations)
+    .set({ pgCalls: sql`${cancellations.pgCalls} + 1` })
+    .where(eq(cancellations.id, cancellationId))
+    .returning({ pgCalls: cancellations.pgCalls })
+    .get();
+  if (!row) throw new Error(`cancellation ${cancellationId} is not recorded`);
+  return row.pgCalls - 1;
 }
 
 export function findCancellationByKey(db: Db, paymentId: string, idempotencyKey: string): CancellationRow | undefined {

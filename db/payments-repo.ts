@@ -1,4 +1,4 @@
-import { and, desc, eq, getTableColumns, inArray, isNotNull, isNull, lt, lte, or, sql, type SQL } from 'drizzle-orm';
+import { and, desc, eq, getTableColumns, isNotNull, isNull, lt, lte, or, sql, type SQL } from 'drizzle-orm';
 import type { Db } from './connection.ts';
 import { prepared, selectList } from './prepared.ts';
 import { paymentTransitions, payments } from './schema.ts';
@@ -26,6 +26,8 @@ export interface SnapshotWrite {
   snapshot: string;
   /** undefined: leave the column as it is (the actor is still in the same wait). */
   dueAt: number | null | undefined;
+  /** A step runs: neither resting nor waiting for a timer. */
+  active: boolean;
   updatedAt: number;
   transitions: Transition[];
 }
@@ -69,6 +71,20 @@ export function findPaymentByIdempotencyKey(db: Db, key: string): PaymentRow | u
 
 export class LeaseLost extends Error {
   override name = 'LeaseLost';
+  /** Another process runs the payment now; this one's step resumes there (DESIGN: transient). */
+  readonly retryable = true;
+}
+
+/**
+ * Fences a step's write (rule 8): inside the write's own transaction, the payment must
+ * still be leased to `owner`. A process paused past its lease while another took the
+ * payment over must not reserve, release or fulfil behind the new owner's back.
+ */
+export function requireLease(db: Db, paymentId: string, owner: string): void {
+  const leaseOwner = prepared(db, 'leaseOwner', () =>
+    db.$client.prepare('select lease_owner from payments where id = ?').pluck(),
+  ).get(paymentId);
+  if (leaseOwner !== owner) throw new LeaseLost(`lease of ${paymentId} is not held by ${owner}`);
 }
 
 /**
@@ -78,7 +94,7 @@ export class LeaseLost extends Error {
 export function writeSnapshot(db: Db, write: SnapshotWrite, owner: string): void {
   const update = prepared(db, 'writeSnapshot', () =>
     db.$client.prepare(`update payments set state = @state, status = @status, failure_code = @failureCode,
-      cancelled_amount = @cancelledAmount, snapshot = @snapshot, updated_at = @updatedAt,
+      cancelled_amount = @cancelledAmount, snapshot = @snapshot, updated_at = @updatedAt, active = @active,
       due_at = case when @keepDueAt = 1 then due_at else @dueAt end
       where id = @id and lease_owner = @owner`),
   );
@@ -91,6 +107,7 @@ export function writeSnapshot(db: Db, write: SnapshotWrite, owner: string): void
     cancelledAmount: write.cancelledAmount,
     snapshot: write.snapshot,
     updatedAt: write.updatedAt,
+    active: write.active ? 1 : 0,
     keepDueAt: write.dueAt === undefined ? 1 : 0,
     dueAt: write.dueAt ?? null,
   });
@@ -189,30 +206,44 @@ export function countByStatus(db: Db): Array<{ status: string; count: number }> 
     .all();
 }
 
-/** Payments whose wait is over. */
-export function findDue(db: Db, now: number, limit: number): string[] {
+/** The payment's lease is free, expired, or `owner`'s own (a previous incarnation's). */
+const leaseAvailable = (owner: string, now: number) =>
+  or(isNull(payments.leaseOwner), eq(payments.leaseOwner, owner), lt(payments.leaseExpiresAt, now)) as SQL;
+
+/**
+ * Payments whose wait is over and that this instance may take: their lease is available
+ * and their snapshot is of this machine version. Rows another process holds, or that
+ * only another version can read, would otherwise fill every batch and starve the rest.
+ */
+export function findDue(db: Db, q: { now: number; owner: string; machineVersion: number; limit: number }): string[] {
   return db
     .select({ id: payments.id })
     .from(payments)
-    .where(and(isNotNull(payments.dueAt), lte(payments.dueAt, now)))
+    .where(
+      and(
+        isNotNull(payments.dueAt),
+        lte(payments.dueAt, q.now),
+        eq(payments.machineVersion, q.machineVersion),
+        leaseAvailable(q.owner, q.now),
+      ),
+    )
     .orderBy(payments.dueAt)
-    .limit(limit)
+    .limit(q.limit)
     .all()
     .map((r) => r.id);
 }
 
 export interface RescueQuery {
-  inFlightStatuses: string[];
   owner: string;
   now: number;
-  /** Payments whose last change is older than this are stuck mid-step. */
-  stuckBefore: number;
+  machineVersion: number;
   limit: number;
 }
 
 /**
- * Payments the reconciler must drive on: in flight and either due, stuck, or mid-step
- * under a lease that is free, expired or our own (a previous incarnation's).
+ * Payments the reconciler must drive on: this instance may take them (lease available,
+ * machine version readable) and they are mid-step or their wait is overdue. The oldest
+ * change first, so payments stuck longest come first.
  */
 export function findNeedingRescue(db: Db, q: RescueQuery): Array<Pick<PaymentRow, 'id' | 'dueAt' | 'updatedAt'>> {
   return db
@@ -220,21 +251,12 @@ export function findNeedingRescue(db: Db, q: RescueQuery): Array<Pick<PaymentRow
     .from(payments)
     .where(
       and(
-        inArray(payments.status, q.inFlightStatuses),
-        or(
-          lte(payments.dueAt, q.now),
-          and(
-            isNull(payments.dueAt),
-            or(
-              lt(payments.updatedAt, q.stuckBefore),
-              isNull(payments.leaseOwner),
-              eq(payments.leaseOwner, q.owner),
-              lt(payments.leaseExpiresAt, q.now),
-            ),
-          ),
-        ),
+        eq(payments.machineVersion, q.machineVersion),
+        leaseAvailable(q.owner, q.now),
+        or(eq(payments.active, 1), lte(payments.dueAt, q.now)),
       ),
     )
+    .orderBy(payments.updatedAt)
     .limit(q.limit)
     .all();
 }

@@ -41,6 +41,11 @@ export const payments = sqliteTable(
     machineVersion: integer('machine_version').notNull(),
     /** When a waiting actor must be woken; null when not waiting. */
     dueAt: integer('due_at'),
+    /**
+     * 1 while a step runs (the state neither rests nor waits for a timer): a payment the
+     * reconciler drives on when its process died or the step is stuck.
+     */
+    active: integer('active').notNull().default(0),
     /** Highest charge attempt whose PG call was started (see chargePayment). */
     chargesStarted: integer('charges_started').notNull().default(0),
     leaseOwner: text('lease_owner'),
@@ -55,6 +60,7 @@ export const payments = sqliteTable(
     // Lists by status come newest first: the index hands over the first page without a sort.
     index('payments_status_created').on(t.status, t.createdAt, t.id),
     index('payments_due').on(t.dueAt).where(sql`due_at is not null`),
+    index('payments_active').on(t.updatedAt).where(sql`active = 1`),
   ],
 );
 
@@ -95,16 +101,21 @@ export const paymentTransitions = sqliteTable(
   (t) => [primaryKey({ columns: [t.paymentId, t.seq] })],
 );
 
-/** The dead-letter queue: a payment whose compensation failed and needs an operator. */
+/** The dead-letter queue: work that failed for good and needs an operator. */
 export const failedEvents = sqliteTable(
   'failed_events',
   {
     id: integer('id').primaryKey({ autoIncrement: true }),
+    /** payment_step: a payment's compensation failed (more kinds come with payment events). */
+    kind: text('kind', { enum: ['payment_step', 'webhook_delivery', 'inbound_event'] })
+      .notNull()
+      .default('payment_step'),
     paymentId: text('payment_id').notNull(),
     /** The machine step that failed (AttentionStep). */
     step: text('step').notNull(),
     reason: text('reason').notNull(),
-    status: text('status', { enum: ['open', 'retried', 'ignored'] }).notNull(),
+    /** resolved: the payment was settled by an operator's resolution or by the PG's own record. */
+    status: text('status', { enum: ['open', 'retried', 'ignored', 'resolved'] }).notNull(),
     createdAt: integer('created_at').notNull(),
     updatedAt: integer('updated_at').notNull(),
     resolvedBy: text('resolved_by'),
@@ -152,6 +163,8 @@ export const cancellations = sqliteTable(
     amount: integer('amount').notNull(),
     reason: text('reason').notNull(),
     status: text('status', { enum: ['requested', 'succeeded', 'failed'] }).notNull(),
+    /** PG cancel calls started for it, each committed before the call: a resend asks the PG first. */
+    pgCalls: integer('pg_calls').notNull().default(0),
     requestedAt: integer('requested_at').notNull(),
     completedAt: integer('completed_at'),
   },
@@ -174,10 +187,18 @@ export const refundAttempts = sqliteTable(
   (t) => [index('refund_attempts_cancellation').on(t.cancellationId)],
 );
 
-/** Webhook ids already handled, so a repeated delivery does nothing twice. */
+/**
+ * Webhook ids claimed or handled, so a repeated delivery does nothing twice. A claim
+ * that was never finished (the process died, the PG did not answer) can be taken
+ * again once `claimed_until` passes.
+ */
 export const webhookReceipts = sqliteTable('webhook_receipts', {
   id: text('id').primaryKey(),
   type: text('type').notNull(),
   paymentId: text('payment_id'),
   receivedAt: integer('received_at').notNull(),
+  status: text('status', { enum: ['processing', 'done'] })
+    .notNull()
+    .default('done'),
+  claimedUntil: integer('claimed_until').notNull().default(0),
 });

@@ -1,11 +1,39 @@
-import { eq } from 'drizzle-orm';
 import type { Db } from './connection.ts';
-import { webhookReceipts } from './schema.ts';
+import { prepared } from './prepared.ts';
 
-export function hasReceipt(db: Db, id: string): boolean {
-  return db.select({ id: webhookReceipts.id }).from(webhookReceipts).where(eq(webhookReceipts.id, id)).get() !== undefined;
+export interface WebhookClaim {
+  id: string;
+  type: string;
+  paymentId: string | null;
+  now: number;
+  /** How long the claim holds if it is never finished (the process died mid-way). */
+  claimMs: number;
 }
 
-export function recordReceipt(db: Db, receipt: typeof webhookReceipts.$inferInsert): void {
-  db.insert(webhookReceipts).values(receipt).onConflictDoNothing().run();
+/**
+ * Claims a webhook id in one statement, so of many copies delivered at once exactly one
+ * proceeds. False: the id was handled already, or another copy is being handled now.
+ */
+export function claimReceipt(db: Db, claim: WebhookClaim): boolean {
+  const upsert = prepared(db, 'claimReceipt', () =>
+    db.$client.prepare(`insert into webhook_receipts (id, type, payment_id, received_at, status, claimed_until)
+      values (@id, @type, @paymentId, @now, 'processing', @until)
+      on conflict (id) do update set claimed_until = excluded.claimed_until, received_at = excluded.received_at
+      where webhook_receipts.status = 'processing' and webhook_receipts.claimed_until < @now`),
+  );
+  return upsert.run({ ...claim, until: claim.now + claim.claimMs }).changes === 1;
+}
+
+/** The webhook was acted on: later copies answer as duplicates. */
+export function finishReceipt(db: Db, id: string): void {
+  prepared(db, 'finishReceipt', () =>
+    db.$client.prepare(`update webhook_receipts set status = 'done' where id = ?`),
+  ).run(id);
+}
+
+/** The webhook could not be acted on (the PG did not answer): the PG's retry may claim it again. */
+export function releaseReceipt(db: Db, id: string): void {
+  prepared(db, 'releaseReceipt', () =>
+    db.$client.prepare(`update webhook_receipts set claimed_until = 0 where id = ? and status = 'processing'`),
+  ).run(id);
 }

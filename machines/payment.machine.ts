@@ -1,24 +1,31 @@
-import { assign, fromPromise, setup } from 'xstate';
+import { and, assign, enqueueActions, fromPromise, setup } from 'xstate';
 import { backoffMs } from './backoff.ts';
 import { RESTING, WAITING } from './payment-status.ts';
 
 /** Bumped whenever a change makes older persisted snapshots unreadable by this machine. */
-export const PAYMENT_MACHINE_VERSION = 1;
+export const PAYMENT_MACHINE_VERSION = 2;
 
 export interface RetryPolicy {
   /** First backoff ceiling; doubles per attempt up to capMs (full jitter below it). */
   baseMs: number;
   capMs: number;
-  /** Retries of a failing step (fulfilment, stock release, PG void) before giving up. */
+  /**
+   * Retries of a failing step before giving up: a reservation that failed for a reason
+   * that may pass, a paid order's fulfilment, a stock release, a PG void.
+   */
   stepRetries: number;
-  /** How long the PG may not know a charge before the machine charges again. */
+  /** How long the PG may not know a charge or a refund before it is sent again. */
   notFoundGraceMs: number;
   /** Charge calls at most, the first one included. */
   maxCharges: number;
-  /** Immediate retries of a PG cancel (refund) that got no answer. */
+  /** Calls of one refund the PG has not seen that are sent again, after the first. */
   refundRetries: number;
-  /** The durable retry queue: one more refund attempt this long after the retries. */
-  refundQueueDelayMs: number;
+  /** An inquiry (charge or refund) still without a final answer after this long raises a warning. */
+  inquiryAlertAfterMs: number;
+  /** How long after it failed a payment whose charge went unanswered watches for that charge landing. */
+  lateChargeWindowMs: number;
+  /** PG lookups over that window, on a widening schedule (the last at its end). */
+  lateChargeChecks: number;
 }
 
 export interface PaymentInput {
@@ -27,22 +34,24 @@ export interface PaymentInput {
   retry: RetryPolicy;
 }
 
+export type PgPaymentStatus = 'READY' | 'PENDING' | 'PAID' | 'FAILED' | 'PARTIAL_CANCELLED' | 'CANCELLED';
+
+/** The PG's own record of a payment (GET /payments/{id}): what the machine decides on. */
+export type PgRecord =
+  | { kind: 'found'; status: PgPaymentStatus; pgTxId: string | null; paidAmount: number; cancelledAmount: number }
+  | { kind: 'not_found' }
+  | { kind: 'unknown'; reason: string };
+
 export type ReserveOutput = { kind: 'reserved' } | { kind: 'out_of_stock' };
 export type ChargeOutput =
   | { kind: 'paid'; pgTxId: string }
   | { kind: 'declined'; code: string }
   | { kind: 'unknown'; reason: string };
-export type InquiryOutput =
-  | { kind: 'paid'; pgTxId: string | null }
-  | { kind: 'failed' }
-  | { kind: 'pending' }
-  | { kind: 'not_found' }
-  | { kind: 'unknown'; reason: string };
 export type VoidOutput = { kind: 'voided' } | { kind: 'refused'; code: string } | { kind: 'unknown'; reason: string };
 export type RefundOutput = { kind: 'refunded' } | { kind: 'refused'; code: string } | { kind: 'unknown'; reason: string };
 
 /** Which step a payment was in when it needed an operator; an operator's retry resumes it. */
-export type AttentionStep = 'voiding' | 'releasing' | 'refunding';
+export type AttentionStep = 'voiding' | 'releasing' | 'refunding' | 'voiding_late_charge';
 
 /** A customer's refund request being carried out. */
 export interface CancelRequest {
@@ -66,21 +75,34 @@ export interface RefundInput {
   pgIdempotencyKey: string;
 }
 
+export interface VoidInput {
+  paymentId: string;
+  amount: number;
+  /** The state the void is made from: it must be committed before money moves. */
+  fromState: 'compensating' | 'voidingLateCharge';
+}
+
 /** Who did what, for the transition log. */
 export interface OperatorAction {
-  failedEventId: string;
   actor: string;
   reason: string;
 }
+
+/** How an operator settled a payment that needed attention (API.md, "Resolving a payment by hand"). */
+export type Resolution = 'cancelled' | 'kept';
 
 export interface PaymentContext {
   paymentId: string;
   amount: number;
   retry: RetryPolicy;
   chargeAttempts: number;
+  /** A charge call went unanswered: that charge may still land after the payment gave up. */
+  chargeUnanswered: boolean;
   inquiryAttempts: number;
-  /** Sum of the inquiry waits since the last charge: measures the not-found grace. */
+  /** Sum of the inquiry waits since the last call: measures the not-found grace and the alert delay. */
   inquiryWaitedMs: number;
+  /** The current inquiry already raised its overdue warning. */
+  inquiryAlerted: boolean;
   /** Failures of the current step so far. */
   stepAttempts: number;
   /** Length of the current wait; the host turns it into the due_at column on entry. */
@@ -93,8 +115,10 @@ export interface PaymentContext {
   chargeReturned: boolean;
   /** The latest refund request (kept after it ends, for the record). */
   cancel: CancelRequest | null;
-  /** Whether the current refund already used its one durable-queue retry. */
-  refundQueued: boolean;
+  /** PG calls made for the current refund request. */
+  refundCalls: number;
+  /** PG lookups done by the late-charge watch. */
+  lateChecks: number;
   attentionStep: AttentionStep | null;
   /** What the last failure of that step said, for the operator. */
   attentionReason: string | null;
@@ -104,84 +128,165 @@ export interface PaymentContext {
 
 export type PaymentEvent =
   | { type: 'timer.due' }
-  /** The PG's own answer about this payment, fetched after a webhook told us to look. */
-  | { type: 'pg.status'; result: InquiryOutput }
+  /** The PG's own record of this payment, fetched after a webhook told us to look. */
+  | { type: 'pg.status'; record: PgRecord }
   | ({ type: 'api.cancel' } & Omit<CancelRequest, 'seq'>)
-  | ({ type: 'admin.retry' } & OperatorAction)
-  | ({ type: 'admin.ignore' } & OperatorAction);
+  | ({ type: 'admin.retry'; failedEventId: string } & OperatorAction)
+  | ({ type: 'admin.ignore'; failedEventId: string } & OperatorAction)
+  | ({ type: 'admin.resolve'; outcome: Resolution } & OperatorAction);
+
+/** Raised by the machine, written with the transition that raised it, then posted (rule 7). */
+export interface PaymentAlert {
+  type: 'alert';
+  severity: 'warning' | 'urgent';
+  title: string;
+  details: Record<string, unknown>;
+}
+
+/** The output or error of the settled step, or the record of a `pg.status` event. */
+function settled(event: object): { output?: unknown; error?: unknown; record?: PgRecord } {
+  return event as { output?: unknown; error?: unknown; record?: PgRecord };
+}
+
+function kindOf(event: object): string | undefined {
+  return (settled(event).output as { kind?: string } | undefined)?.kind;
+}
+
+/** The PG's record, whether it came from an inquiry step or from a webhook. */
+function pgRecordOf(event: object): PgRecord | undefined {
+  const { record, output } = settled(event);
+  return record ?? (output as PgRecord | undefined);
+}
+
+function pgStatusOf(event: object): PgPaymentStatus | undefined {
+  const record = pgRecordOf(event);
+  return record?.kind === 'found' ? record.status : undefined;
+}
+
+/** What the PG shows as given back, or undefined when it did not say. */
+function pgCancelledOf(event: object): number | undefined {
+  const record = pgRecordOf(event);
+  return record?.kind === 'found' ? record.cancelledAmount : undefined;
+}
 
 /** A short account of why a step's last attempt failed: a PG refusal, no answer, or an error. */
 function describeFailure(event: object): string {
-  const { output, error } = event as { output?: VoidOutput; error?: unknown };
+  const { output, error } = settled(event) as { output?: VoidOutput; error?: unknown };
   if (output?.kind === 'refused') return `pg_refused:${output.code}`;
   if (output?.kind === 'unknown') return `pg_no_answer:${output.reason}`;
   return error instanceof Error ? error.message : String(error ?? 'unknown');
 }
 
+/** The refund in flight: what it asks and what the PG shows once it landed. */
+function refundTotal(context: PaymentContext): number {
+  return context.cancelledAmount + (context.cancel?.amount ?? 0);
+}
+
+/** Offset from the end of the payment of the late-charge check `n` (1-based): window / 2^(checks - n). */
+function lateCheckOffset(retry: RetryPolicy, n: number): number {
+  return n <= 0 ? 0 : Math.floor(retry.lateChargeWindowMs / 2 ** (retry.lateChargeChecks - n));
+}
+
 const notProvided = (): Promise<never> => Promise.reject(new Error('actor not provided'));
 
-/** A failed step waits and runs again while it may, then hands the payment to an operator. */
-const retryOrAttention = (step: AttentionStep) =>
-  [
-    { guard: 'stepCanRetry', target: 'waiting', actions: 'countStepFailure' },
-    { target: '#payment.requires_attention', actions: { type: 'needsAttention', params: { step } } },
-  ] as const;
-
-/** An unanswered refund: two quick retries, one from the durable retry queue, then an operator. */
-const refundRetryOrAttention = [
-  { guard: 'refundCanRetry', target: 'retrying', actions: 'countStepFailure' },
-  { guard: 'refundNotQueued', target: 'queued', actions: 'queueRefund' },
-  { target: '#payment.requires_attention', actions: { type: 'needsAttention', params: { step: 'refunding' } } },
-] as const;
-
-/**
- * One payment, from stock reservation to a resting state. Pure: every side effect is a
- * promise actor stub below, supplied by src/payments/payment-actors.ts with .provide().
- * Every actor may run twice (XState re-runs an invoked promise when its snapshot is
- * restored), so each implementation is idempotent.
- */
-export const paymentMachine = setup({
+const paymentSetup = setup({
   types: {
     context: {} as PaymentContext,
     events: {} as PaymentEvent,
     input: {} as PaymentInput,
+    emitted: {} as PaymentAlert,
   },
   actors: {
     reserveStock: fromPromise<ReserveOutput, { paymentId: string }>(notProvided),
     chargePayment: fromPromise<ChargeOutput, { paymentId: string; attempt: number }>(notProvided),
-    inquirePgStatus: fromPromise<InquiryOutput, { paymentId: string }>(notProvided),
+    inquirePgStatus: fromPromise<PgRecord, { paymentId: string }>(notProvided),
     fulfilOrder: fromPromise<void, { paymentId: string }>(notProvided),
-    voidCharge: fromPromise<VoidOutput, { paymentId: string; amount: number }>(notProvided),
+    voidCharge: fromPromise<VoidOutput, VoidInput>(notProvided),
     releaseStock: fromPromise<void, { paymentId: string }>(notProvided),
     refundPayment: fromPromise<RefundOutput, RefundInput>(notProvided),
   },
   guards: {
+    stockReserved: ({ event }) => kindOf(event) === 'reserved',
+    /** Marked by the step (`retryable`): a busy database or a lost lease may pass; a refusal will not. */
+    transientErrorCanRetry: ({ context, event }) =>
+      (settled(event).error as { retryable?: unknown } | undefined)?.retryable === true &&
+      context.stepAttempts < context.retry.stepRetries,
     stepCanRetry: ({ context }) => context.stepAttempts < context.retry.stepRetries,
-    refundCanRetry: ({ context }) => context.stepAttempts < context.retry.refundRetries,
-    refundNotQueued: ({ context }) => !context.refundQueued,
+    chargePaid: ({ event }) => kindOf(event) === 'paid',
+    chargeDeclined: ({ event }) => kindOf(event) === 'declined',
+    voided: ({ event }) => kindOf(event) === 'voided',
+    refunded: ({ event }) => kindOf(event) === 'refunded',
+    pgRefused: ({ event }) => kindOf(event) === 'refused',
     chargeReturned: ({ context }) => context.chargeReturned,
     cancellable: ({ context, event }) =>
       event.type === 'api.cancel' &&
       Number.isSafeInteger(event.amount) &&
       event.amount > 0 &&
       event.amount <= context.amount - context.cancelledAmount,
-    pgSaysPaid: ({ event }) => event.type === 'pg.status' && event.result.kind === 'paid',
-    pgSaysFailed: ({ event }) => event.type === 'pg.status' && event.result.kind === 'failed',
+    pgSaysPaid: ({ event }) => pgStatusOf(event) === 'PAID' || pgStatusOf(event) === 'PARTIAL_CANCELLED',
+    /** Failed, or charged and already given back in full: nothing is owed either way. */
+    pgSaysFailed: ({ event }) => pgStatusOf(event) === 'FAILED' || pgStatusOf(event) === 'CANCELLED',
+    pgHasNoCharge: ({ event }) => pgRecordOf(event)?.kind === 'not_found',
+    notFoundGracePassed: ({ context }) => context.inquiryWaitedMs >= context.retry.notFoundGraceMs,
+    chargesLeft: ({ context }) => context.chargeAttempts < context.retry.maxCharges,
+    /** The PG shows the refund in flight (and every earlier one) as given back. */
+    pgShowsRefund: ({ context, event }) => (pgCancelledOf(event) ?? -1) >= refundTotal(context),
+    pgShowsNoRefund: ({ context, event }) => {
+      const cancelled = pgCancelledOf(event);
+      return cancelled !== undefined && cancelled < refundTotal(context);
+    },
+    refundCanBeSentAgain: ({ context }) => context.refundCalls <= context.retry.refundRetries,
+    refundEmptiesPayment: ({ context }) => refundTotal(context) === context.amount,
+    /** The PG shows the whole charge given back (a void an operator waits on landed after all). */
+    pgShowsVoid: ({ context, event }) => (pgCancelledOf(event) ?? -1) >= context.amount,
+    chargeMayLandLate: ({ context }) => context.chargeUnanswered,
+    lateChecksLeft: ({ context }) => context.lateChecks < context.retry.lateChargeChecks,
     attentionAt: ({ context }, params: { step: AttentionStep }) => context.attentionStep === params.step,
+    /** Keeping the charge makes sense only for a fulfilled order or one whose fulfilment can run again. */
+    canKeepCharge: ({ context, event }) =>
+      event.type === 'admin.resolve' &&
+      event.outcome === 'kept' &&
+      (context.attentionStep === 'voiding' || context.attentionStep === 'refunding'),
+    resolvedCancelled: ({ event }) => event.type === 'admin.resolve' && event.outcome === 'cancelled',
+    partlyRefunded: ({ context }) => context.cancelledAmount > 0,
   },
   actions: {
+    fail: assign((_, params: { code: string }) => ({ failureCode: params.code })),
     countStepFailure: assign(({ context }) => ({
       stepAttempts: context.stepAttempts + 1,
       waitMs: backoffMs(context.stepAttempts, context.paymentId, context.retry.baseMs, context.retry.capMs),
     })),
     resetStep: assign({ stepAttempts: 0, waitMs: 0 }),
-    scheduleInquiry: assign(({ context }) => {
+    countChargeAttempt: assign(({ context }) => ({ chargeAttempts: context.chargeAttempts + 1 })),
+    takeChargePgTxId: assign(({ context, event }) => {
+      const output = settled(event).output as ChargeOutput;
+      return { pgTxId: output.kind === 'paid' ? output.pgTxId : context.pgTxId };
+    }),
+    takeDeclineCode: assign(({ event }) => {
+      const output = settled(event).output as ChargeOutput;
+      return { failureCode: output.kind === 'declined' ? output.code : 'card_declined' };
+    }),
+    takePgTxId: assign(({ context, event }) => {
+      const record = pgRecordOf(event);
+      return { pgTxId: record?.kind === 'found' ? (record.pgTxId ?? context.pgTxId) : context.pgTxId };
+    }),
+    /** A new inquiry starts counting its waits from zero. */
+    startInquiry: assign({ inquiryAttempts: 0, inquiryWaitedMs: 0, inquiryAlerted: false }),
+    markChargeUnanswered: assign({ chargeUnanswered: true }),
+    scheduleInquiry: enqueueActions(({ context, enqueue }) => {
       const waitMs = backoffMs(context.inquiryAttempts, context.paymentId, context.retry.baseMs, context.retry.capMs);
-      return {
-        inquiryAttempts: context.inquiryAttempts + 1,
-        inquiryWaitedMs: context.inquiryWaitedMs + waitMs,
-        waitMs,
-      };
+      const inquiryWaitedMs = context.inquiryWaitedMs + waitMs;
+      enqueue.assign({ inquiryAttempts: context.inquiryAttempts + 1, inquiryWaitedMs, waitMs });
+      // The PG keeps us waiting (PENDING, no answer): never guess, but tell a person once.
+      if (!context.inquiryAlerted && inquiryWaitedMs >= context.retry.inquiryAlertAfterMs) {
+        enqueue.assign({ inquiryAlerted: true });
+        enqueue.emit({
+          type: 'alert',
+          severity: 'warning',
+          title: `Payment ${context.paymentId} has no final answer from the PG yet`,
+          details: { inquiringForMs: inquiryWaitedMs, lookups: context.inquiryAttempts + 1 },
+        });
+      }
     }),
     needsAttention: assign(({ context, event }, params: { step: AttentionStep }) => ({
       attentionStep: params.step,
@@ -194,33 +299,134 @@ export const paymentMachine = setup({
       if (event.type !== 'api.cancel') return {};
       const { type: _type, ...request } = event;
       const seq = (context.cancel?.seq ?? 0) + 1;
-      return { cancel: { ...request, seq }, stepAttempts: 0, refundQueued: false, waitMs: 0 };
+      return { cancel: { ...request, seq }, stepAttempts: 0, refundCalls: 1, waitMs: 0 };
     }),
+    countRefundCall: assign(({ context }) => ({ refundCalls: context.refundCalls + 1 })),
     recordRefund: assign(({ context }) => {
-      const cancelledAmount = context.cancelledAmount + (context.cancel?.amount ?? 0);
+      const cancelledAmount = refundTotal(context);
       return { cancelledAmount, chargeReturned: cancelledAmount === context.amount, stepAttempts: 0, waitMs: 0 };
     }),
-    queueRefund: assign(({ context }) => ({ refundQueued: true, waitMs: context.retry.refundQueueDelayMs })),
+    recordVoid: assign(({ context }) => ({ chargeReturned: true, cancelledAmount: context.amount })),
+    scheduleLateCheck: assign(({ context }) => ({
+      waitMs: lateCheckOffset(context.retry, context.lateChecks + 1) - lateCheckOffset(context.retry, context.lateChecks),
+    })),
+    countLateCheck: assign(({ context }) => ({ lateChecks: context.lateChecks + 1 })),
+    noticeLateCharge: enqueueActions(({ context, enqueue }) => {
+      enqueue.assign({ failureCode: 'late_charge_voided', stepAttempts: 0, waitMs: 0 });
+      enqueue.emit({
+        type: 'alert',
+        severity: 'warning',
+        title: `Payment ${context.paymentId} was charged after it failed; voiding the charge`,
+        details: { amount: context.amount, failureCode: context.failureCode },
+      });
+    }),
     resumeAfterAttention: assign(({ context }) => ({
       attentionStep: null,
       failureCode: context.failureCodeBeforeAttention,
       stepAttempts: 0,
-      refundQueued: false,
       waitMs: 0,
     })),
-    takePgTxId: assign(({ context, event }) => ({
-      pgTxId: event.type === 'pg.status' && event.result.kind === 'paid' ? event.result.pgTxId : context.pgTxId,
+    /** The charge stands, as an operator decided: the payment is whole again. */
+    keepCharge: assign({ attentionStep: null, failureCode: null, stepAttempts: 0, waitMs: 0 }),
+    /** The refund being retried was already sent: its next call asks the PG first. */
+    resumeRefundAfterAttention: assign({ refundCalls: 1 }),
+    noteIgnored: assign(({ event }) => ({
+      attentionReason: event.type === 'admin.ignore' ? `ignored by ${event.actor}: ${event.reason}` : null,
+    })),
+    /**
+     * The money went back outside Paystate: the payment ends cancelled. A stuck stock
+     * release comes after the money was settled (never taken, or all given back).
+     */
+    resolveAsCancelled: assign(({ context }) => ({
+      attentionStep: null,
+      failureCode: 'resolved_by_operator',
+      chargeReturned: true,
+      cancelledAmount: context.attentionStep === 'releasing' ? context.cancelledAmount : context.amount,
+      stepAttempts: 0,
+      waitMs: 0,
     })),
   },
-}).createMachine({
+});
+
+/** A failed step waits and runs again while it may, then hands the payment to an operator. */
+const retryOrAttention = (step: AttentionStep) =>
+  [
+    { guard: 'stepCanRetry', target: 'waiting', actions: 'countStepFailure' },
+    { target: '#payment.requires_attention', actions: { type: 'needsAttention', params: { step } } },
+  ] as const;
+
+/** A PG void of the whole charge, retried, then handed to an operator; `voided` says where it goes next. */
+const voidingStates = (fromState: VoidInput['fromState'], step: AttentionStep, voided: '#payment.releasing' | '#payment.cancelled') =>
+  paymentSetup.createStateConfig({
+    initial: 'voiding',
+    states: {
+      voiding: {
+        invoke: {
+          id: 'voidCharge',
+          src: 'voidCharge',
+          input: ({ context }: { context: PaymentContext }): VoidInput => ({
+            paymentId: context.paymentId,
+            amount: context.amount,
+            fromState,
+          }),
+          onDone: [
+            { guard: 'voided', target: voided, actions: ['resetStep', 'recordVoid'] },
+            { guard: 'pgRefused', target: '#payment.requires_attention', actions: { type: 'needsAttention', params: { step } } },
+            ...retryOrAttention(step),
+          ],
+          onError: [...retryOrAttention(step)],
+        },
+      },
+      waiting: { tags: [WAITING], on: { 'timer.due': 'voiding' } },
+    },
+  });
+
+/** The stock goes back on sale, retried, then handed to an operator. */
+const releasingStates = paymentSetup.createStateConfig({
+  initial: 'releasingStock',
+  states: {
+    releasingStock: {
+      invoke: {
+        id: 'releaseStock',
+        src: 'releaseStock',
+        input: ({ context }: { context: PaymentContext }) => ({ paymentId: context.paymentId }),
+        onDone: [
+          { guard: 'chargeReturned', target: '#payment.cancelled', actions: 'resetStep' },
+          { target: '#payment.failed', actions: 'resetStep' },
+        ],
+        onError: [...retryOrAttention('releasing')],
+      },
+    },
+    waiting: { tags: [WAITING], on: { 'timer.due': 'releasingStock' } },
+  },
+});
+
+/** The PG's record settles a charge whose outcome was unknown: paid is fulfilled, failed is released. */
+const chargeSettledByPg = [
+  { guard: 'pgSaysPaid', target: '#payment.finalizing', actions: 'takePgTxId' },
+  { guard: 'pgSaysFailed', target: '#payment.releasing', actions: { type: 'fail', params: { code: 'charge_failed' } } },
+] as const;
+
+/** A PG record shows a charge that this payment is not keeping: it is voided. */
+const lateChargeSeen = { guard: 'pgSaysPaid', target: '#payment.voidingLateCharge', actions: ['takePgTxId', 'noticeLateCharge'] } as const;
+
+/**
+ * One payment, from stock reservation to a resting state. Pure: every side effect is a
+ * promise actor stub below, supplied by src/payments/payment-actors.ts with .provide().
+ * Every actor may run twice (XState re-runs an invoked promise when its snapshot is
+ * restored), so each implementation is idempotent.
+ */
+export const paymentMachine = paymentSetup.createMachine({
   id: 'payment',
   context: ({ input }) => ({
     paymentId: input.paymentId,
     amount: input.amount,
     retry: input.retry,
     chargeAttempts: 0,
+    chargeUnanswered: false,
     inquiryAttempts: 0,
     inquiryWaitedMs: 0,
+    inquiryAlerted: false,
     stepAttempts: 0,
     waitMs: 0,
     pgTxId: null,
@@ -228,7 +434,8 @@ export const paymentMachine = setup({
     failureCode: null,
     chargeReturned: false,
     cancel: null,
-    refundQueued: false,
+    refundCalls: 0,
+    lateChecks: 0,
     attentionStep: null,
     attentionReason: null,
     failureCodeBeforeAttention: null,
@@ -237,22 +444,31 @@ export const paymentMachine = setup({
   states: {
     reserving: {
       tags: ['processing'],
-      invoke: {
-        id: 'reserveStock',
-        src: 'reserveStock',
-        input: ({ context }) => ({ paymentId: context.paymentId }),
-        onDone: [
-          { guard: ({ event }) => event.output.kind === 'reserved', target: 'charging' },
-          { target: 'rejected', actions: assign({ failureCode: 'out_of_stock' }) },
-        ],
-        // The reservation is one transaction: when it throws, nothing is held.
-        onError: { target: 'rejected', actions: assign({ failureCode: 'reservation_failed' }) },
+      initial: 'reservingStock',
+      states: {
+        reservingStock: {
+          invoke: {
+            id: 'reserveStock',
+            src: 'reserveStock',
+            input: ({ context }) => ({ paymentId: context.paymentId }),
+            onDone: [
+              { guard: 'stockReserved', target: '#payment.charging', actions: 'resetStep' },
+              { target: '#payment.rejected', actions: { type: 'fail', params: { code: 'out_of_stock' } } },
+            ],
+            // The reservation is one transaction: when it throws, nothing is held.
+            onError: [
+              { guard: 'transientErrorCanRetry', target: 'waiting', actions: 'countStepFailure' },
+              { target: '#payment.rejected', actions: { type: 'fail', params: { code: 'reservation_failed' } } },
+            ],
+          },
+        },
+        waiting: { tags: [WAITING], on: { 'timer.due': 'reservingStock' } },
       },
     },
 
     charging: {
       tags: ['processing'],
-      entry: assign(({ context }) => ({ chargeAttempts: context.chargeAttempts + 1 })),
+      entry: 'countChargeAttempt',
       // The PG already reports the charge paid (webhook): no need to wait for our call's answer.
       on: { 'pg.status': { guard: 'pgSaysPaid', target: 'finalizing', actions: 'takePgTxId' } },
       invoke: {
@@ -260,32 +476,20 @@ export const paymentMachine = setup({
         src: 'chargePayment',
         input: ({ context }) => ({ paymentId: context.paymentId, attempt: context.chargeAttempts }),
         onDone: [
-          {
-            guard: ({ event }) => event.output.kind === 'paid',
-            target: 'finalizing',
-            actions: assign({ pgTxId: ({ event }) => (event.output.kind === 'paid' ? event.output.pgTxId : null) }),
-          },
-          {
-            guard: ({ event }) => event.output.kind === 'declined',
-            target: 'releasing',
-            actions: assign({ failureCode: ({ event }) => (event.output.kind === 'declined' ? event.output.code : null) }),
-          },
-          { target: 'inquiring', actions: assign({ inquiryAttempts: 0, inquiryWaitedMs: 0 }) },
+          { guard: 'chargePaid', target: 'finalizing', actions: 'takeChargePgTxId' },
+          { guard: 'chargeDeclined', target: 'releasing', actions: 'takeDeclineCode' },
+          { target: 'inquiring', actions: ['startInquiry', 'markChargeUnanswered'] },
         ],
         // The call may have reached the PG: an unknown outcome is a state, not an error.
-        onError: { target: 'inquiring', actions: assign({ inquiryAttempts: 0, inquiryWaitedMs: 0 }) },
+        onError: { target: 'inquiring', actions: ['startInquiry', 'markChargeUnanswered'] },
       },
     },
 
     inquiring: {
       tags: ['processing'],
       initial: 'checking',
-      on: {
-        'pg.status': [
-          { guard: 'pgSaysPaid', target: 'finalizing', actions: 'takePgTxId' },
-          { guard: 'pgSaysFailed', target: 'releasing', actions: assign({ failureCode: 'charge_failed' }) },
-        ],
-      },
+      // A webhook's answer counts as much as our own inquiry's.
+      on: { 'pg.status': [...chargeSettledByPg] },
       states: {
         checking: {
           invoke: {
@@ -293,32 +497,17 @@ export const paymentMachine = setup({
             src: 'inquirePgStatus',
             input: ({ context }) => ({ paymentId: context.paymentId }),
             onDone: [
+              ...chargeSettledByPg,
               {
-                guard: ({ event }) => event.output.kind === 'paid',
-                target: '#payment.finalizing',
-                actions: assign({
-                  pgTxId: ({ event }) => (event.output.kind === 'paid' ? event.output.pgTxId : null),
-                }),
-              },
-              {
-                guard: ({ event }) => event.output.kind === 'failed',
-                target: '#payment.releasing',
-                actions: assign({ failureCode: 'charge_failed' }),
-              },
-              {
-                guard: ({ event, context }) =>
-                  event.output.kind === 'not_found' &&
-                  context.inquiryWaitedMs >= context.retry.notFoundGraceMs &&
-                  context.chargeAttempts < context.retry.maxCharges,
+                guard: and(['pgHasNoCharge', 'notFoundGracePassed', 'chargesLeft']),
                 // The PG never saw the charge: charging again with the same payment id
                 // is safe (the PG answers ALREADY_PAID to a second charge).
                 target: '#payment.charging',
               },
               {
-                guard: ({ event, context }) =>
-                  event.output.kind === 'not_found' && context.inquiryWaitedMs >= context.retry.notFoundGraceMs,
+                guard: and(['pgHasNoCharge', 'notFoundGracePassed']),
                 target: '#payment.releasing',
-                actions: assign({ failureCode: 'charge_not_received' }),
+                actions: { type: 'fail', params: { code: 'charge_not_received' } },
               },
               { target: 'waiting', actions: 'scheduleInquiry' },
             ],
@@ -347,7 +536,7 @@ export const paymentMachine = setup({
               // Paid but cannot fulfil: give the money back (double-fault defence).
               {
                 target: '#payment.compensating',
-                actions: ['resetStep', assign({ failureCode: 'fulfilment_failed' })],
+                actions: ['resetStep', { type: 'fail', params: { code: 'fulfilment_failed' } }],
               },
             ],
           },
@@ -361,57 +550,12 @@ export const paymentMachine = setup({
 
     compensating: {
       tags: ['processing'],
-      initial: 'voiding',
-      states: {
-        voiding: {
-          invoke: {
-            id: 'voidCharge',
-            src: 'voidCharge',
-            input: ({ context }) => ({ paymentId: context.paymentId, amount: context.amount }),
-            onDone: [
-              {
-                guard: ({ event }) => event.output.kind === 'voided',
-                target: '#payment.releasing',
-                actions: ['resetStep', assign(({ context }) => ({ chargeReturned: true, cancelledAmount: context.amount }))],
-              },
-              {
-                guard: ({ event }) => event.output.kind === 'refused',
-                target: '#payment.requires_attention',
-                actions: { type: 'needsAttention', params: { step: 'voiding' } },
-              },
-              ...retryOrAttention('voiding'),
-            ],
-            onError: [...retryOrAttention('voiding')],
-          },
-        },
-        waiting: {
-          tags: [WAITING],
-          on: { 'timer.due': 'voiding' },
-        },
-      },
+      ...voidingStates('compensating', 'voiding', '#payment.releasing'),
     },
 
     releasing: {
       tags: ['processing'],
-      initial: 'releasingStock',
-      states: {
-        releasingStock: {
-          invoke: {
-            id: 'releaseStock',
-            src: 'releaseStock',
-            input: ({ context }) => ({ paymentId: context.paymentId }),
-            onDone: [
-              { guard: 'chargeReturned', target: '#payment.cancelled', actions: 'resetStep' },
-              { target: '#payment.failed', actions: 'resetStep' },
-            ],
-            onError: [...retryOrAttention('releasing')],
-          },
-        },
-        waiting: {
-          tags: [WAITING],
-          on: { 'timer.due': 'releasingStock' },
-        },
-      },
+      ...releasingStates,
     },
 
     completed: {
@@ -438,50 +582,103 @@ export const paymentMachine = setup({
                 paymentId: context.paymentId,
                 cancellationId: cancel.id,
                 amount: cancel.amount,
-                cancelledTotal: context.cancelledAmount + cancel.amount,
+                cancelledTotal: refundTotal(context),
                 reason: cancel.reason,
                 pgIdempotencyKey: `${context.paymentId}:cancel:${cancel.seq}`,
               };
             },
             onDone: [
-              {
-                guard: ({ event, context }) =>
-                  event.output.kind === 'refunded' && context.cancelledAmount + (context.cancel?.amount ?? 0) === context.amount,
-                // Nothing left on the payment: the goods go back on sale.
-                target: '#payment.releasing',
-                actions: 'recordRefund',
-              },
-              { guard: ({ event }) => event.output.kind === 'refunded', target: '#payment.partially_cancelled', actions: 'recordRefund' },
+              // The last refund brings the stock back; an earlier one leaves money on the payment.
+              { guard: and(['refunded', 'refundEmptiesPayment']), target: 'returningStock', actions: 'recordRefund' },
+              { guard: 'refunded', target: '#payment.partially_cancelled', actions: 'recordRefund' },
               // A permanent refusal will not change by asking again.
+              { guard: 'pgRefused', target: '#payment.requires_attention', actions: { type: 'needsAttention', params: { step: 'refunding' } } },
+              // No answer: the refund may have landed. Ask the PG until it says (rule 6).
+              { target: 'checking', actions: 'startInquiry' },
+            ],
+            onError: { target: 'checking', actions: 'startInquiry' },
+          },
+        },
+        /** An unanswered refund: the PG's record says whether it landed. */
+        checking: {
+          invoke: {
+            id: 'inquirePgStatus',
+            src: 'inquirePgStatus',
+            input: ({ context }) => ({ paymentId: context.paymentId }),
+            onDone: [
+              { guard: and(['pgShowsRefund', 'refundEmptiesPayment']), target: 'returningStock', actions: 'recordRefund' },
+              { guard: 'pgShowsRefund', target: '#payment.partially_cancelled', actions: 'recordRefund' },
               {
-                guard: ({ event }) => event.output.kind === 'refused',
+                guard: and(['pgShowsNoRefund', 'notFoundGracePassed', 'refundCanBeSentAgain']),
+                target: 'refunding',
+                actions: 'countRefundCall',
+              },
+              {
+                guard: and(['pgShowsNoRefund', 'notFoundGracePassed']),
                 target: '#payment.requires_attention',
                 actions: { type: 'needsAttention', params: { step: 'refunding' } },
               },
-              ...refundRetryOrAttention,
+              { target: 'waiting', actions: 'scheduleInquiry' },
             ],
-            onError: [...refundRetryOrAttention],
+            onError: { target: 'waiting', actions: 'scheduleInquiry' },
           },
         },
-        retrying: {
+        waiting: {
           tags: [WAITING],
-          on: { 'timer.due': 'refunding' },
+          on: { 'timer.due': 'checking' },
         },
-        /** The durable retry queue: one last attempt after a longer delay. */
-        queued: {
-          tags: [WAITING],
-          on: { 'timer.due': 'refunding' },
-        },
+        /** Refunded down to zero: the goods go back on sale; the status stays cancel_requested until then. */
+        returningStock: releasingStates,
       },
     },
 
     rejected: { tags: ['rejected', RESTING], type: 'final' },
-    failed: { tags: ['failed', RESTING], type: 'final' },
     cancelled: { tags: ['cancelled', RESTING], type: 'final' },
 
     /**
+     * Failed for good; the stock is back. A charge whose call went unanswered may still
+     * land (held in a queue at the PG or a proxy), so such a payment watches for it over
+     * LATE_CHARGE_WINDOW_MS; any PG report of a charge, then or later, is voided.
+     */
+    failed: {
+      tags: ['failed'],
+      initial: 'ended',
+      states: {
+        ended: {
+          always: [{ guard: 'chargeMayLandLate', target: 'watching', actions: 'scheduleLateCheck' }, { target: 'closed' }],
+        },
+        watching: {
+          tags: [WAITING],
+          on: { 'timer.due': { target: 'checking', actions: 'countLateCheck' }, 'pg.status': lateChargeSeen },
+        },
+        checking: {
+          on: { 'pg.status': lateChargeSeen },
+          invoke: {
+            id: 'inquirePgStatus',
+            src: 'inquirePgStatus',
+            input: ({ context }) => ({ paymentId: context.paymentId }),
+            onDone: [
+              lateChargeSeen,
+              { guard: 'lateChecksLeft', target: 'watching', actions: 'scheduleLateCheck' },
+              { target: 'closed' },
+            ],
+            onError: [{ guard: 'lateChecksLeft', target: 'watching', actions: 'scheduleLateCheck' }, { target: 'closed' }],
+          },
+        },
+        closed: { tags: [RESTING], on: { 'pg.status': lateChargeSeen } },
+      },
+    },
+
+    /** A charge landed after the payment failed: it is voided, and the payment ends cancelled. */
+    voidingLateCharge: {
+      tags: ['cancel_requested'],
+      ...voidingStates('voidingLateCharge', 'voiding_late_charge', '#payment.cancelled'),
+    },
+
+    /**
      * A compensation failed after its retries; the stock stays reserved until an
-     * operator acts. Dead letters are never retried automatically: only admin.retry.
+     * operator acts. Dead letters are never retried automatically: only admin.retry,
+     * or the PG's own record showing that the money went back after all.
      */
     requires_attention: {
       tags: ['requires_attention', RESTING],
@@ -493,6 +690,11 @@ export const paymentMachine = setup({
             actions: 'resumeAfterAttention',
           },
           {
+            guard: { type: 'attentionAt', params: { step: 'voiding_late_charge' } },
+            target: 'voidingLateCharge',
+            actions: 'resumeAfterAttention',
+          },
+          {
             guard: { type: 'attentionAt', params: { step: 'releasing' } },
             target: 'releasing',
             actions: 'resumeAfterAttention',
@@ -500,11 +702,44 @@ export const paymentMachine = setup({
           {
             guard: { type: 'attentionAt', params: { step: 'refunding' } },
             target: 'cancelling',
-            actions: 'resumeAfterAttention',
+            actions: ['resumeAfterAttention', 'resumeRefundAfterAttention'],
           },
         ],
         // The operator settles it outside Paystate; the payment keeps its state and the log says who and why.
-        'admin.ignore': { actions: assign({ attentionReason: ({ event }) => `ignored by ${event.actor}: ${event.reason}` }) },
+        'admin.ignore': { actions: 'noteIgnored' },
+        'admin.resolve': [
+          { guard: 'resolvedCancelled', target: 'releasing', actions: 'resolveAsCancelled' },
+          {
+            guard: and(['canKeepCharge', { type: 'attentionAt', params: { step: 'voiding' as const } }]),
+            // The order was never handed over: fulfilment runs (again) before it counts as completed.
+            target: 'finalizing',
+            actions: 'keepCharge',
+          },
+          { guard: and(['canKeepCharge', 'partlyRefunded']), target: 'partially_cancelled', actions: 'keepCharge' },
+          { guard: 'canKeepCharge', target: 'completed', actions: 'keepCharge' },
+        ],
+        'pg.status': [
+          {
+            guard: and([{ type: 'attentionAt', params: { step: 'refunding' as const } }, 'pgShowsRefund', 'refundEmptiesPayment']),
+            target: '#payment.cancelling.returningStock',
+            actions: ['resumeAfterAttention', 'recordRefund'],
+          },
+          {
+            guard: and([{ type: 'attentionAt', params: { step: 'refunding' as const } }, 'pgShowsRefund']),
+            target: 'partially_cancelled',
+            actions: ['resumeAfterAttention', 'recordRefund'],
+          },
+          {
+            guard: and([{ type: 'attentionAt', params: { step: 'voiding' as const } }, 'pgShowsVoid']),
+            target: 'releasing',
+            actions: ['resumeAfterAttention', 'recordVoid'],
+          },
+          {
+            guard: and([{ type: 'attentionAt', params: { step: 'voiding_late_charge' as const } }, 'pgShowsVoid']),
+            target: 'cancelled',
+            actions: ['resumeAfterAttention', 'recordVoid'],
+          },
+        ],
       },
     },
   },

@@ -15,8 +15,10 @@ export class AppError extends Error {
     readonly code: string,
     message: string,
     readonly errors: FieldError[] = [],
+    /** A dependency's failure behind this answer: logged, never shown. */
+    options?: { cause: unknown },
   ) {
-    super(message);
+    super(message, options);
   }
 }
 

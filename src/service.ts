@@ -3,9 +3,9 @@ import type { Server } from 'node:http';
 import { openDatabase } from '../db/connection.ts';
 import { createGroupCommit } from '../db/group-commit.ts';
 import { paymentMachine, type RetryPolicy } from '../machines/payment.machine.ts';
-import type { PublicStatus } from '../machines/payment-status.ts';
 import type { Config } from './config.ts';
 import { startAlertRelay } from './alerts/alert-relay.ts';
+import { createPgAuthAlarm } from './alerts/pg-auth-alarm.ts';
 import { createApp } from './http/app.ts';
 import type { Logger } from './logger.ts';
 import { createMetrics } from './metrics.ts';
@@ -19,7 +19,8 @@ import { startScheduler } from './payments/scheduler.ts';
 import { recordTransitionEffects } from './payments/transition-effects.ts';
 import { createPgClient } from './pg/pg-client.ts';
 
-const IN_FLIGHT: PublicStatus[] = ['processing', 'cancel_requested'];
+/** A PG that refuses our credentials pages someone at most this often. */
+const PG_AUTH_ALERT_QUIET_MS = 10 * 60_000;
 
 export interface RunningService {
   url: string;
@@ -35,18 +36,21 @@ export function retryPolicyFrom(config: Config): RetryPolicy {
     notFoundGraceMs: config.PG_NOT_FOUND_GRACE_MS,
     maxCharges: config.MAX_CHARGE_ATTEMPTS,
     refundRetries: config.REFUND_RETRIES,
-    refundQueueDelayMs: config.REFUND_QUEUE_DELAY_MS,
+    inquiryAlertAfterMs: config.INQUIRY_ALERT_AFTER_MS,
+    lateChargeWindowMs: config.LATE_CHARGE_WINDOW_MS,
+    lateChargeChecks: config.LATE_CHARGE_CHECKS,
   };
 }
 
 /** The composition root: every dependency is built and wired here, once. */
 export async function startService(config: Config, logger: Logger): Promise<RunningService> {
   const clock = Date.now;
-  const conn = openDatabase(config.DATABASE_PATH, config.SQLITE_SYNCHRONOUS);
+  const conn = openDatabase(config.DATABASE_PATH, config.SQLITE_SYNCHRONOUS, config.SQLITE_BUSY_TIMEOUT_MS);
   const commit = createGroupCommit(conn.sqlite);
   const ops = createOpsStore();
   // The gauge reads the PG client's queue when scraped, long after both exist.
   const metrics = createMetrics(conn.db, ops, () => pg.queued);
+  const onAuthFailure = createPgAuthAlarm({ db: conn.db, commit, clock, logger, quietMs: PG_AUTH_ALERT_QUIET_MS });
   const pg = createPgClient({
     baseUrl: config.PG_BASE_URL,
     secret: config.PG_SECRET,
@@ -56,14 +60,15 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     queueTimeoutMs: config.PG_QUEUE_TIMEOUT_MS,
     logger,
     onQueueWait: (operation, outcome, seconds) => metrics.recordPgQueueWait(operation, outcome, seconds),
+    onAuthFailure,
     onCall: (operation, outcome, seconds) => {
       metrics.recordPgCall(operation, outcome, seconds);
       const answered = /^\d+$/.test(outcome) && Number(outcome) < 500;
       ops.trigger[answered ? 'pgAnswered' : 'pgUnreachable']({ at: clock() });
     },
   });
-  const machine = paymentMachine.provide({ actors: createPaymentActors({ conn, commit, pg, clock, logger }) });
   const owner = config.INSTANCE_ID;
+  const machine = paymentMachine.provide({ actors: createPaymentActors({ conn, commit, pg, clock, logger, owner }) });
   const host = new PaymentHost({
     conn,
     commit,
@@ -81,7 +86,6 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     host,
     clock,
     owner,
-    inFlightStatuses: IN_FLIGHT,
     stuckAfterMs: config.STUCK_AFTER_MS,
     cron: config.RECONCILE_CRON,
     batchSize: config.RECONCILE_BATCH,
@@ -91,7 +95,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
   const leaseRenewal = setInterval(() => {
     host.renewLeases().catch((error: unknown) => logger.error({ err: error }, 'lease renewal failed'));
   }, Math.max(1, Math.floor(config.LEASE_TTL_MS / 3)));
-  const scheduler = startScheduler({ db: conn.db, host, clock, intervalMs: config.SCHEDULER_INTERVAL_MS, logger });
+  const scheduler = startScheduler({ db: conn.db, host, clock, owner, intervalMs: config.SCHEDULER_INTERVAL_MS, logger });
   const alertRelay = startAlertRelay({
     db: conn.db,
     webhookUrl: config.ALERT_WEBHOOK_URL,

@@ -14,6 +14,7 @@ import {
   insertPayment,
   markChargeStarted,
   releaseLease,
+  requireLease,
   writeSnapshot,
   type PaymentOrder,
 } from '../../db/payments-repo.ts';
@@ -37,7 +38,8 @@ import { toPaymentResource } from '../../src/payments/payment-view.ts';
  *   commit 5  snapshot → completed + transition
  *   commit 6  release the lease                                     (eviction)
  *
- * 8 group-commit jobs, 13 written rows, 5 row reads and one product read per payment;
+ * 8 group-commit jobs, 13 written rows, 5 row reads and one product read per payment,
+ * plus the lease check of each step's write (three more reads);
  * each "commit" waits for the previous one, as the machine's steps do.
  */
 
@@ -46,11 +48,13 @@ const TIMEOUT_MS = 3000;
 const RETRY: RetryPolicy = {
   baseMs: 500,
   capMs: 60_000,
-  stepRetries: 3,
+  stepRetries: 10,
   notFoundGraceMs: 30_000,
   maxCharges: 3,
   refundRetries: 2,
-  refundQueueDelayMs: 60_000,
+  inquiryAlertAfterMs: 3_600_000,
+  lateChargeWindowMs: 86_400_000,
+  lateChargeChecks: 6,
 };
 
 const env = (name: string, fallback?: string): string => {
@@ -98,6 +102,7 @@ function writeState(row: PaymentOrder, state: string, from: string): Promise<voi
         cancelledAmount: 0,
         snapshot: snapshotJson(row, state),
         dueAt: null,
+        active: !(state in STATUS_OF),
         updatedAt: now,
         transitions: [{ type: `bare.${state}`, from, to: state, at: now }],
       },
@@ -131,16 +136,23 @@ async function charge(row: PaymentOrder): Promise<boolean> {
   }
 }
 
+/** A step's write, fenced by the lease in its own savepoint, as the service's steps are. */
+const fenced = <T>(paymentId: string, work: () => T): Promise<T> =>
+  commit.run(() => {
+    requireLease(db, paymentId, OWNER);
+    return work();
+  });
+
 /** The clean path of one payment, step by step; a refusal just ends it (the bound only measures clean payments). */
 async function drive(paymentId: string): Promise<void> {
   const row = findPaymentOrder(db, paymentId)!;
   const items = JSON.parse(row.items) as Array<{ productId: string; quantity: number }>;
-  const reserved = await commit.run(() => reserveStock(conn, paymentId, items, Date.now()));
+  const reserved = await fenced(paymentId, () => reserveStock(conn, paymentId, items, Date.now()));
   if (reserved !== 'reserved') {
     await writeState(row, 'rejected', 'reserving');
     return;
   }
-  await Promise.all([writeState(row, 'charging', 'reserving'), commit.run(() => markChargeStarted(db, paymentId, 1))]);
+  await Promise.all([writeState(row, 'charging', 'reserving'), fenced(paymentId, () => markChargeStarted(db, paymentId, 1))]);
   if (!(await charge(findPaymentOrder(db, paymentId)!))) {
     await writeState(row, 'failed', 'charging');
     return;
@@ -148,7 +160,7 @@ async function drive(paymentId: string): Promise<void> {
   const charged = findPaymentOrder(db, paymentId)!;
   await Promise.all([
     writeState(row, 'finalizing.fulfilling', 'charging'),
-    commit.run(() => fulfilOrder(db, paymentId, charged.customerId, charged.items, Date.now())),
+    fenced(paymentId, () => fulfilOrder(db, paymentId, charged.customerId, charged.items, Date.now())),
   ]);
   await writeState(row, 'completed', 'finalizing.fulfilling');
   await commit.run(() => releaseLease(db, paymentId, OWNER));
@@ -205,6 +217,7 @@ router.post('/v1/payments', async (ctx) => {
         snapshot: '{}',
         machineVersion: 1,
         dueAt: null,
+        active: 1,
         leaseOwner: OWNER,
         leaseExpiresAt: now + 30_000,
         createdAt: now,

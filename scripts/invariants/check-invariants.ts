@@ -11,6 +11,7 @@ export type ViolationKind =
   | 'cancelled_amount_mismatch'
   | 'unknown_pg_payment'
   | 'charged_twice'
+  | 'money_not_returned'
   | 'in_flight'
   | 'attention_without_dead_letter'
   | 'attention_without_alert';
@@ -41,6 +42,7 @@ interface ProductRow {
 interface PaymentRow {
   id: string;
   status: PublicStatus;
+  failureCode: string | null;
   amount: number;
   cancelledAmount: number;
   /** JSON: [{ productId, quantity, unitPrice }] */
@@ -115,7 +117,7 @@ function readDatabase(sqlite: Sqlite) {
   return sqlite.transaction(() => ({
     products: sqlite.prepare('select id, stock, total_stock as totalStock from products').all() as ProductRow[],
     payments: sqlite
-      .prepare('select id, status, amount, cancelled_amount as cancelledAmount, items from payments')
+      .prepare('select id, status, failure_code as failureCode, amount, cancelled_amount as cancelledAmount, items from payments')
       .all() as PaymentRow[],
     reserved: sqlite
       .prepare(`select payment_id as paymentId, product_id as productId, quantity from stock_reservations where status = 'reserved'`)
@@ -185,8 +187,22 @@ function checkFulfilment(payment: PaymentRow, fulfilled: boolean, report: Report
   }
 }
 
+/** Resting statuses that keep no money: the PG must hold none for them. */
+const KEEPS_NO_MONEY = new Set<PublicStatus>(['failed', 'rejected', 'cancelled']);
+/** An operator settled it by hand (the money went back outside the PG): the PG's books are not ours to compare. */
+const SETTLED_BY_HAND = 'resolved_by_operator';
+
 function checkAgainstPg(payment: PaymentRow, entry: LedgerEntry | undefined, report: Report): void {
   const { id, status } = payment;
+  if (payment.failureCode === SETTLED_BY_HAND) return;
+  const held = entry ? entry.paidAmount - entry.cancelledAmount : 0;
+  if (KEEPS_NO_MONEY.has(status) && held > 0) {
+    report({
+      kind: 'money_not_returned',
+      paymentId: id,
+      message: `payment ${id} is ${status} but the PG holds ${held} of the customer's money (${entry!.status})`,
+    });
+  }
   const pgStatus: PgStatus = entry?.status ?? 'absent';
   const allowed = PG_STATUSES_ALLOWED[status];
   if (allowed && !allowed.has(pgStatus)) {

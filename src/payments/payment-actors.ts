@@ -1,22 +1,23 @@
 import { fromPromise } from 'xstate';
+import { insertRefundAttempt, markRefundCallStarted } from '../../db/cancellations-repo.ts';
 import type { Connection } from '../../db/connection.ts';
 import { fulfilOrder } from '../../db/fulfilments-repo.ts';
 import type { GroupCommit } from '../../db/group-commit.ts';
-import { findPaymentOrder, markChargeStarted, type PaymentOrder } from '../../db/payments-repo.ts';
+import { findPaymentOrder, markChargeStarted, requireLease, type PaymentOrder } from '../../db/payments-repo.ts';
 import { releaseStock, reserveStock } from '../../db/stock-repo.ts';
-import { insertRefundAttempt } from '../../db/cancellations-repo.ts';
 import type {
   ChargeOutput,
-  InquiryOutput,
+  PgRecord,
   RefundInput,
   RefundOutput,
   ReserveOutput,
+  VoidInput,
   VoidOutput,
 } from '../../machines/payment.machine.ts';
 import type { Logger } from '../logger.ts';
-import type { PgClient } from '../pg/pg-client.ts';
+import type { CancelResult, PgClient } from '../pg/pg-client.ts';
 import { paymentItems } from './payment-view.ts';
-import { toInquiryOutput } from './pg-status.ts';
+import { toStepError } from './step-errors.ts';
 
 export interface PaymentActorDeps {
   conn: Connection;
@@ -24,18 +25,42 @@ export interface PaymentActorDeps {
   pg: PgClient;
   clock: () => number;
   logger: Logger;
+  /** This process's lease owner id: every step write is fenced by it. */
+  owner: string;
 }
 
 /**
- * The side effects of the payment machine. Each may run twice (rule 3): database
- * steps find their own rows first, PG calls carry the payment id.
+ * PG refusals of a cancel that mean "nothing (more) to cancel": an earlier call of ours
+ * may have landed. The PG's record decides whether it did.
  */
-export function createPaymentActors({ conn, commit, pg, clock, logger }: PaymentActorDeps) {
+const MAYBE_ALREADY_CANCELLED = new Set([
+  'PAYMENT_ALREADY_CANCELLED',
+  'CANCEL_AMOUNT_EXCEEDS_CANCELLABLE_AMOUNT',
+  'CANCELLABLE_AMOUNT_CONSISTENCY_BROKEN',
+]);
+
+/**
+ * The side effects of the payment machine. Each may run twice (rule 3): database
+ * steps find their own rows first, PG calls carry the payment id. Database steps are
+ * fenced by the lease (rule 8) and throw errors that say whether a retry can help.
+ */
+export function createPaymentActors({ conn, commit, pg, clock, logger, owner }: PaymentActorDeps) {
   const load = (paymentId: string): PaymentOrder => {
     const row = findPaymentOrder(conn.db, paymentId);
     if (!row) throw new Error(`payment ${paymentId} vanished`);
     return row;
   };
+
+  /** A step's write: its own savepoint, and only while this process holds the payment's lease. */
+  const fencedWrite = <T>(paymentId: string, work: () => T): Promise<T> =>
+    commit
+      .run(() => {
+        requireLease(conn.db, paymentId, owner);
+        return work();
+      })
+      .catch((error: unknown) => {
+        throw toStepError(error);
+      });
 
   /**
    * Money moves only from a committed state: a refund or void whose state did not reach
@@ -47,23 +72,60 @@ export function createPaymentActors({ conn, commit, pg, clock, logger }: Payment
     if (!committed.startsWith(state)) throw new Error(`${state} is not committed (${committed}); not calling the PG`);
   };
 
-  /** An unanswered cancel may have landed: the PG's record says whether it did (rule 6). */
-  const landed = async (paymentId: string, cancelledTotal: number, signal: AbortSignal): Promise<boolean> => {
+  /** What the PG's record shows as given back; undefined when it did not say (rule 6). */
+  const cancelledAtPg = async (paymentId: string, signal: AbortSignal): Promise<number | undefined> => {
     const record = await pg.getPayment(paymentId, signal);
-    return record.kind === 'found' && record.cancelledAmount >= cancelledTotal;
+    return record.kind === 'found' ? record.cancelledAmount : undefined;
+  };
+
+  /** A cancel that got no answer, or was refused as already done, landed if the PG shows it. */
+  const confirmCancel = async (
+    paymentId: string,
+    answer: CancelResult,
+    cancelledTotal: number,
+    signal: AbortSignal,
+  ): Promise<CancelResult> => {
+    const inDoubt = answer.kind === 'unknown' || (answer.kind === 'refused' && MAYBE_ALREADY_CANCELLED.has(answer.code));
+    if (!inDoubt) return answer;
+    const cancelled = await cancelledAtPg(paymentId, signal);
+    return cancelled !== undefined && cancelled >= cancelledTotal ? { kind: 'cancelled', cancellationId: null, amount: 0 } : answer;
+  };
+
+  /**
+   * Sends a refund's PG cancel, unless an earlier call of it already landed: the PG keeps
+   * idempotency keys only for a while, so a resend asks the PG's record first.
+   */
+  const sendRefund = async (input: RefundInput, signal: AbortSignal): Promise<{ answer: CancelResult; result: CancelResult }> => {
+    const earlierCalls = await fencedWrite(input.paymentId, () => markRefundCallStarted(conn.db, input.cancellationId));
+    if (earlierCalls > 0) {
+      const cancelled = await cancelledAtPg(input.paymentId, signal);
+      if (cancelled === undefined) {
+        const answer = { kind: 'unknown', reason: 'pg_no_answer_before_resend' } as const;
+        return { answer, result: answer };
+      }
+      if (cancelled >= input.cancelledTotal) {
+        const answer = { kind: 'cancelled', cancellationId: null, amount: input.amount } as const;
+        return { answer, result: answer };
+      }
+    }
+    const answer = await pg.cancelPayment(
+      { paymentId: input.paymentId, amount: input.amount, reason: input.reason, idempotencyKey: input.pgIdempotencyKey },
+      signal,
+    );
+    return { answer, result: await confirmCancel(input.paymentId, answer, input.cancelledTotal, signal) };
   };
 
   return {
     reserveStock: fromPromise<ReserveOutput, { paymentId: string }>(async ({ input }) => {
       const items = paymentItems(load(input.paymentId));
-      const kind = await commit.run(() => reserveStock(conn, input.paymentId, items, clock()));
+      const kind = await fencedWrite(input.paymentId, () => reserveStock(conn, input.paymentId, items, clock()));
       return { kind };
     }),
 
     chargePayment: fromPromise<ChargeOutput, { paymentId: string; attempt: number }>(async ({ input, signal }) => {
       const log = logger.child({ paymentId: input.paymentId, attempt: input.attempt });
       // Committed before the call: after a crash we know the call may have happened.
-      const first = await commit.run(() => markChargeStarted(conn.db, input.paymentId, input.attempt));
+      const first = await fencedWrite(input.paymentId, () => markChargeStarted(conn.db, input.paymentId, input.attempt));
       if (!first) {
         log.info('charge attempt already started before a restart; asking the PG instead');
         return { kind: 'unknown', reason: 'resumed_after_restart' };
@@ -84,54 +146,41 @@ export function createPaymentActors({ conn, commit, pg, clock, logger }: Payment
       return result.kind === 'declined' ? { kind: 'declined', code: result.code } : result;
     }),
 
-    inquirePgStatus: fromPromise<InquiryOutput, { paymentId: string }>(async ({ input, signal }) =>
-      toInquiryOutput(await pg.getPayment(input.paymentId, signal)),
-    ),
+    inquirePgStatus: fromPromise<PgRecord, { paymentId: string }>(({ input, signal }) => pg.getPayment(input.paymentId, signal)),
 
     fulfilOrder: fromPromise<void, { paymentId: string }>(async ({ input }) => {
       const row = load(input.paymentId);
-      await commit.run(() => fulfilOrder(conn.db, row.id, row.customerId, row.items, clock()));
+      await fencedWrite(input.paymentId, () => fulfilOrder(conn.db, row.id, row.customerId, row.items, clock()));
     }),
 
-    voidCharge: fromPromise<VoidOutput, { paymentId: string; amount: number }>(async ({ input, signal }) => {
-      await ensureCommitted(input.paymentId, 'compensating');
-      const result = await pg.cancelPayment(
+    // A void gives back the whole charge, so a repeated one is refused as already
+    // cancelled rather than paid twice: it needs no ask-first as partial refunds do.
+    voidCharge: fromPromise<VoidOutput, VoidInput>(async ({ input, signal }) => {
+      await ensureCommitted(input.paymentId, input.fromState);
+      const answer = await pg.cancelPayment(
         {
           paymentId: input.paymentId,
           amount: input.amount,
-          reason: 'order could not be fulfilled',
+          reason: input.fromState === 'voidingLateCharge' ? 'charge landed after the payment failed' : 'order could not be fulfilled',
           // One void per payment: a retried call must not cancel twice.
           idempotencyKey: `${input.paymentId}:void`,
         },
         signal,
       );
+      const result = await confirmCancel(input.paymentId, answer, input.amount, signal);
       logger.info({ paymentId: input.paymentId, outcome: result.kind }, 'void answered');
-      if (result.kind === 'cancelled') return { kind: 'voided' };
-      if (result.kind === 'refused' && result.code === 'PAYMENT_ALREADY_CANCELLED') return { kind: 'voided' };
-      if (result.kind === 'unknown' && (await landed(input.paymentId, input.amount, signal))) return { kind: 'voided' };
-      return result;
+      return result.kind === 'cancelled' ? { kind: 'voided' } : result;
     }),
 
     releaseStock: fromPromise<void, { paymentId: string }>(async ({ input }) => {
-      await commit.run(() => releaseStock(conn, input.paymentId, clock()));
+      await fencedWrite(input.paymentId, () => releaseStock(conn, input.paymentId, clock()));
     }),
 
     refundPayment: fromPromise<RefundOutput, RefundInput>(async ({ input, signal }) => {
-      await ensureCommitted(input.paymentId, 'cancelling');
-      const answer = await pg.cancelPayment(
-        {
-          paymentId: input.paymentId,
-          amount: input.amount,
-          reason: input.reason,
-          idempotencyKey: input.pgIdempotencyKey,
-        },
-        signal,
-      );
-      const result =
-        answer.kind === 'unknown' && (await landed(input.paymentId, input.cancelledTotal, signal))
-          ? ({ kind: 'cancelled', cancellationId: null, amount: input.amount } as const)
-          : answer;
+      await ensureCommitted(input.paymentId, 'cancelling.refunding');
+      const { answer, result } = await sendRefund(input, signal);
       // Every attempt is kept: transient (no answer, 5xx) and permanent (refused) failures alike.
+      // It records what the PG did, which stays true whoever holds the lease now: not fenced.
       const attempt = {
         paymentId: input.paymentId,
         cancellationId: input.cancellationId,
@@ -139,11 +188,11 @@ export function createPaymentActors({ conn, commit, pg, clock, logger }: Payment
         outcome: result.kind === 'cancelled' ? 'succeeded' : result.kind === 'refused' ? 'permanent' : 'transient',
         pgCode: result.kind === 'refused' ? result.code : null,
         // The call's own words, even when the PG's record then showed the refund landed.
-        message: answer.kind === 'unknown' ? answer.reason : null,
+        message: answer.kind === 'unknown' ? answer.reason : answer.kind === 'refused' ? answer.code : null,
       } as const;
       await commit.run(() => insertRefundAttempt(conn.db, attempt));
       const log = logger.child({ paymentId: input.paymentId, cancellationId: input.cancellationId });
-      if (result.kind === 'unknown') log.warn({ reason: result.reason }, 'refund got no answer; will retry');
+      if (result.kind === 'unknown') log.warn({ reason: result.reason }, 'refund got no answer; asking the PG whether it landed');
       else if (result.kind === 'refused') log.error({ pgCode: result.code }, 'refund refused by the PG');
       else log.info({ amount: input.amount }, 'refunded');
       return result.kind === 'cancelled' ? { kind: 'refunded' } : result;

@@ -6,37 +6,61 @@ import {
   acquireLease,
   findPayment,
   insertPayment,
+  LeaseLost,
   releaseLease,
   renewLeases,
   writeSnapshot,
   type NewPaymentRow,
   type PaymentRow,
   type SnapshotWrite,
+  type Transition,
 } from '../../db/payments-repo.ts';
 import {
   PAYMENT_MACHINE_VERSION,
-  type OperatorAction,
+  type PaymentAlert,
   type PaymentContext,
   type PaymentEvent,
   type PaymentInput,
   type PaymentMachine,
 } from '../../machines/payment.machine.ts';
-import { publicStatusOf, RESTING, statePath, WAITING } from '../../machines/payment-status.ts';
+import { publicStatusOf, RESTING, statePath, WAITING, type PublicStatus } from '../../machines/payment-status.ts';
 import type { Logger } from '../logger.ts';
 import type { OpsStore } from '../ops-store.ts';
 
 type PaymentActor = Actor<PaymentMachine>;
 type PaymentSnapshot = SnapshotFrom<PaymentMachine>;
 
+/**
+ * A logged transition with what its side-effect rows need, taken when it happened: when
+ * several transitions commit in one write, each keeps its own context (the cancellation
+ * it finished, the step that failed), not the newest one.
+ */
+export interface TransitionRecord extends Transition {
+  status: PublicStatus;
+  context: PaymentContext;
+  /** Alerts the machine raised in this transition. */
+  alerts: PaymentAlert[];
+}
+
+/** What the host writes: the snapshot and the transitions since the last write. */
+export interface HostWrite extends SnapshotWrite {
+  transitions: TransitionRecord[];
+}
+
 interface LiveActor {
   actor: PaymentActor;
   /** State path last queued for writing: transitions are logged against it. */
   lastPath: string;
   /** Merged writes not yet handed to the group commit. */
-  pending: SnapshotWrite | null;
+  pending: HostWrite | null;
   /** The snapshot behind the newest queued write. */
   lastQueued: PaymentSnapshot | null;
+  /** Alerts emitted since the last snapshot, attached to the transition that raised them. */
+  emitted: PaymentAlert[];
 }
+
+/** After a write that failed for a reason that may pass (busy database), the payment is resumed this much later. */
+const RESUME_AFTER_FAILED_WRITE_MS = 1_000;
 
 type Waiter = () => void;
 
@@ -55,7 +79,7 @@ export interface PaymentHostDeps {
    * Runs inside the transaction that commits a payment's transitions: the one place
    * where rows that must agree with the state change (dead letters, alerts) are written.
    */
-  onTransitions?: (db: Db, write: SnapshotWrite, context: PaymentContext) => void;
+  onTransitions?: (db: Db, write: HostWrite) => void;
 }
 
 /** The payment row fields the caller decides; the host adds snapshot, state, status and lease. */
@@ -72,6 +96,7 @@ export type NewPayment = Omit<
 export class PaymentHost {
   private readonly live = new Map<string, LiveActor>();
   private readonly waiters = new Map<string, Set<Waiter>>();
+  private readonly resumeTimers = new Set<NodeJS.Timeout>();
   private readonly log: Logger;
 
   constructor(private readonly deps: PaymentHostDeps) {
@@ -94,6 +119,7 @@ export class PaymentHost {
           status: publicStatusOf(snapshot),
           machineVersion: PAYMENT_MACHINE_VERSION,
           dueAt: null,
+          active: 1,
           leaseOwner: this.deps.owner,
           leaseExpiresAt: now + this.deps.leaseTtlMs,
         },
@@ -181,6 +207,8 @@ export class PaymentHost {
 
   /** Stops every actor and commits what was queued. In-flight steps resume after restart. */
   async stop(): Promise<void> {
+    for (const timer of this.resumeTimers) clearTimeout(timer);
+    this.resumeTimers.clear();
     for (const [paymentId, live] of this.live) this.evict(paymentId, live, true);
     await this.deps.commit.flush();
   }
@@ -191,6 +219,7 @@ export class PaymentHost {
    * Returns how many were resumed.
    */
   resumeMany(paymentIds: string[]): number {
+    if (paymentIds.length === 0) return 0;
     const { sqlite, db } = this.deps.conn;
     const now = this.deps.clock();
     const leased = sqlite
@@ -229,7 +258,7 @@ export class PaymentHost {
     paymentId: string,
     options: { input: PaymentInput } | { snapshot: ReturnType<PaymentActor['getPersistedSnapshot']> },
   ): LiveActor {
-    const live: LiveActor = { actor: undefined as unknown as PaymentActor, lastPath: '', pending: null, lastQueued: null };
+    const live: LiveActor = { actor: undefined as unknown as PaymentActor, lastPath: '', pending: null, lastQueued: null, emitted: [] };
     // Input is read only when a machine starts fresh; a restored actor takes its context from the snapshot.
     const start = 'input' in options ? options : { snapshot: options.snapshot, input: undefined as unknown as PaymentInput };
     live.actor = createActor(this.deps.machine, {
@@ -240,6 +269,7 @@ export class PaymentHost {
         }
       },
     });
+    live.actor.on('alert', (alert) => live.emitted.push(alert));
     live.lastPath = statePath(live.actor.getSnapshot().value);
     return live;
   }
@@ -252,9 +282,10 @@ export class PaymentHost {
     });
     live.actor.start();
     // Nothing to write (its snapshot is the stored one): a resting or waiting actor
-    // still leaves memory once everything queued so far is committed.
+    // still leaves memory once everything queued so far is committed (or failed to be).
     if (live.pending === null) {
-      void this.deps.commit.flush().then(() => this.afterCommit(paymentId, live, live.actor.getSnapshot()));
+      const settle = () => this.afterCommit(paymentId, live, live.actor.getSnapshot());
+      this.deps.commit.flush().then(settle, settle);
     }
   }
 
@@ -265,19 +296,27 @@ export class PaymentHost {
     const now = this.deps.clock();
     const path = statePath(snapshot.value);
     const moved = path !== live.lastPath;
+    const status = publicStatusOf(snapshot);
+    const alerts = live.emitted;
+    live.emitted = [];
     // Operator actions are logged even when the state stays (who, when, why).
     const operator = event.type.startsWith('admin.') ? operatorDetail(event) : undefined;
-    const write: SnapshotWrite = {
+    const waiting = snapshot.hasTag(WAITING);
+    const write: HostWrite = {
       paymentId,
       state: path,
-      status: publicStatusOf(snapshot),
+      status,
       failureCode: snapshot.context.failureCode,
       cancelledAmount: snapshot.context.cancelledAmount,
       snapshot: JSON.stringify(live.actor.getPersistedSnapshot()),
       // A wait's deadline is fixed when the wait begins (rule 5: it lives in due_at).
-      dueAt: moved ? (snapshot.hasTag(WAITING) ? now + snapshot.context.waitMs : null) : undefined,
+      dueAt: moved ? (waiting ? now + snapshot.context.waitMs : null) : undefined,
+      active: !waiting && !snapshot.hasTag(RESTING),
       updatedAt: now,
-      transitions: moved || operator ? [{ type: event.type, from: live.lastPath, to: path, at: now, detail: operator }] : [],
+      transitions:
+        moved || operator || alerts.length > 0
+          ? [{ type: event.type, from: live.lastPath, to: path, at: now, detail: operator, status, context: snapshot.context, alerts }]
+          : [],
     };
     live.lastPath = path;
     live.lastQueued = snapshot;
@@ -288,24 +327,44 @@ export class PaymentHost {
     live.pending = write;
     this.deps.commit
       .run(() => {
-        const merged = live.pending as SnapshotWrite;
+        const merged = live.pending as HostWrite;
         const latest = live.lastQueued as PaymentSnapshot;
         live.pending = null;
         writeSnapshot(this.deps.conn.db, merged, this.deps.owner);
-        this.deps.onTransitions?.(this.deps.conn.db, merged, latest.context);
+        this.deps.onTransitions?.(this.deps.conn.db, merged);
         return latest;
       })
       .then(
         (committed) => this.afterCommit(paymentId, live, committed),
-        (error: unknown) => {
-          // The write was refused (lease lost, database error): memory is ahead of the
-          // truth. Drop the actor; the payment resumes from its last committed state.
-          this.log.error({ paymentId, err: error }, 'snapshot write failed; evicting actor');
-          this.deps.ops.trigger.snapshotWriteFailed();
-          live.pending = null;
-          this.evict(paymentId, live, false);
-        },
+        (error: unknown) => this.onWriteFailed(paymentId, live, error),
       );
+  }
+
+  /**
+   * The write was refused: memory is ahead of the truth, so the actor goes and the
+   * payment resumes from its last committed state. Lost lease: another process runs it
+   * now. Anything else (busy database, I/O): this process resumes it shortly.
+   */
+  private onWriteFailed(paymentId: string, live: LiveActor, error: unknown): void {
+    live.pending = null;
+    this.deps.ops.trigger.snapshotWriteFailed();
+    this.evict(paymentId, live, false);
+    if (error instanceof LeaseLost) {
+      this.log.warn({ paymentId }, 'lease lost to another process; dropping the actor');
+      return;
+    }
+    this.log.error({ paymentId, err: error }, 'snapshot write failed; resuming from the last committed state');
+    const timer = setTimeout(() => {
+      this.resumeTimers.delete(timer);
+      try {
+        this.resume(paymentId);
+      } catch (resumeError) {
+        // The reconciler takes it from here: the payment is still leased to us.
+        this.log.error({ paymentId, err: resumeError }, 'resume after a failed write failed');
+      }
+    }, RESUME_AFTER_FAILED_WRITE_MS);
+    timer.unref();
+    this.resumeTimers.add(timer);
   }
 
   private afterCommit(paymentId: string, live: LiveActor, committed: PaymentSnapshot | null): void {
@@ -325,19 +384,24 @@ export class PaymentHost {
     live.actor.stop();
     this.deps.ops.trigger.actorStopped();
     if (!release) return;
-    void this.deps.commit.run(() => {
-      // Rehydrated here since the release was queued (an event arrived): the lease is in use again.
-      if (!this.live.has(paymentId)) releaseLease(this.deps.conn.db, paymentId, this.deps.owner);
-    });
+    this.deps.commit
+      .run(() => {
+        // Rehydrated here since the release was queued (an event arrived): the lease is in use again.
+        if (!this.live.has(paymentId)) releaseLease(this.deps.conn.db, paymentId, this.deps.owner);
+      })
+      .catch((error: unknown) => {
+        // Harmless: the lease expires, and this process may take it back any time.
+        this.log.warn({ paymentId, err: error }, 'lease release failed');
+      });
   }
 }
 
 function operatorDetail(event: EventObject): Record<string, unknown> {
-  const { actor, reason, failedEventId } = event as Partial<OperatorAction>;
-  return { actor, reason, failedEventId };
+  const { actor, reason, failedEventId, outcome } = event as { actor?: string; reason?: string; failedEventId?: string; outcome?: string };
+  return { actor, reason, failedEventId, outcome };
 }
 
-function mergeWrites(older: SnapshotWrite, newer: SnapshotWrite): SnapshotWrite {
+function mergeWrites(older: HostWrite, newer: HostWrite): HostWrite {
   return {
     ...newer,
     dueAt: newer.dueAt === undefined ? older.dueAt : newer.dueAt,

@@ -2,6 +2,7 @@ import { Cron } from 'croner';
 import type { Db } from '../../db/connection.ts';
 import { acquireLock, releaseLock } from '../../db/locks-repo.ts';
 import { findNeedingRescue } from '../../db/payments-repo.ts';
+import { PAYMENT_MACHINE_VERSION } from '../../machines/payment.machine.ts';
 import type { Logger } from '../logger.ts';
 import type { PaymentHost } from './payment-host.ts';
 
@@ -10,7 +11,6 @@ export interface ReconcilerDeps {
   host: PaymentHost;
   clock: () => number;
   owner: string;
-  inFlightStatuses: string[];
   stuckAfterMs: number;
   /** A croner pattern. */
   cron: string;
@@ -40,18 +40,12 @@ export function createReconciler(deps: ReconcilerDeps) {
     // One pass at a time across every process sharing the database.
     if (!acquireLock(db, LOCK, owner, now, LOCK_TTL_MS)) return { scanned: 0, resumed: 0 };
     try {
-      const candidates = findNeedingRescue(db, {
-        inFlightStatuses: deps.inFlightStatuses,
-        owner,
-        now,
-        stuckBefore: now - deps.stuckAfterMs,
-        limit: deps.batchSize,
-      });
+      const candidates = findNeedingRescue(db, { owner, now, machineVersion: PAYMENT_MACHINE_VERSION, limit: deps.batchSize });
       const asleep: string[] = [];
       let resumed = 0;
       for (const { id, dueAt, updatedAt } of candidates) {
         if (dueAt !== null && dueAt <= now) {
-          if (host.send(id, { type: 'timer.due' })) resumed++;
+          if (host.offer(id, { type: 'timer.due' }) === 'accepted') resumed++;
         } else if (!host.isLive(id)) {
           asleep.push(id);
         } else if (updatedAt < now - deps.stuckAfterMs && host.restart(id)) {
@@ -60,7 +54,7 @@ export function createReconciler(deps: ReconcilerDeps) {
         }
       }
       resumed += host.resumeMany(asleep);
-      if (candidates.length > 0) log.info({ scanned: candidates.length, resumed }, 'reconciler pass');
+      if (resumed > 0) log.info({ scanned: candidates.length, resumed }, 'reconciler pass');
       return { scanned: candidates.length, resumed };
     } finally {
       releaseLock(db, LOCK, owner);

@@ -1,35 +1,44 @@
-import { recordAttention, resolveFailedEvent } from '../../db/attention-repo.ts';
+import { insertAlert, recordAttention, resolveFailedEvent, resolvePaymentFailedEvents } from '../../db/attention-repo.ts';
 import { finishCancellation, upsertCancellation } from '../../db/cancellations-repo.ts';
 import type { Db } from '../../db/connection.ts';
-import type { SnapshotWrite, Transition } from '../../db/payments-repo.ts';
-import type { PaymentContext } from '../../machines/payment.machine.ts';
+import type { HostWrite, TransitionRecord } from './payment-host.ts';
 
-const inCancelling = (state: string | null) => state?.startsWith('cancelling') ?? false;
+const inAttention = (state: string | null) => state?.startsWith('requires_attention') ?? false;
+/** The refund is with the PG (sent, or being asked about); returning the stock comes after it landed. */
+const refundInFlight = (state: string | null) =>
+  state !== null && state.startsWith('cancelling.') && !state.startsWith('cancelling.returningStock');
+/** The PG's record showed that the refund an operator was waiting on landed after all. */
+const refundLandedLate = (t: TransitionRecord) =>
+  t.type === 'pg.status' && inAttention(t.from) && (t.to === 'partially_cancelled' || t.to.startsWith('cancelling.returningStock'));
 
 /**
  * Rows that must commit together with a payment's transition: a refund request with
  * the state that accepted it, a dead letter and an urgent alert with the state that
- * gave up (rule 7), an operator's resolution with the action that made it.
+ * gave up (rule 7), an operator's resolution with the action that made it, the alerts
+ * the machine raised. Each transition is read with its own context, not the newest.
  */
-export function recordTransitionEffects(db: Db, write: SnapshotWrite, context: PaymentContext): void {
+export function recordTransitionEffects(db: Db, write: HostWrite): void {
   for (const transition of write.transitions) {
-    recordCancellation(db, write.paymentId, transition, context);
-    recordOperatorAction(db, transition);
-    if (transition.to === 'requires_attention' && transition.from !== 'requires_attention') {
+    recordCancellation(db, write.paymentId, transition);
+    recordResolution(db, write.paymentId, transition);
+    if (inAttention(transition.to) && !inAttention(transition.from)) {
       recordAttention(db, {
         paymentId: write.paymentId,
-        step: context.attentionStep ?? 'unknown',
-        reason: context.attentionReason ?? 'unknown',
+        step: transition.context.attentionStep ?? 'unknown',
+        reason: transition.context.attentionReason ?? 'unknown',
         at: transition.at,
       });
+    }
+    for (const alert of transition.alerts) {
+      insertAlert(db, { paymentId: write.paymentId, severity: alert.severity, title: alert.title, details: alert.details, at: transition.at });
     }
   }
 }
 
-function recordCancellation(db: Db, paymentId: string, t: Transition, context: PaymentContext): void {
-  const cancel = context.cancel;
+function recordCancellation(db: Db, paymentId: string, t: TransitionRecord): void {
+  const cancel = t.context.cancel;
   if (!cancel) return;
-  if (inCancelling(t.to) && !inCancelling(t.from)) {
+  if (refundInFlight(t.to) && !refundInFlight(t.from)) {
     upsertCancellation(db, {
       id: cancel.id,
       paymentId,
@@ -40,18 +49,23 @@ function recordCancellation(db: Db, paymentId: string, t: Transition, context: P
       reason: cancel.reason,
       requestedAt: t.at,
     });
-  } else if (inCancelling(t.from) && !inCancelling(t.to)) {
-    finishCancellation(db, cancel.id, t.to === 'requires_attention' ? 'failed' : 'succeeded', t.at);
+  } else if (refundInFlight(t.from) && !refundInFlight(t.to)) {
+    finishCancellation(db, cancel.id, inAttention(t.to) ? 'failed' : 'succeeded', t.at);
+  } else if (refundLandedLate(t)) {
+    finishCancellation(db, cancel.id, 'succeeded', t.at);
   }
 }
 
-function recordOperatorAction(db: Db, t: Transition): void {
-  if (t.type !== 'admin.retry' && t.type !== 'admin.ignore') return;
-  const { failedEventId, actor, reason } = t.detail as { failedEventId: string; actor: string; reason: string };
-  resolveFailedEvent(db, Number(failedEventId), {
-    status: t.type === 'admin.retry' ? 'retried' : 'ignored',
-    by: actor,
-    note: reason,
-    at: t.at,
-  });
+/** Who settled a dead letter: an operator's retry, ignore or resolution, or the PG's own record. */
+function recordResolution(db: Db, paymentId: string, t: TransitionRecord): void {
+  const detail = t.detail as { failedEventId?: string; actor: string; reason: string; outcome?: string } | undefined;
+  if ((t.type === 'admin.retry' || t.type === 'admin.ignore') && detail?.failedEventId) {
+    const status = t.type === 'admin.retry' ? 'retried' : 'ignored';
+    resolveFailedEvent(db, Number(detail.failedEventId), { status, by: detail.actor, note: detail.reason, at: t.at });
+  } else if (t.type === 'admin.resolve' && detail) {
+    const note = `${detail.outcome}: ${detail.reason}`;
+    resolvePaymentFailedEvents(db, paymentId, { status: 'resolved', by: detail.actor, note, at: t.at });
+  } else if (t.type === 'pg.status' && inAttention(t.from) && !inAttention(t.to)) {
+    resolvePaymentFailedEvents(db, paymentId, { status: 'resolved', by: 'pg', note: 'the PG shows the money went back', at: t.at });
+  }
 }

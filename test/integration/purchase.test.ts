@@ -34,7 +34,7 @@ describe('purchase saga', () => {
 
     const events = await h.request('GET', `/v1/payments/${created.body.id}/events`);
     expect(events.body.data.map((e: { to: string }) => e.to)).toEqual([
-      'reserving',
+      'reserving.reservingStock',
       'charging',
       'finalizing.fulfilling',
       'completed',

@@ -1,8 +1,5 @@
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config.ts';
-import { createLogger } from '../../src/logger.ts';
-import { startService } from '../../src/service.ts';
 import { eventually, startAlertReceiver, type AlertReceiver } from '../support/alert-receiver.ts';
 import { ADMIN_TOKEN, purchase, startHarness, type Harness } from '../support/harness.ts';
 
@@ -150,28 +147,13 @@ describe('durable waits and restarts', () => {
   it('lets only the lease holder run a payment when two services share the database', async () => {
     await setUp();
     h.mock.setChaos({ delayMs: 1_000 });
-    const other = await startService(
-      loadConfig({
-        PORT: '0',
-        DATABASE_PATH: h.dbPath,
-        PG_BASE_URL: h.config.PG_BASE_URL,
-        PG_SECRET: h.config.PG_SECRET,
-        PG_STORE_ID: h.config.PG_STORE_ID,
-        INSTANCE_ID: 'second-process',
-        LOG_LEVEL: 'silent',
-      }),
-      createLogger('silent', 'second'),
-    );
-    try {
-      const { body } = await h.pay('k-lease', purchase('book-1', 1, 'bk_test_delay'));
-      await eventually(async () => (await states(body.id)).includes('charging'));
-      expect(other.host.resume(body.id)).toBe(false);
-      expect(other.host.isLive(body.id)).toBe(false);
-      expect((await h.settled(body.id)).status).toBe('completed');
-      expect(ledgerOf(body.id)).toMatchObject({ charges: 1 });
-    } finally {
-      await other.stop();
-    }
+    const other = await h.startPeer('second-process');
+    const { body } = await h.pay('k-lease', purchase('book-1', 1, 'bk_test_delay'));
+    await eventually(async () => (await states(body.id)).includes('charging'));
+    expect(other.host.resume(body.id)).toBe(false);
+    expect(other.host.isLive(body.id)).toBe(false);
+    expect((await h.settled(body.id)).status).toBe('completed');
+    expect(ledgerOf(body.id)).toMatchObject({ charges: 1 });
   });
 });
 

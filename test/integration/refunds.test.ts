@@ -1,3 +1,4 @@
+import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { eventually, startAlertReceiver, type AlertReceiver } from '../support/alert-receiver.ts';
 import { ADMIN_TOKEN, purchase, startHarness, type Harness } from '../support/harness.ts';
@@ -13,7 +14,7 @@ afterEach(async () => {
 const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
 
 async function setUp(env: Record<string, string> = {}, proxy = false) {
-  h = await startHarness({ REFUND_QUEUE_DELAY_MS: '100', ...env }, {}, { proxy });
+  h = await startHarness(env, {}, { proxy });
   await h.createProduct({ id: 'book-1', price: 15_000, stock: 5 });
 }
 
@@ -30,8 +31,8 @@ const ledgerOf = (id: string) => h.mock.ledger().find((e) => e.paymentId === id)
 const cancellations = async (id: string) => (await h.request('GET', `/v1/payments/${id}/cancellations`)).body.data;
 const events = async (id: string) => (await h.request('GET', `/v1/payments/${id}/events`)).body.data as Array<Record<string, any>>;
 
-/** Drops every PG cancel: three attempts, then the retry queue's one. */
-const REFUND_TRIES = 4;
+/** Drops every PG cancel: the first call and REFUND_RETRIES (2) resends, each after the PG showed nothing. */
+const REFUND_TRIES = 3;
 
 async function deadLetter(id: string) {
   const reply = await cancel(id, 'c-dead', { reason: 'customer left' });
@@ -156,7 +157,7 @@ describe('refunds', () => {
 });
 
 describe('refund dead letters', () => {
-  it('gives up after the retries and the retry queue: dead letter and urgent alert', async () => {
+  it('gives up once the PG still shows nothing after every resend: dead letter and urgent alert', async () => {
     receiver = await startAlertReceiver();
     await setUp({ ALERT_WEBHOOK_URL: receiver.url, ALERT_POLL_MS: '20' }, true);
     const id = await completedPayment();
@@ -166,12 +167,18 @@ describe('refund dead letters', () => {
     const [record] = await cancellations(id);
     expect(record.status).toBe('failed');
     expect(record.attempts.map((a: { outcome: string }) => a.outcome)).toEqual(Array(REFUND_TRIES).fill('transient'));
-    expect((await events(id)).map((e) => e.to)).toContain('cancelling.queued');
+    const path = (await events(id)).map((e) => e.to);
+    expect(path.filter((s) => s === 'cancelling.refunding')).toHaveLength(REFUND_TRIES);
+    expect(path).toContain('cancelling.checking');
     const alert = await eventually(() => receiver!.received.find((a) => a.paymentId === id));
     expect(alert.severity).toBe('urgent');
-    // Dead letters are never retried automatically.
-    await new Promise((r) => setTimeout(r, 300));
-    expect((await h.request('GET', `/v1/payments/${id}`)).body.status).toBe('requires_attention');
+    // Dead letters are never retried automatically: nothing is scheduled to wake the payment.
+    await h.service.host.committed();
+    const db = new Database(h.dbPath, { readonly: true });
+    const row = db.prepare('select due_at, active, lease_owner from payments where id = ?').get(id);
+    db.close();
+    expect(row).toEqual({ due_at: null, active: 0, lease_owner: null });
+    expect(h.service.host.isLive(id)).toBe(false);
     expect(ledgerOf(id)).toMatchObject({ status: 'PAID', cancelledAmount: 0 });
   });
 

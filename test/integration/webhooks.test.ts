@@ -7,8 +7,8 @@ import { purchase, startHarness, WEBHOOK_SECRET, type Harness } from '../support
 let h: Harness;
 afterEach(() => h.close());
 
-async function setUp(env: Record<string, string> = {}) {
-  h = await startHarness(env);
+async function setUp(env: Record<string, string> = {}, proxy = false) {
+  h = await startHarness(env, {}, { proxy });
   await h.createProduct({ id: 'book-1', price: 15_000, stock: 5 });
 }
 
@@ -17,10 +17,13 @@ interface Delivery {
   at?: Date;
   secret?: string;
   raw?: string;
+  /** Sent as the webhook-timestamp header instead of `at` in seconds. */
+  timestamp?: string;
+  headers?: Record<string, string>;
 }
 
 /** Posts a PortOne-style webhook, signed the Standard Webhooks way unless told otherwise. */
-function deliver(payload: unknown, { id = `msg_${randomUUID()}`, at = new Date(), secret = WEBHOOK_SECRET, raw }: Delivery = {}) {
+function deliver(payload: unknown, { id = `msg_${randomUUID()}`, at = new Date(), secret = WEBHOOK_SECRET, raw, timestamp, headers }: Delivery = {}) {
   const body = raw ?? JSON.stringify(payload);
   const signature = new Webhook(secret).sign(id, at, body);
   return h.request('POST', '/v1/pg/webhooks', {
@@ -28,11 +31,16 @@ function deliver(payload: unknown, { id = `msg_${randomUUID()}`, at = new Date()
     headers: {
       'content-type': 'application/json',
       'webhook-id': id,
-      'webhook-timestamp': String(Math.floor(at.getTime() / 1000)),
+      'webhook-timestamp': timestamp ?? String(Math.floor(at.getTime() / 1000)),
       'webhook-signature': signature,
+      ...headers,
     },
   });
 }
+
+/** PG lookups of the payment that went through the proxy. */
+const lookups = (paymentId: string) =>
+  h.proxy!.seen.filter((r) => r.method === 'GET' && r.path.startsWith(`/payments/${paymentId}`)).length;
 
 const paidWebhook = (paymentId: string) => ({
   type: 'Transaction.Paid',
@@ -91,6 +99,46 @@ describe('PG webhooks', () => {
     expect(first.body).toEqual({ status: 'ok' });
     expect(again.status).toBe(200);
     expect(again.body).toEqual({ status: 'duplicate' });
+  });
+
+  it('lets exactly one of 20 copies sent at once act: one PG lookup, every copy answered 200', async () => {
+    await setUp({}, true);
+    const { body } = await h.pay('k-storm', purchase('book-1'), '?wait=10');
+    const before = lookups(body.id);
+    const replies = await Promise.all(Array.from({ length: 20 }, () => deliver(paidWebhook(body.id), { id: 'msg_storm' })));
+    expect(replies.map((r) => r.status)).toEqual(Array(20).fill(200));
+    expect(replies.filter((r) => r.body.status === 'ok')).toHaveLength(1);
+    expect(replies.filter((r) => r.body.status === 'duplicate')).toHaveLength(19);
+    expect(lookups(body.id) - before).toBe(1);
+  });
+
+  it('refuses a webhook-timestamp with trailing junk, even when the signature matches its number', async () => {
+    await setUp();
+    const at = new Date();
+    const junk = await deliver(paidWebhook('pay_x'), { at, timestamp: `${Math.floor(at.getTime() / 1000)}abc` });
+    expect(junk.status).toBe(401);
+    expect(junk.body.code).toBe('invalid_signature');
+    const spaced = await deliver(paidWebhook('pay_x'), { at, timestamp: ` ${Math.floor(at.getTime() / 1000)}.0` });
+    expect(spaced.status).toBe(401);
+  });
+
+  it('answers 503 when the PG does not answer the lookup, and lets the PG’s next copy act', async () => {
+    await setUp({}, true);
+    const { body } = await h.pay('k-lookup-lost', purchase('book-1'), '?wait=10');
+    h.proxy!.dropNext('GET', new RegExp(`^/payments/${body.id}`));
+    const first = await deliver(paidWebhook(body.id), { id: 'msg_retry_me' });
+    expect(first.status).toBe(503);
+    expect(first.body.code).toBe('pg_unavailable');
+    const again = await deliver(paidWebhook(body.id), { id: 'msg_retry_me' });
+    expect(again.status).toBe(200);
+    expect(again.body).toEqual({ status: 'ok' });
+  });
+
+  it('refuses a compressed webhook body: its signature covers the bytes as sent', async () => {
+    await setUp();
+    const reply = await deliver(paidWebhook('pay_x'), { headers: { 'content-encoding': 'gzip' } });
+    expect(reply.status).toBe(415);
+    expect(reply.body.code).toBe('unsupported_encoding');
   });
 
   it('accepts and ignores unknown types and unknown payments', async () => {

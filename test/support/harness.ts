@@ -34,6 +34,8 @@ export interface Harness {
   settled(paymentId: string, timeoutMs?: number): Promise<any>;
   /** Stops the service (as a crash would leave the database) and starts a new one on the same file. */
   restart(env?: Record<string, string>): Promise<void>;
+  /** A second service on the same database file and PG, as another process would be; stopped by close(). */
+  startPeer(instanceId: string, env?: Record<string, string>): Promise<RunningService>;
   close(): Promise<void>;
 }
 
@@ -69,6 +71,7 @@ export async function startHarness(
   const config = loadConfig(configEnv);
   const logger = createLogger(config.LOG_LEVEL, 'paystate-test');
   let service = await startService(config, logger);
+  const peers: RunningService[] = [];
 
   const request: Harness['request'] = async (method, path, options = {}) => {
     const headers: Record<string, string> = { ...options.headers };
@@ -118,7 +121,13 @@ export async function startHarness(
       harness.service = service;
       harness.url = service.url;
     },
+    async startPeer(instanceId, overrides = {}) {
+      const peer = await startService(loadConfig({ ...configEnv, INSTANCE_ID: instanceId, ...overrides }), logger.child({ instance: instanceId }));
+      peers.push(peer);
+      return peer;
+    },
     async close() {
+      await Promise.all(peers.map((peer) => peer.stop()));
       await harness.service.stop();
       await proxy?.close();
       await mock.close();

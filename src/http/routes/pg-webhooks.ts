@@ -1,15 +1,15 @@
-import Router from '@koa/router';
+import type Router from '@koa/router';
+import { exactRouter } from '../router.ts';
 import type { Context } from 'koa';
 import { Webhook } from 'standardwebhooks';
 import { z } from 'zod';
 import type { Db } from '../../../db/connection.ts';
 import type { GroupCommit } from '../../../db/group-commit.ts';
 import { findPayment } from '../../../db/payments-repo.ts';
-import { hasReceipt, recordReceipt } from '../../../db/webhook-receipts-repo.ts';
+import { claimReceipt, finishReceipt, releaseReceipt } from '../../../db/webhook-receipts-repo.ts';
 import { AppError } from '../../errors.ts';
 import type { Logger } from '../../logger.ts';
 import type { PaymentHost } from '../../payments/payment-host.ts';
-import { toInquiryOutput } from '../../payments/pg-status.ts';
 import type { PgClient } from '../../pg/pg-client.ts';
 
 export interface WebhookRoutesDeps {
@@ -24,6 +24,10 @@ export interface WebhookRoutesDeps {
 }
 
 const LIMIT = 64 * 1024;
+/** A claimed webhook id that was never finished (the process died) may be taken again after this. */
+const CLAIM_MS = 60_000;
+/** Standard Webhooks timestamps are whole seconds; a parser that stops at junk must not be reached. */
+const TIMESTAMP = /^\d{1,12}$/;
 
 const webhookBody = z.object({
   type: z.string().min(1),
@@ -49,10 +53,15 @@ async function readRawBody(ctx: Context): Promise<string> {
  * which only moves forward from states where that answer means something.
  */
 export function pgWebhookRoutes({ db, commit, host, pg, secret, clock, logger }: WebhookRoutesDeps): Router {
-  const router = new Router();
+  const router = exactRouter();
   const verifier = new Webhook(secret);
 
   router.post('/v1/pg/webhooks', async (ctx) => {
+    // Signatures cover the bytes as sent; a compressed body would have to be decoded first.
+    const encoding = ctx.get('content-encoding').trim().toLowerCase();
+    if (encoding !== '' && encoding !== 'identity') {
+      throw new AppError(415, 'unsupported_encoding', 'Webhooks are taken without Content-Encoding');
+    }
     const raw = await readRawBody(ctx);
     const headers = {
       'webhook-id': ctx.get('webhook-id'),
@@ -60,6 +69,7 @@ export function pgWebhookRoutes({ db, commit, host, pg, secret, clock, logger }:
       'webhook-signature': ctx.get('webhook-signature'),
     };
     try {
+      if (!TIMESTAMP.test(headers['webhook-timestamp'])) throw new Error('malformed timestamp');
       verifier.verify(raw, headers, { jsonParse: false });
     } catch {
       throw new AppError(401, 'invalid_signature', 'The webhook signature or timestamp is not valid');
@@ -74,24 +84,45 @@ export function pgWebhookRoutes({ db, commit, host, pg, secret, clock, logger }:
     if (!parsed.success) throw new AppError(400, 'invalid_body', 'The webhook body is not a PortOne webhook');
 
     const webhookId = headers['webhook-id'];
-    ctx.status = 200;
-    if (hasReceipt(db, webhookId)) {
+    const { type, data } = parsed.data;
+    const paymentId = data?.paymentId;
+    // Claimed before anything is done: of many copies sent at once, exactly one proceeds.
+    const claim = { id: webhookId, type, paymentId: paymentId ?? null, now: clock(), claimMs: CLAIM_MS };
+    if (!(await commit.run(() => claimReceipt(db, claim)))) {
       ctx.body = { status: 'duplicate' };
       return;
     }
-    const { type, data } = parsed.data;
-    const paymentId = data?.paymentId;
     const log = logger.child({ webhookId, type, paymentId });
-    if (type.startsWith('Transaction.') && paymentId && findPayment(db, paymentId)) {
-      const result = toInquiryOutput(await pg.getPayment(paymentId));
-      const outcome = host.offer(paymentId, { type: 'pg.status', result });
-      log.info({ pgSays: result.kind, outcome }, 'webhook handled');
-    } else {
-      log.info('webhook ignored');
+    try {
+      if (type.startsWith('Transaction.') && paymentId && findPayment(db, paymentId)) {
+        await handOver(paymentId, log);
+      } else {
+        log.info('webhook about nothing of ours; ignored');
+      }
+    } catch (error) {
+      // Not acted on: the PG sends it again, and that copy may claim the id.
+      await commit.run(() => releaseReceipt(db, webhookId));
+      throw error;
     }
-    await commit.run(() => recordReceipt(db, { id: webhookId, type, paymentId: paymentId ?? null, receivedAt: clock() }));
+    await commit.run(() => finishReceipt(db, webhookId));
     ctx.body = { status: 'ok' };
   });
+
+  /** Asks the PG for the payment's record and gives it to the payment's actor, committed before the answer. */
+  async function handOver(paymentId: string, log: Logger): Promise<void> {
+    const record = await pg.getPayment(paymentId);
+    if (record.kind === 'unknown') {
+      throw new AppError(503, 'pg_unavailable', 'The PG did not answer about this payment; send the webhook again later');
+    }
+    const outcome = host.offer(paymentId, { type: 'pg.status', record });
+    if (outcome === 'unavailable') {
+      throw new AppError(503, 'payment_busy', 'Another instance is working on this payment; try again shortly');
+    }
+    await host.committed();
+    const pgStatus = record.kind === 'found' ? record.status : record.kind;
+    // Most webhooks change nothing: the payment already knows (it asked the PG itself).
+    log.info({ pgStatus, acted: outcome === 'accepted' }, 'webhook handled');
+  }
 
   return router;
 }

@@ -1,0 +1,174 @@
+import { pino } from 'pino';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { createActor, toPromise, type AnyActorLogic } from 'xstate';
+import { upsertCancellation, listRefundAttempts } from '../../db/cancellations-repo.ts';
+import type { Connection } from '../../db/connection.ts';
+import { createGroupCommit, type GroupCommit } from '../../db/group-commit.ts';
+import { insertPayment } from '../../db/payments-repo.ts';
+import { createPaymentActors } from '../../src/payments/payment-actors.ts';
+import type { CancelResult, LookupResult, PgClient } from '../../src/pg/pg-client.ts';
+import { useTempDatabase } from '../support/temp-database.ts';
+
+/**
+ * The payment's steps on a real SQLite file, with a PG client that answers as each test
+ * says and counts what it was asked: how a step behaves when it runs again.
+ */
+const OWNER = 'this-process';
+const database = useTempDatabase('steps');
+let conn: Connection;
+let commit: GroupCommit;
+beforeEach(() => {
+  conn = database.connect();
+  commit = createGroupCommit(conn.sqlite);
+});
+
+interface FakePg extends PgClient {
+  cancels: number;
+  lookups: number;
+}
+
+function fakePg(answers: { cancel: () => CancelResult; lookup: () => LookupResult }): FakePg {
+  const pg: FakePg = {
+    cancels: 0,
+    lookups: 0,
+    queued: 0,
+    chargeWithBillingKey: () => Promise.reject(new Error('no charge expected')),
+    getPayment: async () => {
+      pg.lookups++;
+      return answers.lookup();
+    },
+    cancelPayment: async () => {
+      pg.cancels++;
+      return answers.cancel();
+    },
+    close: async () => {},
+  };
+  return pg;
+}
+
+const pgShows = (cancelledAmount: number): LookupResult => ({
+  kind: 'found',
+  status: cancelledAmount > 0 ? 'PARTIAL_CANCELLED' : 'PAID',
+  pgTxId: 'tx',
+  paidAmount: 30_000,
+  cancelledAmount,
+});
+
+/** A completed payment refunding 10,000 of 30,000, committed in `cancelling.refunding` under our lease. */
+function refundingPayment(): void {
+  insertPayment(
+    conn.db,
+    {
+      id: 'pay_r',
+      idempotencyKey: 'k',
+      requestFingerprint: 'f',
+      customerId: 'c-1',
+      partnerId: 'p-1',
+      amount: 30_000,
+      currency: 'KRW',
+      items: '[]',
+      orderName: 'o',
+      billingKey: 'bk',
+      metadata: null,
+      state: 'cancelling.refunding',
+      status: 'cancel_requested',
+      snapshot: '{}',
+      machineVersion: 2,
+      leaseOwner: OWNER,
+      leaseExpiresAt: Date.now() + 60_000,
+      createdAt: 1,
+      updatedAt: 1,
+    },
+    { type: 'api.create', from: null, to: 'cancelling.refunding', at: 1 },
+  );
+  upsertCancellation(conn.db, {
+    id: 'can_1',
+    paymentId: 'pay_r',
+    seq: 1,
+    idempotencyKey: 'ck',
+    requestFingerprint: 'f',
+    amount: 10_000,
+    reason: 'r',
+    requestedAt: 1,
+  });
+}
+
+const refundInput = {
+  paymentId: 'pay_r',
+  cancellationId: 'can_1',
+  amount: 10_000,
+  cancelledTotal: 10_000,
+  reason: 'r',
+  pgIdempotencyKey: 'pay_r:cancel:1',
+};
+
+function runStep<T>(logic: AnyActorLogic, input: unknown): Promise<T> {
+  const actor = createActor(logic, { input });
+  const done = toPromise(actor) as Promise<T>;
+  actor.start();
+  return done;
+}
+
+const actorsWith = (pg: PgClient) =>
+  createPaymentActors({ conn, commit, pg, clock: Date.now, logger: pino({ level: 'silent' }), owner: OWNER });
+
+describe('a refund sent again', () => {
+  it('asks the PG first and does not send again when the earlier call landed', async () => {
+    refundingPayment();
+    let landed = false;
+    const pg = fakePg({
+      // The first call reaches the PG, but its answer is lost on the way back.
+      cancel: () => {
+        landed = true;
+        return { kind: 'unknown', reason: 'timeout' };
+      },
+      // The PG's record lags behind at first: the refund is not visible yet.
+      lookup: () => pgShows(landed && pg.lookups > 1 ? 10_000 : 0),
+    });
+    const actors = actorsWith(pg);
+    expect(await runStep(actors.refundPayment, refundInput)).toEqual({ kind: 'unknown', reason: 'timeout' });
+    expect(pg.cancels).toBe(1);
+
+    // Restored after a crash, or resent after the inquiry: the PG's record now shows it.
+    expect(await runStep(actors.refundPayment, refundInput)).toEqual({ kind: 'refunded' });
+    expect(pg.cancels).toBe(1);
+    expect(listRefundAttempts(conn.db, 'pay_r').map((a) => a.outcome)).toEqual(['transient', 'succeeded']);
+    expect(conn.sqlite.prepare('select pg_calls from cancellations where id = ?').pluck().get('can_1')).toBe(2);
+  });
+
+  it('sends again only once the PG shows the earlier call did not land', async () => {
+    refundingPayment();
+    const pg = fakePg({ cancel: () => ({ kind: 'unknown', reason: 'timeout' }), lookup: () => pgShows(0) });
+    const actors = actorsWith(pg);
+    await runStep(actors.refundPayment, refundInput);
+    await runStep(actors.refundPayment, refundInput);
+    expect(pg.cancels).toBe(2);
+  });
+
+  it('does not send again while the PG does not answer the question', async () => {
+    refundingPayment();
+    let lookupAnswers = true;
+    const pg = fakePg({
+      cancel: () => ({ kind: 'unknown', reason: 'timeout' }),
+      lookup: () => (lookupAnswers ? pgShows(0) : { kind: 'unknown', reason: 'timeout' }),
+    });
+    const actors = actorsWith(pg);
+    await runStep(actors.refundPayment, refundInput);
+    lookupAnswers = false;
+    expect(await runStep(actors.refundPayment, refundInput)).toEqual({ kind: 'unknown', reason: 'pg_no_answer_before_resend' });
+    expect(pg.cancels).toBe(1);
+  });
+
+  it('treats "already cancelled up to this total" as done', async () => {
+    refundingPayment();
+    const pg = fakePg({ cancel: () => ({ kind: 'refused', code: 'CANCEL_AMOUNT_EXCEEDS_CANCELLABLE_AMOUNT' }), lookup: () => pgShows(10_000) });
+    expect(await runStep(actorsWith(pg).refundPayment, refundInput)).toEqual({ kind: 'refunded' });
+  });
+
+  it('keeps a real refusal a refusal', async () => {
+    refundingPayment();
+    const pg = fakePg({ cancel: () => ({ kind: 'refused', code: 'PG_PROVIDER' }), lookup: () => pgShows(0) });
+    expect(await runStep(actorsWith(pg).refundPayment, refundInput)).toEqual({ kind: 'refused', code: 'PG_PROVIDER' });
+    expect(pg.lookups).toBe(0);
+  });
+});

@@ -1,0 +1,517 @@
+import { pino } from 'pino';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Connection, Sqlite } from '../../db/connection.ts';
+import { createGroupCommit } from '../../db/group-commit.ts';
+import { acquireLease, findDue, findNeedingRescue } from '../../db/payments-repo.ts';
+import { PAYMENT_MACHINE_VERSION, paymentMachine, type PaymentEvent } from '../../machines/payment.machine.ts';
+import { createOpsStore } from '../../src/ops-store.ts';
+import { createPaymentActors } from '../../src/payments/payment-actors.ts';
+import { PaymentHost } from '../../src/payments/payment-host.ts';
+import { createReconciler } from '../../src/payments/reconciler.ts';
+import { startScheduler } from '../../src/payments/scheduler.ts';
+import { createPgClient } from '../../src/pg/pg-client.ts';
+import { useTempDatabase } from '../support/temp-database.ts';
+
+const NOW = 1_700_000_000_000;
+const OWNER = 'instance-a';
+const OTHER = 'instance-b';
+/** A lease that is still running at NOW. */
+const LIVE_LEASE = NOW + 60_000;
+const EXPIRED_LEASE = NOW - 1;
+const silent = pino({ level: 'silent' });
+
+// ---- a real SQLite file per test, payment rows written with plain SQL ----
+
+const database = useTempDatabase('scheduling');
+/** Another connection to this test's file; closed after the test. */
+const connect = (busyTimeoutMs?: number): Connection => database.connect(busyTimeoutMs);
+let conn: Connection;
+
+beforeEach(() => {
+  conn = connect();
+});
+
+interface PaymentRowSpec {
+  /** null: not waiting for a timer. */
+  dueAt?: number | null;
+  /** 1: a step runs. */
+  active?: 0 | 1;
+  leaseOwner?: string | null;
+  leaseExpiresAt?: number | null;
+  machineVersion?: number;
+  updatedAt?: number;
+}
+
+/** A payment row with only the scheduling columns chosen; by default resting, unleased, of this machine version. */
+function insertPayment(id: string, spec: PaymentRowSpec = {}): void {
+  conn.sqlite
+    .prepare(
+      `insert into payments (id, idempotency_key, request_fingerprint, customer_id, partner_id, amount, currency, items,
+         order_name, billing_key, state, status, snapshot, machine_version, due_at, active, lease_owner, lease_expires_at,
+         created_at, updated_at)
+       values (@id, @key, 'fp', 'c-1', 'partner-1', 15000, 'KRW', '[]', 'order', 'bk_test_ok', 'waiting', 'processing', '{}',
+         @machineVersion, @dueAt, @active, @leaseOwner, @leaseExpiresAt, @createdAt, @updatedAt)`,
+    )
+    .run({
+      id,
+      key: `key-${id}`,
+      machineVersion: spec.machineVersion ?? PAYMENT_MACHINE_VERSION,
+      dueAt: spec.dueAt ?? null,
+      active: spec.active ?? 0,
+      leaseOwner: spec.leaseOwner ?? null,
+      leaseExpiresAt: spec.leaseExpiresAt ?? (spec.leaseOwner ? LIVE_LEASE : null),
+      createdAt: NOW - 3_600_000,
+      updatedAt: spec.updatedAt ?? NOW - 60_000,
+    });
+}
+
+const insertMany = (count: number, idOf: (i: number) => string, specOf: (i: number) => PaymentRowSpec) =>
+  conn.sqlite.transaction(() => {
+    for (let i = 0; i < count; i++) insertPayment(idOf(i), specOf(i));
+  })();
+
+const due = (limit = 500, now = NOW) => findDue(conn.db, { now, owner: OWNER, machineVersion: PAYMENT_MACHINE_VERSION, limit });
+const rescueIds = (limit = 500) =>
+  findNeedingRescue(conn.db, { now: NOW, owner: OWNER, machineVersion: PAYMENT_MACHINE_VERSION, limit }).map((r) => r.id);
+
+// ---- a fake host that records what the scheduler and the reconciler ask of it ----
+
+interface FakeHost {
+  host: PaymentHost;
+  live: Set<string>;
+  resumed: string[][];
+  sent: Array<[string, PaymentEvent]>;
+  restarted: string[];
+  /** Resolves with the ids of the next `resumeMany` call that `accept` takes (any call by default). */
+  nextResume(accept?: (ids: string[]) => boolean): Promise<string[]>;
+}
+
+/**
+ * `live`: payments in memory from the start. `resumeMany` brings every id into memory
+ * except those in `cannotWake` (a snapshot that fails to load), or throws `failWith`.
+ */
+function fakeHost({ live = [], cannotWake = [], failWith }: { live?: string[]; cannotWake?: string[]; failWith?: Error } = {}): FakeHost {
+  const waiters: Array<{ accept: (ids: string[]) => boolean; resolve: (ids: string[]) => void }> = [];
+  const fake: Omit<FakeHost, 'host'> = {
+    live: new Set(live),
+    resumed: [],
+    sent: [],
+    restarted: [],
+    nextResume: (accept = () => true) => new Promise((resolve) => waiters.push({ accept, resolve })),
+  };
+  const host: Pick<PaymentHost, 'resumeMany' | 'isLive' | 'send' | 'offer' | 'restart'> = {
+    resumeMany(ids) {
+      fake.resumed.push([...ids]);
+      for (const waiter of waiters.splice(0)) {
+        if (waiter.accept(ids)) waiter.resolve(ids);
+        else waiters.push(waiter);
+      }
+      if (failWith) throw failWith;
+      const woken = ids.filter((id) => !fake.live.has(id) && !cannotWake.includes(id));
+      for (const id of woken) fake.live.add(id);
+      return woken.length;
+    },
+    isLive: (id) => fake.live.has(id),
+    send(id, event) {
+      fake.sent.push([id, event]);
+      return true;
+    },
+    offer(id, event) {
+      fake.sent.push([id, event]);
+      return 'accepted';
+    },
+    restart(id) {
+      fake.restarted.push(id);
+      return true;
+    },
+  };
+  return { ...fake, host: host as PaymentHost };
+}
+
+const TIMER_DUE: PaymentEvent = { type: 'timer.due' };
+
+// ---- the repository queries ----
+
+describe('findDue', () => {
+  it('finds the payment it may take behind 600 earlier ones another live owner holds and 600 of another machine version', () => {
+    insertMany(600, (i) => `pay_held_${i}`, (i) => ({ dueAt: NOW - 100_000 + i, leaseOwner: OTHER, leaseExpiresAt: LIVE_LEASE }));
+    insertMany(600, (i) => `pay_old_${i}`, (i) => ({ dueAt: NOW - 100_000 + i, machineVersion: PAYMENT_MACHINE_VERSION - 1 }));
+    insertMany(600, (i) => `pay_new_${i}`, (i) => ({ dueAt: NOW - 100_000 + i, machineVersion: PAYMENT_MACHINE_VERSION + 1 }));
+    insertPayment('pay_mine', { dueAt: NOW - 1 });
+
+    expect(due(500)).toEqual(['pay_mine']);
+  });
+
+  it('takes due payments whose lease is free, expired or its own', () => {
+    insertPayment('pay_free', { dueAt: NOW - 4 });
+    insertPayment('pay_expired', { dueAt: NOW - 3, leaseOwner: OTHER, leaseExpiresAt: EXPIRED_LEASE });
+    insertPayment('pay_own', { dueAt: NOW - 2, leaseOwner: OWNER, leaseExpiresAt: LIVE_LEASE });
+    insertPayment('pay_held', { dueAt: NOW - 1, leaseOwner: OTHER, leaseExpiresAt: LIVE_LEASE });
+
+    expect(due()).toEqual(['pay_free', 'pay_expired', 'pay_own']);
+  });
+
+  it('agrees with acquireLease on a lease that expires exactly now', () => {
+    insertPayment('pay_expiring', { dueAt: NOW - 1, leaseOwner: OTHER, leaseExpiresAt: NOW });
+
+    const found = due().includes('pay_expiring');
+
+    expect(found).toBe(acquireLease(conn.db, 'pay_expiring', OWNER, NOW, 30_000));
+  });
+
+  it('returns the earliest due first', () => {
+    insertPayment('pay_2', { dueAt: NOW - 200 });
+    insertPayment('pay_3', { dueAt: NOW - 100 });
+    insertPayment('pay_1', { dueAt: NOW - 300 });
+
+    expect(due()).toEqual(['pay_1', 'pay_2', 'pay_3']);
+  });
+
+  it('returns at most `limit` payments, the earliest due', () => {
+    insertMany(5, (i) => `pay_${i}`, (i) => ({ dueAt: NOW - 1_000 + i }));
+
+    expect(due(2)).toEqual(['pay_0', 'pay_1']);
+  });
+
+  it('ignores payments not yet due and payments not waiting; one due exactly now is due', () => {
+    insertPayment('pay_later', { dueAt: NOW + 1 });
+    insertPayment('pay_resting', { dueAt: null });
+    insertPayment('pay_running', { dueAt: null, active: 1 });
+    insertPayment('pay_now', { dueAt: NOW });
+
+    expect(due()).toEqual(['pay_now']);
+  });
+});
+
+describe('findNeedingRescue', () => {
+  it('finds active payments whose lease is free, expired or its own', () => {
+    insertPayment('pay_free', { active: 1, updatedAt: NOW - 30 });
+    insertPayment('pay_expired', { active: 1, leaseOwner: OTHER, leaseExpiresAt: EXPIRED_LEASE, updatedAt: NOW - 20 });
+    insertPayment('pay_own', { active: 1, leaseOwner: OWNER, leaseExpiresAt: LIVE_LEASE, updatedAt: NOW - 10 });
+
+    expect(rescueIds()).toEqual(['pay_free', 'pay_expired', 'pay_own']);
+  });
+
+  it('finds waiting payments whose wait is overdue, not those still waiting', () => {
+    insertPayment('pay_overdue', { dueAt: NOW - 1 });
+    insertPayment('pay_due_now', { dueAt: NOW, updatedAt: NOW - 1 });
+    insertPayment('pay_waiting', { dueAt: NOW + 1 });
+
+    expect(rescueIds()).toEqual(['pay_overdue', 'pay_due_now']);
+  });
+
+  it('skips resting payments', () => {
+    insertPayment('pay_resting', { active: 0, dueAt: null });
+    insertPayment('pay_running', { active: 1 });
+
+    expect(rescueIds()).toEqual(['pay_running']);
+  });
+
+  it('skips payments another live owner holds, active or overdue', () => {
+    insertPayment('pay_held_active', { active: 1, leaseOwner: OTHER, leaseExpiresAt: LIVE_LEASE });
+    insertPayment('pay_held_overdue', { dueAt: NOW - 1, leaseOwner: OTHER, leaseExpiresAt: LIVE_LEASE });
+    insertPayment('pay_free', { active: 1 });
+
+    expect(rescueIds()).toEqual(['pay_free']);
+  });
+
+  it('skips payments of another machine version', () => {
+    insertPayment('pay_old', { active: 1, machineVersion: PAYMENT_MACHINE_VERSION - 1 });
+    insertPayment('pay_new', { dueAt: NOW - 1, machineVersion: PAYMENT_MACHINE_VERSION + 1 });
+    insertPayment('pay_current', { active: 1 });
+
+    expect(rescueIds()).toEqual(['pay_current']);
+  });
+
+  it('returns the payments unchanged longest first, at most `limit`', () => {
+    insertPayment('pay_b', { active: 1, updatedAt: NOW - 2_000 });
+    insertPayment('pay_c', { dueAt: NOW - 1, updatedAt: NOW - 1_000 });
+    insertPayment('pay_a', { active: 1, updatedAt: NOW - 3_000 });
+
+    expect(rescueIds()).toEqual(['pay_a', 'pay_b', 'pay_c']);
+    expect(rescueIds(2)).toEqual(['pay_a', 'pay_b']);
+  });
+
+  it('returns the due time and last change with each id', () => {
+    insertPayment('pay_overdue', { dueAt: NOW - 5, updatedAt: NOW - 50 });
+
+    expect(findNeedingRescue(conn.db, { now: NOW, owner: OWNER, machineVersion: PAYMENT_MACHINE_VERSION, limit: 10 })).toEqual([
+      { id: 'pay_overdue', dueAt: NOW - 5, updatedAt: NOW - 50 },
+    ]);
+  });
+});
+
+// ---- the real payment host ----
+
+describe('PaymentHost.resumeMany', () => {
+  /** A host as src/service.ts builds it, on a connection that waits at most 50 ms for the write lock. */
+  function startHost() {
+    const hostConn = connect(50);
+    const commit = createGroupCommit(hostConn.sqlite);
+    // No step runs in these tests: the client never connects.
+    const pg = createPgClient({
+      baseUrl: 'http://127.0.0.1:9',
+      secret: 'unused',
+      storeId: 'unused',
+      timeoutMs: 1_000,
+      connections: 1,
+      queueTimeoutMs: 1_000,
+      logger: silent,
+    });
+    const clock = () => NOW;
+    const machine = paymentMachine.provide({
+      actors: createPaymentActors({ conn: hostConn, commit, pg, clock, logger: silent, owner: OWNER }),
+    });
+    const host = new PaymentHost({
+      conn: hostConn,
+      commit,
+      machine,
+      clock,
+      logger: silent,
+      ops: createOpsStore(),
+      owner: OWNER,
+      leaseTtlMs: 30_000,
+    });
+    return { host, close: () => Promise.all([host.stop(), pg.close()]) };
+  }
+
+  /** Another connection holds the write lock for as long as the test runs. */
+  function holdWriteLock(): Sqlite {
+    const blocker = connect().sqlite;
+    blocker.exec('begin immediate');
+    return blocker;
+  }
+
+  it('returns 0 for an empty list without opening a transaction', async () => {
+    const { host, close } = startHost();
+    const blocker = holdWriteLock();
+
+    expect(host.resumeMany([])).toBe(0);
+
+    blocker.exec('rollback');
+    await close();
+  });
+
+  // The control for the test above: under the same lock, a transaction is noticed.
+  it('fails with SQLITE_BUSY for a non-empty list while another connection holds the write lock', async () => {
+    insertPayment('pay_due', { dueAt: NOW - 1 });
+    const { host, close } = startHost();
+    const blocker = holdWriteLock();
+
+    expect(() => host.resumeMany(['pay_due'])).toThrow(expect.objectContaining({ code: 'SQLITE_BUSY' }));
+
+    blocker.exec('rollback');
+    await close();
+  });
+});
+
+// ---- the scheduler ----
+
+describe('startScheduler', () => {
+  const stops: Array<() => void> = [];
+  afterEach(() => {
+    for (const stop of stops.splice(0)) stop();
+  });
+
+  function schedule(host: PaymentHost, options: { clock?: () => number; logger?: typeof silent; batchSize?: number } = {}) {
+    const scheduler = startScheduler({
+      db: conn.db,
+      host,
+      clock: options.clock ?? (() => NOW),
+      owner: OWNER,
+      intervalMs: 5,
+      logger: options.logger ?? silent,
+      batchSize: options.batchSize,
+    });
+    stops.push(() => scheduler.stop());
+    return scheduler;
+  }
+
+  it('resumes exactly the due payments it may take, earliest first, and sends timer.due to those now live', async () => {
+    insertPayment('pay_free', { dueAt: NOW - 300 });
+    insertPayment('pay_own_live', { dueAt: NOW - 200, leaseOwner: OWNER });
+    insertPayment('pay_unloadable', { dueAt: NOW - 100 });
+    insertPayment('pay_held', { dueAt: NOW - 400, leaseOwner: OTHER });
+    insertPayment('pay_old_version', { dueAt: NOW - 400, machineVersion: PAYMENT_MACHINE_VERSION - 1 });
+    insertPayment('pay_later', { dueAt: NOW + 1 });
+    const fake = fakeHost({ live: ['pay_own_live'], cannotWake: ['pay_unloadable'] });
+    const firstTick = fake.nextResume();
+
+    schedule(fake.host);
+
+    expect(await firstTick).toEqual(['pay_free', 'pay_own_live', 'pay_unloadable']);
+    expect(fake.sent).toEqual([
+      ['pay_free', TIMER_DUE],
+      ['pay_own_live', TIMER_DUE],
+    ]);
+  });
+
+  it('wakes at most batchSize payments per tick', async () => {
+    insertMany(5, (i) => `pay_${i}`, (i) => ({ dueAt: NOW - 1_000 + i }));
+    const fake = fakeHost();
+    const firstTick = fake.nextResume();
+
+    schedule(fake.host, { batchSize: 2 });
+
+    expect(await firstTick).toEqual(['pay_0', 'pay_1']);
+    expect(fake.sent.map(([id]) => id)).toEqual(['pay_0', 'pay_1']);
+  });
+
+  it('sends nothing when nothing is due', async () => {
+    insertPayment('pay_later', { dueAt: NOW + 1 });
+    insertPayment('pay_held', { dueAt: NOW - 1, leaseOwner: OTHER });
+    const fake = fakeHost();
+    // The clock is read once per tick; the rest of the tick runs before this promise's continuation.
+    let tickStarted!: () => void;
+    const firstTick = new Promise<void>((resolve) => (tickStarted = resolve));
+
+    schedule(fake.host, {
+      clock: () => {
+        tickStarted();
+        return NOW;
+      },
+    });
+    await firstTick;
+
+    expect(fake.resumed.flat()).toEqual([]);
+    expect(fake.sent).toEqual([]);
+  });
+
+  it('keeps polling: a payment whose wait ends later is woken on a later tick', async () => {
+    insertPayment('pay_later', { dueAt: NOW + 1_000 });
+    let now = NOW;
+    const fake = fakeHost();
+    const firstTick = fake.nextResume();
+    const wokenLater = fake.nextResume((ids) => ids.length > 0);
+
+    schedule(fake.host, { clock: () => now });
+    expect(await firstTick).toEqual([]);
+    now = NOW + 1_000;
+
+    expect(await wokenLater).toEqual(['pay_later']);
+    expect(fake.sent).toEqual([['pay_later', TIMER_DUE]]);
+  });
+
+  it('logs a failed tick and polls again', async () => {
+    insertPayment('pay_due', { dueAt: NOW - 1 });
+    const logged: Array<{ msg: string; err?: { message: string } }> = [];
+    const logger = pino({ level: 'error' }, { write: (line: string) => logged.push(JSON.parse(line)) });
+    const fake = fakeHost({ failWith: new Error('database is locked') });
+    const secondTick = fake.nextResume(() => fake.resumed.length >= 2);
+
+    schedule(fake.host, { logger });
+
+    expect(await secondTick).toEqual(['pay_due']);
+    expect(logged[0]).toMatchObject({ msg: 'scheduler tick failed', err: { message: 'database is locked' } });
+    expect(fake.sent).toEqual([]);
+  });
+});
+
+// ---- the reconciler ----
+
+describe('createReconciler().runPass', () => {
+  const STUCK_AFTER_MS = 30_000;
+
+  function reconcile(host: PaymentHost, now = NOW) {
+    return createReconciler({
+      db: conn.db,
+      host,
+      clock: () => now,
+      owner: OWNER,
+      stuckAfterMs: STUCK_AFTER_MS,
+      cron: '0 0 1 1 *',
+      batchSize: 100,
+      logger: silent,
+    }).runPass();
+  }
+
+  const insertLock = (owner: string, expiresAt: number) =>
+    conn.sqlite.prepare(`insert into locks (name, owner, expires_at) values ('reconciler', ?, ?)`).run(owner, expiresAt);
+  const lockRow = () => conn.sqlite.prepare(`select owner, expires_at as expiresAt from locks where name = 'reconciler'`).get();
+
+  /** One payment of each kind the reconciler tells apart. */
+  function insertOneOfEach(): void {
+    insertPayment('pay_overdue', { dueAt: NOW - 1_000, updatedAt: NOW - 60_000 });
+    insertPayment('pay_orphaned', { active: 1, leaseOwner: OTHER, leaseExpiresAt: EXPIRED_LEASE, updatedAt: NOW - 100 });
+    insertPayment('pay_stuck', { active: 1, leaseOwner: OWNER, updatedAt: NOW - STUCK_AFTER_MS - 1 });
+    insertPayment('pay_busy', { active: 1, leaseOwner: OWNER, updatedAt: NOW - 10 });
+  }
+
+  it('sends timer.due to an overdue waiting payment', () => {
+    insertPayment('pay_overdue', { dueAt: NOW - 1_000 });
+    const fake = fakeHost();
+
+    expect(reconcile(fake.host)).toEqual({ scanned: 1, resumed: 1 });
+    expect(fake.sent).toEqual([['pay_overdue', TIMER_DUE]]);
+    expect(fake.restarted).toEqual([]);
+  });
+
+  it('resumes an active payment that is not live here', () => {
+    insertPayment('pay_orphaned', { active: 1, leaseOwner: OTHER, leaseExpiresAt: EXPIRED_LEASE });
+    const fake = fakeHost();
+
+    expect(reconcile(fake.host)).toEqual({ scanned: 1, resumed: 1 });
+    expect(fake.resumed).toEqual([['pay_orphaned']]);
+    expect(fake.sent).toEqual([]);
+    expect(fake.restarted).toEqual([]);
+  });
+
+  it('restarts an active payment live here and unchanged for longer than stuckAfterMs', () => {
+    insertPayment('pay_stuck', { active: 1, leaseOwner: OWNER, updatedAt: NOW - STUCK_AFTER_MS - 1 });
+    const fake = fakeHost({ live: ['pay_stuck'] });
+
+    expect(reconcile(fake.host)).toEqual({ scanned: 1, resumed: 1 });
+    expect(fake.restarted).toEqual(['pay_stuck']);
+    expect(fake.resumed.flat()).toEqual([]);
+    expect(fake.sent).toEqual([]);
+  });
+
+  it('leaves alone an active payment live here and changed recently', () => {
+    insertPayment('pay_busy', { active: 1, leaseOwner: OWNER, updatedAt: NOW - STUCK_AFTER_MS + 1 });
+    const fake = fakeHost({ live: ['pay_busy'] });
+
+    expect(reconcile(fake.host)).toEqual({ scanned: 1, resumed: 0 });
+    expect(fake.restarted).toEqual([]);
+    expect(fake.resumed.flat()).toEqual([]);
+    expect(fake.sent).toEqual([]);
+  });
+
+  it('treats each payment of a mixed batch by its kind in one pass', () => {
+    insertOneOfEach();
+    const fake = fakeHost({ live: ['pay_stuck', 'pay_busy'] });
+
+    expect(reconcile(fake.host)).toEqual({ scanned: 4, resumed: 3 });
+    expect(fake.sent).toEqual([['pay_overdue', TIMER_DUE]]);
+    expect(fake.resumed.flat()).toEqual(['pay_orphaned']);
+    expect(fake.restarted).toEqual(['pay_stuck']);
+  });
+
+  it('does nothing while another owner holds the reconciler lock', () => {
+    insertOneOfEach();
+    insertLock(OTHER, NOW + 60_000);
+    const fake = fakeHost({ live: ['pay_stuck', 'pay_busy'] });
+
+    expect(reconcile(fake.host)).toEqual({ scanned: 0, resumed: 0 });
+    expect(fake.resumed.flat()).toEqual([]);
+    expect(fake.sent).toEqual([]);
+    expect(fake.restarted).toEqual([]);
+    expect(lockRow()).toEqual({ owner: OTHER, expiresAt: NOW + 60_000 });
+  });
+
+  it('runs once the other owner’s lock has expired', () => {
+    insertPayment('pay_overdue', { dueAt: NOW - 1_000 });
+    insertLock(OTHER, NOW - 1);
+    const fake = fakeHost();
+
+    expect(reconcile(fake.host)).toEqual({ scanned: 1, resumed: 1 });
+    expect(fake.sent).toEqual([['pay_overdue', TIMER_DUE]]);
+  });
+
+  it('releases the lock after its pass, so another owner may run the next one', () => {
+    insertPayment('pay_overdue', { dueAt: NOW - 1_000 });
+
+    reconcile(fakeHost().host);
+
+    expect(lockRow()).toEqual({ owner: OWNER, expiresAt: 0 });
+  });
+});

@@ -1,0 +1,100 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import { initialTransition } from 'xstate';
+import { listCancellations } from '../../db/cancellations-repo.ts';
+import type { Connection } from '../../db/connection.ts';
+import { listFailedEvents } from '../../db/attention-repo.ts';
+import { paymentMachine, type CancelRequest, type PaymentContext, type RetryPolicy } from '../../machines/payment.machine.ts';
+import type { HostWrite, TransitionRecord } from '../../src/payments/payment-host.ts';
+import { recordTransitionEffects } from '../../src/payments/transition-effects.ts';
+import { useTempDatabase } from '../support/temp-database.ts';
+
+const database = useTempDatabase('effects');
+let conn: Connection;
+beforeEach(() => {
+  conn = database.connect();
+});
+
+const retry: RetryPolicy = {
+  baseMs: 1,
+  capMs: 1,
+  stepRetries: 1,
+  notFoundGraceMs: 1,
+  maxCharges: 1,
+  refundRetries: 1,
+  inquiryAlertAfterMs: 1,
+  lateChargeWindowMs: 1,
+  lateChargeChecks: 1,
+};
+const [initial] = initialTransition(paymentMachine, { paymentId: 'pay_e', amount: 30_000, retry });
+const context = (changes: Partial<PaymentContext>): PaymentContext => ({ ...initial.context, ...changes });
+const cancel = (id: string, seq: number): CancelRequest => ({
+  id,
+  seq,
+  amount: 10_000,
+  reason: 'r',
+  idempotencyKey: `key-${id}`,
+  fingerprint: 'f',
+});
+
+function transition(from: string, to: string, changes: Partial<PaymentContext>, extra: Partial<TransitionRecord> = {}): TransitionRecord {
+  return { type: 'x', from, to, at: 1_000, status: 'processing', context: context(changes), alerts: [], ...extra };
+}
+
+function write(...transitions: TransitionRecord[]): HostWrite {
+  const last = transitions.at(-1)!;
+  return {
+    paymentId: 'pay_e',
+    state: last.to,
+    status: last.status,
+    failureCode: null,
+    cancelledAmount: 0,
+    snapshot: '{}',
+    dueAt: null,
+    active: false,
+    updatedAt: last.at,
+    transitions,
+  };
+}
+
+describe('transition side effects', () => {
+  it('records each transition with its own context when several commit in one write', () => {
+    const first = cancel('can_a', 1);
+    const second = cancel('can_b', 2);
+    recordTransitionEffects(conn.db, write(transition('completed', 'cancelling.refunding', { cancel: first })));
+    // One write carries: refund A landed (partially_cancelled), then refund B was accepted.
+    recordTransitionEffects(
+      conn.db,
+      write(
+        transition('cancelling.refunding', 'partially_cancelled', { cancel: first }),
+        transition('partially_cancelled', 'cancelling.refunding', { cancel: second }),
+      ),
+    );
+    expect(listCancellations(conn.db, 'pay_e').map((c) => [c.id, c.status])).toEqual([
+      ['can_a', 'succeeded'],
+      ['can_b', 'requested'],
+    ]);
+  });
+
+  it('writes a dead letter and an urgent alert with the step that failed at that moment', () => {
+    recordTransitionEffects(
+      conn.db,
+      write(
+        transition('releasing.waiting', 'requires_attention', { attentionStep: 'releasing', attentionReason: 'disk' }),
+        transition('requires_attention', 'releasing.releasingStock', { attentionStep: null, attentionReason: null }, { type: 'admin.retry' }),
+      ),
+    );
+    expect(listFailedEvents(conn.db)).toMatchObject([{ step: 'releasing', reason: 'disk', kind: 'payment_step' }]);
+    const alerts = conn.sqlite.prepare('select severity, payment_id as paymentId from alerts').all();
+    expect(alerts).toEqual([{ severity: 'urgent', paymentId: 'pay_e' }]);
+  });
+
+  it('writes the alerts the machine raised, with the transition that raised them', () => {
+    recordTransitionEffects(
+      conn.db,
+      write(transition('inquiring.checking', 'inquiring.waiting', {}, { alerts: [{ type: 'alert', severity: 'warning', title: 'slow PG', details: { n: 1 } }] })),
+    );
+    expect(conn.sqlite.prepare('select severity, title, details, created_at as at from alerts').all()).toEqual([
+      { severity: 'warning', title: 'slow PG', details: '{"n":1}', at: 1_000 },
+    ]);
+  });
+});
