@@ -10,7 +10,7 @@ import type { PaymentHost } from '../payments/payment-host.ts';
 import type { Reconciler } from '../payments/reconciler.ts';
 import type { PgClient } from '../pg/pg-client.ts';
 import { requireAdmin } from './admin-auth.ts';
-import { problemMiddleware } from './problem.ts';
+import { logAppError, problemMiddleware } from './problem.ts';
 import { requestContext } from './request-context.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -37,6 +37,7 @@ export interface AppDeps {
 export function createApp(deps: AppDeps): Koa {
   const app = new Koa();
   const admin = requireAdmin(deps.adminToken);
+  app.on('error', logAppError(deps.logger));
   app.use(requestContext(deps.logger));
   app.use(problemMiddleware(deps.logger));
   // Before the body parser: webhook signatures cover the raw bytes.

@@ -2,16 +2,55 @@ import { z } from 'zod';
 import { PUBLIC_STATUSES } from '../../machines/payment-status.ts';
 
 const id = z.string().min(1).max(255);
-const money = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
+/** Prices are positive integers: a product priced 0 would only fail later, at the PG. */
+const price = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
 
 export const IDEMPOTENCY_KEY = /^[A-Za-z0-9_.:-]{1,255}$/;
 
 export const productBody = z.object({
   id: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'letters, digits and _ . : - only, at most 64').optional(),
   name: z.string().min(1).max(200),
-  price: money,
+  price,
   stock: z.number().int().nonnegative().max(1_000_000_000),
   partnerId: id,
+});
+
+/** What a client may attach to a payment: small and shallow, so storing and hashing it stays cheap. */
+const METADATA_LIMITS = { depth: 5, keys: 50, keyLength: 40, stringLength: 500, bytes: 8 * 1024 };
+
+/**
+ * The first bound a metadata value breaks, or undefined. The walk keeps its own stack
+ * (a deep value cannot overflow the call stack) and goes no deeper than one level past the limit.
+ */
+function metadataViolation(metadata: Record<string, unknown>): string | undefined {
+  const { depth: maxDepth, keys: maxKeys, keyLength, stringLength, bytes } = METADATA_LIMITS;
+  const pending: Array<{ value: unknown; depth: number }> = [{ value: metadata, depth: 1 }];
+  let keys = 0;
+  for (let item = pending.pop(); item; item = pending.pop()) {
+    const { value, depth } = item;
+    if (typeof value === 'string' && value.length > stringLength) return `strings are at most ${stringLength} characters`;
+    if (value === null || typeof value !== 'object') continue;
+    if (depth > maxDepth) return `at most ${maxDepth} levels deep`;
+    if (Array.isArray(value)) {
+      for (const element of value) pending.push({ value: element, depth: depth + 1 });
+      continue;
+    }
+    const entries = Object.entries(value);
+    keys += entries.length;
+    if (keys > maxKeys) return `at most ${maxKeys} keys in all`;
+    for (const [key, child] of entries) {
+      if (key.length > keyLength) return `keys are at most ${keyLength} characters`;
+      pending.push({ value: child, depth: depth + 1 });
+    }
+  }
+  // Measured last: the shape checks above keep JSON.stringify's own recursion shallow.
+  if (Buffer.byteLength(JSON.stringify(metadata)) > bytes) return `at most ${bytes} bytes as JSON`;
+  return undefined;
+}
+
+const metadata = z.record(z.string(), z.unknown()).superRefine((value, ctx) => {
+  const violation = metadataViolation(value);
+  if (violation) ctx.addIssue({ code: 'custom', message: violation });
 });
 
 export const paymentBody = z.object({
@@ -22,7 +61,7 @@ export const paymentBody = z.object({
     .max(50),
   billingKey: z.string().min(1).max(255),
   orderName: z.string().min(1).max(200).optional(),
-  metadata: z.record(z.string(), z.unknown()).optional(),
+  metadata: metadata.optional(),
 });
 
 export const cancelBody = z.object({

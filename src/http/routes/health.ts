@@ -1,9 +1,10 @@
-import Router from '@koa/router';
+import type Router from '@koa/router';
+import { exactRouter } from '../router.ts';
 import type { Registry } from 'prom-client';
 import { isReady, type Sqlite } from '../../../db/connection.ts';
 
 export function healthRoutes(sqlite: Sqlite, registry: Registry): Router {
-  const router = new Router();
+  const router = exactRouter();
   router.get('/healthz', (ctx) => {
     ctx.body = { status: 'ok' };
   });

@@ -1,4 +1,5 @@
-import Router from '@koa/router';
+import type Router from '@koa/router';
+import { exactRouter } from '../router.ts';
 import type { Db } from '../../../db/connection.ts';
 import { listCancellations, listRefundAttempts } from '../../../db/cancellations-repo.ts';
 import { findPayment, listPayments, listTransitions } from '../../../db/payments-repo.ts';
@@ -34,9 +35,9 @@ function decodeCursor(cursor: string): { createdAt: number; id: string } {
 }
 
 export function paymentRoutes({ db, host, createPayment, cancelPayment }: PaymentRoutesDeps): Router {
-  const router = new Router({ prefix: '/v1/payments' });
+  const router = exactRouter();
 
-  router.post('/', async (ctx) => {
+  router.post('/v1/payments', async (ctx) => {
     const key = idempotencyKeyOf(ctx.get('idempotency-key'));
     const { wait } = validate(createQuery, ctx.query);
     const body = validate(paymentBody, ctx.request.body);
@@ -48,7 +49,7 @@ export function paymentRoutes({ db, host, createPayment, cancelPayment }: Paymen
     ctx.body = toPaymentResource(shown ?? row);
   });
 
-  router.post('/:id/cancel', async (ctx) => {
+  router.post('/v1/payments/:id/cancel', async (ctx) => {
     const { id } = validate(pathId, ctx.params);
     const key = idempotencyKeyOf(ctx.get('idempotency-key'));
     const body = validate(cancelBody, ctx.request.body);
@@ -58,7 +59,7 @@ export function paymentRoutes({ db, host, createPayment, cancelPayment }: Paymen
     ctx.body = toPaymentResource(row);
   });
 
-  router.get('/', (ctx) => {
+  router.get('/v1/payments', (ctx) => {
     const query = validate(listQuery, ctx.query);
     const rows = listPayments(db, {
       customerId: query.customerId,
@@ -74,20 +75,20 @@ export function paymentRoutes({ db, host, createPayment, cancelPayment }: Paymen
     };
   });
 
-  router.get('/:id', (ctx) => {
+  router.get('/v1/payments/:id', (ctx) => {
     const { id } = validate(pathId, ctx.params);
     const row = findPayment(db, id);
     if (!row) throw notFound(`Payment ${id}`);
     ctx.body = toPaymentResource(row);
   });
 
-  router.get('/:id/events', (ctx) => {
+  router.get('/v1/payments/:id/events', (ctx) => {
     const { id } = validate(pathId, ctx.params);
     if (!findPayment(db, id)) throw notFound(`Payment ${id}`);
     ctx.body = { data: listTransitions(db, id).map(toTransitionResource) };
   });
 
-  router.get('/:id/cancellations', (ctx) => {
+  router.get('/v1/payments/:id/cancellations', (ctx) => {
     const { id } = validate(pathId, ctx.params);
     if (!findPayment(db, id)) throw notFound(`Payment ${id}`);
     const attempts = listRefundAttempts(db, id);

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import Router from '@koa/router';
+import type Router from '@koa/router';
+import { exactRouter } from '../router.ts';
 import type { Db } from '../../../db/connection.ts';
 import { findProduct, insertProduct, type Product } from '../../../db/products-repo.ts';
 import { AppError, notFound } from '../../errors.ts';
@@ -17,9 +18,9 @@ const toResource = (p: Product) => ({
 });
 
 export function productRoutes(db: Db, admin: Middleware, clock: () => number): Router {
-  const router = new Router({ prefix: '/v1/products' });
+  const router = exactRouter();
 
-  router.post('/', admin, (ctx) => {
+  router.post('/v1/products', admin, (ctx) => {
     const body = validate(productBody, ctx.request.body);
     const id = body.id ?? `prod_${randomBytes(8).toString('hex')}`;
     if (!insertProduct(db, { ...body, id, createdAt: clock() })) {
@@ -29,7 +30,7 @@ export function productRoutes(db: Db, admin: Middleware, clock: () => number): R
     ctx.body = toResource(findProduct(db, id)!);
   });
 
-  router.get('/:id', (ctx) => {
+  router.get('/v1/products/:id', (ctx) => {
     const { id } = validate(pathId, ctx.params);
     const product = findProduct(db, id);
     if (!product) throw notFound(`Product ${id}`);
