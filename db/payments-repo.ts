@@ -19,6 +19,8 @@ export interface Transition {
 /** What the actor host writes after a payment's transitions. */
 export interface SnapshotWrite {
   paymentId: string;
+  /** Of the machine that wrote the snapshot: an upgraded one is stored as the current version. */
+  machineVersion: number;
   state: string;
   status: string;
   failureCode: string | null;
@@ -94,7 +96,8 @@ export function requireLease(db: Db, paymentId: string, owner: string): void {
 export function writeSnapshot(db: Db, write: SnapshotWrite, owner: string): void {
   const update = prepared(db, 'writeSnapshot', () =>
     db.$client.prepare(`update payments set state = @state, status = @status, failure_code = @failureCode,
-      cancelled_amount = @cancelledAmount, snapshot = @snapshot, updated_at = @updatedAt, active = @active,
+      cancelled_amount = @cancelledAmount, snapshot = @snapshot, machine_version = @machineVersion,
+      updated_at = @updatedAt, active = @active,
       due_at = case when @keepDueAt = 1 then due_at else @dueAt end
       where id = @id and lease_owner = @owner`),
   );
@@ -106,6 +109,7 @@ export function writeSnapshot(db: Db, write: SnapshotWrite, owner: string): void
     failureCode: write.failureCode,
     cancelledAmount: write.cancelledAmount,
     snapshot: write.snapshot,
+    machineVersion: write.machineVersion,
     updatedAt: write.updatedAt,
     active: write.active ? 1 : 0,
     keepDueAt: write.dueAt === undefined ? 1 : 0,
@@ -166,9 +170,16 @@ export function releaseLease(db: Db, paymentId: string, owner: string): void {
   ).run({ id: paymentId, owner });
 }
 
-/** Extends every lease this process holds. */
-export function renewLeases(db: Db, owner: string, now: number, ttlMs: number): number {
-  return db.update(payments).set({ leaseExpiresAt: now + ttlMs }).where(eq(payments.leaseOwner, owner)).run().changes;
+/**
+ * Extends this process's leases of the payments it runs. Only those: a lease it failed to
+ * release (a write refused) must expire, so another process can take the payment.
+ */
+export function renewLeases(db: Db, owner: string, paymentIds: string[], now: number, ttlMs: number): number {
+  if (paymentIds.length === 0) return 0;
+  return prepared(db, 'renewLeases', () =>
+    db.$client.prepare(`update payments set lease_expires_at = @expiresAt
+      where lease_owner = @owner and id in (select value from json_each(@ids))`),
+  ).run({ owner, expiresAt: now + ttlMs, ids: JSON.stringify(paymentIds) }).changes;
 }
 
 export interface ListFilter {
@@ -212,8 +223,9 @@ const leaseAvailable = (owner: string, now: number) =>
 
 /**
  * Payments whose wait is over and that this instance may take: their lease is available
- * and their snapshot is of this machine version. Rows another process holds, or that
- * only another version can read, would otherwise fill every batch and starve the rest.
+ * and their snapshot is of a machine version it can read (this one or older). Rows
+ * another process holds, or only a newer version can read, would otherwise fill every
+ * batch and starve the rest.
  */
 export function findDue(db: Db, q: { now: number; owner: string; machineVersion: number; limit: number }): string[] {
   return db
@@ -223,7 +235,7 @@ export function findDue(db: Db, q: { now: number; owner: string; machineVersion:
       and(
         isNotNull(payments.dueAt),
         lte(payments.dueAt, q.now),
-        eq(payments.machineVersion, q.machineVersion),
+        lte(payments.machineVersion, q.machineVersion),
         leaseAvailable(q.owner, q.now),
       ),
     )
@@ -242,7 +254,7 @@ export interface RescueQuery {
 
 /**
  * Payments the reconciler must drive on: this instance may take them (lease available,
- * machine version readable) and they are mid-step or their wait is overdue. The oldest
+ * machine version this one or older) and they are mid-step or their wait is overdue. The oldest
  * change first, so payments stuck longest come first.
  */
 export function findNeedingRescue(db: Db, q: RescueQuery): Array<Pick<PaymentRow, 'id' | 'dueAt' | 'updatedAt'>> {
@@ -251,7 +263,7 @@ export function findNeedingRescue(db: Db, q: RescueQuery): Array<Pick<PaymentRow
     .from(payments)
     .where(
       and(
-        eq(payments.machineVersion, q.machineVersion),
+        lte(payments.machineVersion, q.machineVersion),
         leaseAvailable(q.owner, q.now),
         or(eq(payments.active, 1), lte(payments.dueAt, q.now)),
       ),

@@ -12,16 +12,21 @@ export interface WebhookClaim {
 
 /**
  * Claims a webhook id in one statement, so of many copies delivered at once exactly one
- * proceeds. False: the id was handled already, or another copy is being handled now.
+ * proceeds (`claimed`). `done`: the id was handled already. `in_progress`: another copy
+ * holds the claim now; it may still fail, so this copy is not a duplicate yet.
  */
-export function claimReceipt(db: Db, claim: WebhookClaim): boolean {
+export function claimReceipt(db: Db, claim: WebhookClaim): 'claimed' | 'done' | 'in_progress' {
   const upsert = prepared(db, 'claimReceipt', () =>
     db.$client.prepare(`insert into webhook_receipts (id, type, payment_id, received_at, status, claimed_until)
       values (@id, @type, @paymentId, @now, 'processing', @until)
       on conflict (id) do update set claimed_until = excluded.claimed_until, received_at = excluded.received_at
       where webhook_receipts.status = 'processing' and webhook_receipts.claimed_until < @now`),
   );
-  return upsert.run({ ...claim, until: claim.now + claim.claimMs }).changes === 1;
+  if (upsert.run({ ...claim, until: claim.now + claim.claimMs }).changes === 1) return 'claimed';
+  const status = prepared(db, 'receiptStatus', () =>
+    db.$client.prepare('select status from webhook_receipts where id = ?').pluck(),
+  ).get(claim.id);
+  return status === 'done' ? 'done' : 'in_progress';
 }
 
 /** The webhook was acted on: later copies answer as duplicates. */

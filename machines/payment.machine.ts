@@ -14,12 +14,10 @@ export interface RetryPolicy {
    * that may pass, a paid order's fulfilment, a stock release, a PG void.
    */
   stepRetries: number;
-  /** How long the PG may not know a charge or a refund before it is sent again. */
+  /** How long the PG may not know a charge or show a refund before it is sent again. */
   notFoundGraceMs: number;
   /** Charge calls at most, the first one included. */
   maxCharges: number;
-  /** Calls of one refund the PG has not seen that are sent again, after the first. */
-  refundRetries: number;
   /** An inquiry (charge or refund) still without a final answer after this long raises a warning. */
   inquiryAlertAfterMs: number;
   /** How long after it failed a payment whose charge went unanswered watches for that charge landing. */
@@ -50,8 +48,11 @@ export type ChargeOutput =
 export type VoidOutput = { kind: 'voided' } | { kind: 'refused'; code: string } | { kind: 'unknown'; reason: string };
 export type RefundOutput = { kind: 'refunded' } | { kind: 'refused'; code: string } | { kind: 'unknown'; reason: string };
 
-/** Which step a payment was in when it needed an operator; an operator's retry resumes it. */
-export type AttentionStep = 'voiding' | 'releasing' | 'refunding' | 'voiding_late_charge';
+/**
+ * Which step a payment was in when it needed an operator; an operator's retry resumes it.
+ * `returning_stock` is the stock release after a full refund, `releasing` any other.
+ */
+export type AttentionStep = 'voiding' | 'releasing' | 'returning_stock' | 'refunding' | 'voiding_late_charge';
 
 /** A customer's refund request being carried out. */
 export interface CancelRequest {
@@ -77,7 +78,10 @@ export interface RefundInput {
 
 export interface VoidInput {
   paymentId: string;
+  /** What is given back: the whole charge, or what the PG still holds of a late one. */
   amount: number;
+  /** What the PG shows as cancelled once the void landed: how an unanswered call is checked. */
+  cancelledTotal: number;
   /** The state the void is made from: it must be committed before money moves. */
   fromState: 'compensating' | 'voidingLateCharge';
 }
@@ -99,8 +103,10 @@ export interface PaymentContext {
   /** A charge call went unanswered: that charge may still land after the payment gave up. */
   chargeUnanswered: boolean;
   inquiryAttempts: number;
-  /** Sum of the inquiry waits since the last call: measures the not-found grace and the alert delay. */
+  /** Sum of the waits since the inquiry began: measures the alert delay. */
   inquiryWaitedMs: number;
+  /** Sum of the waits since the last call was sent: measures the not-found grace. */
+  sentWaitedMs: number;
   /** The current inquiry already raised its overdue warning. */
   inquiryAlerted: boolean;
   /** Failures of the current step so far. */
@@ -115,10 +121,10 @@ export interface PaymentContext {
   chargeReturned: boolean;
   /** The latest refund request (kept after it ends, for the record). */
   cancel: CancelRequest | null;
-  /** PG calls made for the current refund request. */
-  refundCalls: number;
-  /** PG lookups done by the late-charge watch. */
+  /** PG lookups the late-charge watch got an answer to. */
   lateChecks: number;
+  /** What a late charge's void gives back: what the PG still held of it; null for the whole charge. */
+  voidAmount: number | null;
   attentionStep: AttentionStep | null;
   /** What the last failure of that step said, for the operator. */
   attentionReason: string | null;
@@ -224,10 +230,12 @@ const paymentSetup = setup({
       event.amount > 0 &&
       event.amount <= context.amount - context.cancelledAmount,
     pgSaysPaid: ({ event }) => pgStatusOf(event) === 'PAID' || pgStatusOf(event) === 'PARTIAL_CANCELLED',
-    /** Failed, or charged and already given back in full: nothing is owed either way. */
-    pgSaysFailed: ({ event }) => pgStatusOf(event) === 'FAILED' || pgStatusOf(event) === 'CANCELLED',
+    pgSaysFailed: ({ event }) => pgStatusOf(event) === 'FAILED',
+    /** Charged and already given back in full (cancelled at the PG): nothing is owed. */
+    pgSaysReturned: ({ event }) => pgStatusOf(event) === 'CANCELLED',
     pgHasNoCharge: ({ event }) => pgRecordOf(event)?.kind === 'not_found',
-    notFoundGracePassed: ({ context }) => context.inquiryWaitedMs >= context.retry.notFoundGraceMs,
+    pgGaveNoAnswer: ({ event }) => pgRecordOf(event)?.kind === 'unknown',
+    notFoundGracePassed: ({ context }) => context.sentWaitedMs >= context.retry.notFoundGraceMs,
     chargesLeft: ({ context }) => context.chargeAttempts < context.retry.maxCharges,
     /** The PG shows the refund in flight (and every earlier one) as given back. */
     pgShowsRefund: ({ context, event }) => (pgCancelledOf(event) ?? -1) >= refundTotal(context),
@@ -235,12 +243,12 @@ const paymentSetup = setup({
       const cancelled = pgCancelledOf(event);
       return cancelled !== undefined && cancelled < refundTotal(context);
     },
-    refundCanBeSentAgain: ({ context }) => context.refundCalls <= context.retry.refundRetries,
     refundEmptiesPayment: ({ context }) => refundTotal(context) === context.amount,
     /** The PG shows the whole charge given back (a void an operator waits on landed after all). */
     pgShowsVoid: ({ context, event }) => (pgCancelledOf(event) ?? -1) >= context.amount,
     chargeMayLandLate: ({ context }) => context.chargeUnanswered,
-    lateChecksLeft: ({ context }) => context.lateChecks < context.retry.lateChargeChecks,
+    /** The check being answered is not the last of the window. */
+    laterLateCheck: ({ context }) => context.lateChecks + 1 < context.retry.lateChargeChecks,
     attentionAt: ({ context }, params: { step: AttentionStep }) => context.attentionStep === params.step,
     /** Keeping the charge makes sense only for a fulfilled order or one whose fulfilment can run again. */
     canKeepCharge: ({ context, event }) =>
@@ -271,12 +279,14 @@ const paymentSetup = setup({
       return { pgTxId: record?.kind === 'found' ? (record.pgTxId ?? context.pgTxId) : context.pgTxId };
     }),
     /** A new inquiry starts counting its waits from zero. */
-    startInquiry: assign({ inquiryAttempts: 0, inquiryWaitedMs: 0, inquiryAlerted: false }),
+    startInquiry: assign({ inquiryAttempts: 0, inquiryWaitedMs: 0, sentWaitedMs: 0, inquiryAlerted: false }),
+    /** The call was sent again: the grace starts over, the inquiry (and its alert) goes on. */
+    restartGrace: assign({ sentWaitedMs: 0 }),
     markChargeUnanswered: assign({ chargeUnanswered: true }),
     scheduleInquiry: enqueueActions(({ context, enqueue }) => {
       const waitMs = backoffMs(context.inquiryAttempts, context.paymentId, context.retry.baseMs, context.retry.capMs);
       const inquiryWaitedMs = context.inquiryWaitedMs + waitMs;
-      enqueue.assign({ inquiryAttempts: context.inquiryAttempts + 1, inquiryWaitedMs, waitMs });
+      enqueue.assign({ inquiryAttempts: context.inquiryAttempts + 1, inquiryWaitedMs, sentWaitedMs: context.sentWaitedMs + waitMs, waitMs });
       // The PG keeps us waiting (PENDING, no answer): never guess, but tell a person once.
       if (!context.inquiryAlerted && inquiryWaitedMs >= context.retry.inquiryAlertAfterMs) {
         enqueue.assign({ inquiryAlerted: true });
@@ -299,20 +309,32 @@ const paymentSetup = setup({
       if (event.type !== 'api.cancel') return {};
       const { type: _type, ...request } = event;
       const seq = (context.cancel?.seq ?? 0) + 1;
-      return { cancel: { ...request, seq }, stepAttempts: 0, refundCalls: 1, waitMs: 0 };
+      return { cancel: { ...request, seq }, stepAttempts: 0, waitMs: 0 };
     }),
-    countRefundCall: assign(({ context }) => ({ refundCalls: context.refundCalls + 1 })),
     recordRefund: assign(({ context }) => {
       const cancelledAmount = refundTotal(context);
       return { cancelledAmount, chargeReturned: cancelledAmount === context.amount, stepAttempts: 0, waitMs: 0 };
     }),
-    recordVoid: assign(({ context }) => ({ chargeReturned: true, cancelledAmount: context.amount })),
+    recordVoid: assign(({ context }) => ({ chargeReturned: true, cancelledAmount: context.amount, voidAmount: null })),
     scheduleLateCheck: assign(({ context }) => ({
       waitMs: lateCheckOffset(context.retry, context.lateChecks + 1) - lateCheckOffset(context.retry, context.lateChecks),
     })),
-    countLateCheck: assign(({ context }) => ({ lateChecks: context.lateChecks + 1 })),
-    noticeLateCharge: enqueueActions(({ context, enqueue }) => {
-      enqueue.assign({ failureCode: 'late_charge_voided', stepAttempts: 0, waitMs: 0 });
+    countLateCheck: assign(({ context }) => ({ lateChecks: context.lateChecks + 1, stepAttempts: 0 })),
+    /** The window is over; a PG that still says PENDING then is worth a person's look. */
+    closeLateWatch: enqueueActions(({ context, event, enqueue }) => {
+      const status = pgStatusOf(event);
+      if (status !== 'PENDING' && status !== 'READY') return;
+      enqueue.emit({
+        type: 'alert',
+        severity: 'warning',
+        title: `Payment ${context.paymentId} stopped watching for a late charge while the PG still says ${status}`,
+        details: { failureCode: context.failureCode, pgStatus: status },
+      });
+    }),
+    noticeLateCharge: enqueueActions(({ context, event, enqueue }) => {
+      const record = pgRecordOf(event);
+      const held = record?.kind === 'found' ? record.paidAmount - record.cancelledAmount : context.amount;
+      enqueue.assign({ failureCode: 'late_charge_voided', voidAmount: held > 0 ? held : context.amount, stepAttempts: 0, waitMs: 0 });
       enqueue.emit({
         type: 'alert',
         severity: 'warning',
@@ -328,20 +350,15 @@ const paymentSetup = setup({
     })),
     /** The charge stands, as an operator decided: the payment is whole again. */
     keepCharge: assign({ attentionStep: null, failureCode: null, stepAttempts: 0, waitMs: 0 }),
-    /** The refund being retried was already sent: its next call asks the PG first. */
-    resumeRefundAfterAttention: assign({ refundCalls: 1 }),
     noteIgnored: assign(({ event }) => ({
       attentionReason: event.type === 'admin.ignore' ? `ignored by ${event.actor}: ${event.reason}` : null,
     })),
-    /**
-     * The money went back outside Paystate: the payment ends cancelled. A stuck stock
-     * release comes after the money was settled (never taken, or all given back).
-     */
+    /** The money went back outside Paystate: the payment ends cancelled. */
     resolveAsCancelled: assign(({ context }) => ({
       attentionStep: null,
       failureCode: 'resolved_by_operator',
       chargeReturned: true,
-      cancelledAmount: context.attentionStep === 'releasing' ? context.cancelledAmount : context.amount,
+      cancelledAmount: context.amount,
       stepAttempts: 0,
       waitMs: 0,
     })),
@@ -355,7 +372,7 @@ const retryOrAttention = (step: AttentionStep) =>
     { target: '#payment.requires_attention', actions: { type: 'needsAttention', params: { step } } },
   ] as const;
 
-/** A PG void of the whole charge, retried, then handed to an operator; `voided` says where it goes next. */
+/** A PG void (the whole charge, or what the PG holds of a late one), retried, then handed to an operator; `voided` says where it goes next. */
 const voidingStates = (fromState: VoidInput['fromState'], step: AttentionStep, voided: '#payment.releasing' | '#payment.cancelled') =>
   paymentSetup.createStateConfig({
     initial: 'voiding',
@@ -366,7 +383,8 @@ const voidingStates = (fromState: VoidInput['fromState'], step: AttentionStep, v
           src: 'voidCharge',
           input: ({ context }: { context: PaymentContext }): VoidInput => ({
             paymentId: context.paymentId,
-            amount: context.amount,
+            amount: context.voidAmount ?? context.amount,
+            cancelledTotal: context.amount,
             fromState,
           }),
           onDone: [
@@ -382,29 +400,35 @@ const voidingStates = (fromState: VoidInput['fromState'], step: AttentionStep, v
   });
 
 /** The stock goes back on sale, retried, then handed to an operator. */
-const releasingStates = paymentSetup.createStateConfig({
-  initial: 'releasingStock',
-  states: {
-    releasingStock: {
-      invoke: {
-        id: 'releaseStock',
-        src: 'releaseStock',
-        input: ({ context }: { context: PaymentContext }) => ({ paymentId: context.paymentId }),
-        onDone: [
-          { guard: 'chargeReturned', target: '#payment.cancelled', actions: 'resetStep' },
-          { target: '#payment.failed', actions: 'resetStep' },
-        ],
-        onError: [...retryOrAttention('releasing')],
+const releasingStates = (step: 'releasing' | 'returning_stock') =>
+  paymentSetup.createStateConfig({
+    initial: 'releasingStock',
+    states: {
+      releasingStock: {
+        invoke: {
+          id: 'releaseStock',
+          src: 'releaseStock',
+          input: ({ context }: { context: PaymentContext }) => ({ paymentId: context.paymentId }),
+          onDone: [
+            { guard: 'chargeReturned', target: '#payment.cancelled', actions: 'resetStep' },
+            { target: '#payment.failed', actions: 'resetStep' },
+          ],
+          onError: [...retryOrAttention(step)],
+        },
       },
+      waiting: { tags: [WAITING], on: { 'timer.due': 'releasingStock' } },
     },
-    waiting: { tags: [WAITING], on: { 'timer.due': 'releasingStock' } },
-  },
-});
+  });
 
 /** The PG's record settles a charge whose outcome was unknown: paid is fulfilled, failed is released. */
 const chargeSettledByPg = [
   { guard: 'pgSaysPaid', target: '#payment.finalizing', actions: 'takePgTxId' },
   { guard: 'pgSaysFailed', target: '#payment.releasing', actions: { type: 'fail', params: { code: 'charge_failed' } } },
+  {
+    guard: 'pgSaysReturned',
+    target: '#payment.releasing',
+    actions: ['recordVoid', { type: 'fail', params: { code: 'charge_returned' } }],
+  },
 ] as const;
 
 /** A PG record shows a charge that this payment is not keeping: it is voided. */
@@ -426,6 +450,7 @@ export const paymentMachine = paymentSetup.createMachine({
     chargeUnanswered: false,
     inquiryAttempts: 0,
     inquiryWaitedMs: 0,
+    sentWaitedMs: 0,
     inquiryAlerted: false,
     stepAttempts: 0,
     waitMs: 0,
@@ -434,8 +459,8 @@ export const paymentMachine = paymentSetup.createMachine({
     failureCode: null,
     chargeReturned: false,
     cancel: null,
-    refundCalls: 0,
     lateChecks: 0,
+    voidAmount: null,
     attentionStep: null,
     attentionReason: null,
     failureCodeBeforeAttention: null,
@@ -471,17 +496,27 @@ export const paymentMachine = paymentSetup.createMachine({
       entry: 'countChargeAttempt',
       // The PG already reports the charge paid (webhook): no need to wait for our call's answer.
       on: { 'pg.status': { guard: 'pgSaysPaid', target: 'finalizing', actions: 'takePgTxId' } },
-      invoke: {
-        id: 'chargePayment',
-        src: 'chargePayment',
-        input: ({ context }) => ({ paymentId: context.paymentId, attempt: context.chargeAttempts }),
-        onDone: [
-          { guard: 'chargePaid', target: 'finalizing', actions: 'takeChargePgTxId' },
-          { guard: 'chargeDeclined', target: 'releasing', actions: 'takeDeclineCode' },
-          { target: 'inquiring', actions: ['startInquiry', 'markChargeUnanswered'] },
-        ],
-        // The call may have reached the PG: an unknown outcome is a state, not an error.
-        onError: { target: 'inquiring', actions: ['startInquiry', 'markChargeUnanswered'] },
+      initial: 'calling',
+      states: {
+        calling: {
+          invoke: {
+            id: 'chargePayment',
+            src: 'chargePayment',
+            input: ({ context }) => ({ paymentId: context.paymentId, attempt: context.chargeAttempts }),
+            onDone: [
+              { guard: 'chargePaid', target: '#payment.finalizing', actions: ['resetStep', 'takeChargePgTxId'] },
+              { guard: 'chargeDeclined', target: '#payment.releasing', actions: ['resetStep', 'takeDeclineCode'] },
+              // The call may have reached the PG: an unknown outcome is a state, not an error.
+              { target: '#payment.inquiring', actions: ['resetStep', 'startInquiry', 'markChargeUnanswered'] },
+            ],
+            // The step throws only before the call (it could not mark the attempt): nothing was sent.
+            onError: [
+              { guard: 'transientErrorCanRetry', target: 'waiting', actions: 'countStepFailure' },
+              { target: '#payment.inquiring', actions: ['resetStep', 'startInquiry'] },
+            ],
+          },
+        },
+        waiting: { tags: [WAITING], on: { 'timer.due': 'calling' } },
       },
     },
 
@@ -555,7 +590,7 @@ export const paymentMachine = paymentSetup.createMachine({
 
     releasing: {
       tags: ['processing'],
-      ...releasingStates,
+      ...releasingStates('releasing'),
     },
 
     completed: {
@@ -594,9 +629,9 @@ export const paymentMachine = paymentSetup.createMachine({
               // A permanent refusal will not change by asking again.
               { guard: 'pgRefused', target: '#payment.requires_attention', actions: { type: 'needsAttention', params: { step: 'refunding' } } },
               // No answer: the refund may have landed. Ask the PG until it says (rule 6).
-              { target: 'checking', actions: 'startInquiry' },
+              { target: 'checking', actions: 'restartGrace' },
             ],
-            onError: { target: 'checking', actions: 'startInquiry' },
+            onError: { target: 'checking', actions: 'restartGrace' },
           },
         },
         /** An unanswered refund: the PG's record says whether it landed. */
@@ -608,16 +643,8 @@ export const paymentMachine = paymentSetup.createMachine({
             onDone: [
               { guard: and(['pgShowsRefund', 'refundEmptiesPayment']), target: 'returningStock', actions: 'recordRefund' },
               { guard: 'pgShowsRefund', target: '#payment.partially_cancelled', actions: 'recordRefund' },
-              {
-                guard: and(['pgShowsNoRefund', 'notFoundGracePassed', 'refundCanBeSentAgain']),
-                target: 'refunding',
-                actions: 'countRefundCall',
-              },
-              {
-                guard: and(['pgShowsNoRefund', 'notFoundGracePassed']),
-                target: '#payment.requires_attention',
-                actions: { type: 'needsAttention', params: { step: 'refunding' } },
-              },
+              // The PG never got it: sent again under the same key (the step asks the PG first).
+              { guard: and(['pgShowsNoRefund', 'notFoundGracePassed']), target: 'refunding' },
               { target: 'waiting', actions: 'scheduleInquiry' },
             ],
             onError: { target: 'waiting', actions: 'scheduleInquiry' },
@@ -628,7 +655,7 @@ export const paymentMachine = paymentSetup.createMachine({
           on: { 'timer.due': 'checking' },
         },
         /** Refunded down to zero: the goods go back on sale; the status stays cancel_requested until then. */
-        returningStock: releasingStates,
+        returningStock: releasingStates('returning_stock'),
       },
     },
 
@@ -649,7 +676,7 @@ export const paymentMachine = paymentSetup.createMachine({
         },
         watching: {
           tags: [WAITING],
-          on: { 'timer.due': { target: 'checking', actions: 'countLateCheck' }, 'pg.status': lateChargeSeen },
+          on: { 'timer.due': 'checking', 'pg.status': lateChargeSeen },
         },
         checking: {
           on: { 'pg.status': lateChargeSeen },
@@ -659,10 +686,12 @@ export const paymentMachine = paymentSetup.createMachine({
             input: ({ context }) => ({ paymentId: context.paymentId }),
             onDone: [
               lateChargeSeen,
-              { guard: 'lateChecksLeft', target: 'watching', actions: 'scheduleLateCheck' },
-              { target: 'closed' },
+              // No answer is no check: ask again soon, the scheduled checks stay as they were.
+              { guard: 'pgGaveNoAnswer', target: 'watching', actions: 'countStepFailure' },
+              { guard: 'laterLateCheck', target: 'watching', actions: ['countLateCheck', 'scheduleLateCheck'] },
+              { target: 'closed', actions: ['countLateCheck', 'closeLateWatch'] },
             ],
-            onError: [{ guard: 'lateChecksLeft', target: 'watching', actions: 'scheduleLateCheck' }, { target: 'closed' }],
+            onError: { target: 'watching', actions: 'countStepFailure' },
           },
         },
         closed: { tags: [RESTING], on: { 'pg.status': lateChargeSeen } },
@@ -700,14 +729,31 @@ export const paymentMachine = paymentSetup.createMachine({
             actions: 'resumeAfterAttention',
           },
           {
+            guard: { type: 'attentionAt', params: { step: 'returning_stock' } },
+            target: '#payment.cancelling.returningStock',
+            actions: 'resumeAfterAttention',
+          },
+          {
             guard: { type: 'attentionAt', params: { step: 'refunding' } },
             target: 'cancelling',
-            actions: ['resumeAfterAttention', 'resumeRefundAfterAttention'],
+            actions: ['resumeAfterAttention', 'startInquiry'],
           },
         ],
         // The operator settles it outside Paystate; the payment keeps its state and the log says who and why.
         'admin.ignore': { actions: 'noteIgnored' },
         'admin.resolve': [
+          // A stuck stock release: the money was settled before it (never taken, or given back
+          // through the PG), so the release ends the payment as it would have ended anyway.
+          {
+            guard: and(['resolvedCancelled', { type: 'attentionAt', params: { step: 'releasing' as const } }]),
+            target: 'releasing',
+            actions: 'resumeAfterAttention',
+          },
+          {
+            guard: and(['resolvedCancelled', { type: 'attentionAt', params: { step: 'returning_stock' as const } }]),
+            target: '#payment.cancelling.returningStock',
+            actions: 'resumeAfterAttention',
+          },
           { guard: 'resolvedCancelled', target: 'releasing', actions: 'resolveAsCancelled' },
           {
             guard: and(['canKeepCharge', { type: 'attentionAt', params: { step: 'voiding' as const } }]),

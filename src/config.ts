@@ -31,7 +31,6 @@ const serviceSchema = z.object({
   STEP_RETRIES: z.coerce.number().int().nonnegative().default(10),
   PG_NOT_FOUND_GRACE_MS: ms(30_000),
   MAX_CHARGE_ATTEMPTS: z.coerce.number().int().positive().default(3),
-  REFUND_RETRIES: z.coerce.number().int().nonnegative().default(2),
   INQUIRY_ALERT_AFTER_MS: ms(3_600_000),
   LATE_CHARGE_WINDOW_MS: ms(86_400_000),
   LATE_CHARGE_CHECKS: z.coerce.number().int().min(1).max(20).default(6),
@@ -59,6 +58,7 @@ const mockPgSchema = z.object({
   CHAOS_DELAY_RATE: z.coerce.number().min(0).max(1).default(0),
   CHAOS_DELAY_MS: ms(60_000),
   CHAOS_AMBIGUOUS_RATE: z.coerce.number().min(0).max(1).default(0),
+  CHAOS_CANCEL_REFUSAL_RATE: z.coerce.number().min(0).max(1).default(0),
   CHAOS_SEED: z.coerce.number().int().default(1),
   LOG_LEVEL: serviceSchema.shape.LOG_LEVEL,
 });

@@ -25,3 +25,7 @@ export class AppError extends Error {
 export const notFound = (what: string) => new AppError(404, 'not_found', `${what} was not found`);
 export const validationFailed = (errors: FieldError[]) =>
   new AppError(400, 'validation_failed', 'The request is not valid', errors);
+
+/** Another process holds the payment, or its write was refused just now: the client may simply retry. */
+export const paymentBusy = () =>
+  new AppError(503, 'payment_busy', 'Another instance is working on this payment; try again shortly');

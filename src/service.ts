@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { openDatabase } from '../db/connection.ts';
 import { createGroupCommit } from '../db/group-commit.ts';
-import { paymentMachine, type RetryPolicy } from '../machines/payment.machine.ts';
+import { paymentMachine } from '../machines/payment.machine.ts';
 import type { Config } from './config.ts';
 import { startAlertRelay } from './alerts/alert-relay.ts';
 import { createPgAuthAlarm } from './alerts/pg-auth-alarm.ts';
@@ -16,6 +16,8 @@ import { createPaymentService } from './payments/create-payment.ts';
 import { PaymentHost } from './payments/payment-host.ts';
 import { createReconciler } from './payments/reconciler.ts';
 import { startScheduler } from './payments/scheduler.ts';
+import { retryPolicyFrom } from './payments/retry-policy.ts';
+import { createSnapshotReader } from './payments/snapshot-reader.ts';
 import { recordTransitionEffects } from './payments/transition-effects.ts';
 import { createPgClient } from './pg/pg-client.ts';
 
@@ -26,20 +28,6 @@ export interface RunningService {
   url: string;
   host: PaymentHost;
   stop(): Promise<void>;
-}
-
-export function retryPolicyFrom(config: Config): RetryPolicy {
-  return {
-    baseMs: config.RETRY_BASE_MS,
-    capMs: config.RETRY_CAP_MS,
-    stepRetries: config.STEP_RETRIES,
-    notFoundGraceMs: config.PG_NOT_FOUND_GRACE_MS,
-    maxCharges: config.MAX_CHARGE_ATTEMPTS,
-    refundRetries: config.REFUND_RETRIES,
-    inquiryAlertAfterMs: config.INQUIRY_ALERT_AFTER_MS,
-    lateChargeWindowMs: config.LATE_CHARGE_WINDOW_MS,
-    lateChargeChecks: config.LATE_CHARGE_CHECKS,
-  };
 }
 
 /** The composition root: every dependency is built and wired here, once. */
@@ -68,6 +56,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     },
   });
   const owner = config.INSTANCE_ID;
+  const retry = retryPolicyFrom(config);
   const machine = paymentMachine.provide({ actors: createPaymentActors({ conn, commit, pg, clock, logger, owner }) });
   const host = new PaymentHost({
     conn,
@@ -78,9 +67,10 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     ops,
     owner,
     leaseTtlMs: config.LEASE_TTL_MS,
+    readSnapshot: createSnapshotReader(retry),
     onTransitions: recordTransitionEffects,
   });
-  const createPayment = createPaymentService({ conn, host, retry: retryPolicyFrom(config), clock });
+  const createPayment = createPaymentService({ conn, host, retry, clock });
   const reconciler = createReconciler({
     db: conn.db,
     host,
@@ -114,6 +104,8 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     metrics,
     adminToken: config.ADMIN_TOKEN,
     webhookSecret: config.PG_WEBHOOK_SECRET,
+    // Its lookup waits at most for a connection and then for the PG; a little more for the commit.
+    webhookClaimMs: config.PG_QUEUE_TIMEOUT_MS + config.PG_TIMEOUT_MS + 5_000,
     clock,
     logger,
   });

@@ -20,7 +20,9 @@ import {
 } from '../../db/payments-repo.ts';
 import { findProducts, insertProduct } from '../../db/products-repo.ts';
 import { reserveStock } from '../../db/stock-repo.ts';
-import { paymentMachine, type RetryPolicy } from '../../machines/payment.machine.ts';
+import { PAYMENT_MACHINE_VERSION, paymentMachine } from '../../machines/payment.machine.ts';
+import { loadConfig } from '../../src/config.ts';
+import { retryPolicyFrom } from '../../src/payments/retry-policy.ts';
 import { newPaymentId } from '../../src/payments/create-payment.ts';
 import { toPaymentResource } from '../../src/payments/payment-view.ts';
 
@@ -45,17 +47,8 @@ import { toPaymentResource } from '../../src/payments/payment-view.ts';
 
 const OWNER = 'bare-pipeline';
 const TIMEOUT_MS = 3000;
-const RETRY: RetryPolicy = {
-  baseMs: 500,
-  capMs: 60_000,
-  stepRetries: 10,
-  notFoundGraceMs: 30_000,
-  maxCharges: 3,
-  refundRetries: 2,
-  inquiryAlertAfterMs: 3_600_000,
-  lateChargeWindowMs: 86_400_000,
-  lateChargeChecks: 6,
-};
+/** The service's default policy: its snapshots are the same size. */
+const RETRY = retryPolicyFrom(loadConfig({}));
 
 const env = (name: string, fallback?: string): string => {
   const value = process.env[name] ?? fallback;
@@ -96,6 +89,7 @@ function writeState(row: PaymentOrder, state: string, from: string): Promise<voi
       db,
       {
         paymentId: row.id,
+        machineVersion: PAYMENT_MACHINE_VERSION,
         state,
         status: STATUS_OF[state] ?? 'processing',
         failureCode: null,
@@ -149,17 +143,17 @@ async function drive(paymentId: string): Promise<void> {
   const items = JSON.parse(row.items) as Array<{ productId: string; quantity: number }>;
   const reserved = await fenced(paymentId, () => reserveStock(conn, paymentId, items, Date.now()));
   if (reserved !== 'reserved') {
-    await writeState(row, 'rejected', 'reserving');
+    await writeState(row, 'rejected', 'reserving.reservingStock');
     return;
   }
-  await Promise.all([writeState(row, 'charging', 'reserving'), fenced(paymentId, () => markChargeStarted(db, paymentId, 1))]);
+  await Promise.all([writeState(row, 'charging.calling', 'reserving.reservingStock'), fenced(paymentId, () => markChargeStarted(db, paymentId, 1))]);
   if (!(await charge(findPaymentOrder(db, paymentId)!))) {
-    await writeState(row, 'failed', 'charging');
+    await writeState(row, 'failed', 'charging.calling');
     return;
   }
   const charged = findPaymentOrder(db, paymentId)!;
   await Promise.all([
-    writeState(row, 'finalizing.fulfilling', 'charging'),
+    writeState(row, 'finalizing.fulfilling', 'charging.calling'),
     fenced(paymentId, () => fulfilOrder(db, paymentId, charged.customerId, charged.items, Date.now())),
   ]);
   await writeState(row, 'completed', 'finalizing.fulfilling');
@@ -212,10 +206,10 @@ router.post('/v1/payments', async (ctx) => {
         orderName: first.name,
         billingKey: body.billingKey,
         metadata: null,
-        state: 'reserving',
+        state: 'reserving.reservingStock',
         status: 'processing',
         snapshot: '{}',
-        machineVersion: 1,
+        machineVersion: PAYMENT_MACHINE_VERSION,
         dueAt: null,
         active: 1,
         leaseOwner: OWNER,
@@ -223,7 +217,7 @@ router.post('/v1/payments', async (ctx) => {
         createdAt: now,
         updatedAt: now,
       },
-      { type: 'api.create', from: null, to: 'reserving', at: now },
+      { type: 'api.create', from: null, to: 'reserving.reservingStock', at: now },
     ),
   );
   // Started before the answer, as the host starts the actor before the route reads the row back.

@@ -8,7 +8,7 @@ import { SERVICE_NODE_FLAGS, startProcess, type Proc } from '../lib/processes.ts
 export interface ClusterOptions {
   /** Holds the database and the processes' logs. */
   dir: string;
-  chaos: ChaosSettings;
+  chaos: Omit<ChaosSettings, 'cancelRefusalRate'>;
   /** Overrides of the service's environment. */
   serviceEnv: Record<string, string>;
 }

@@ -29,6 +29,8 @@ export interface AppDeps {
   metrics: Metrics;
   adminToken: string;
   webhookSecret: string;
+  /** How long a PG webhook's id stays claimed while one copy is handled. */
+  webhookClaimMs: number;
   clock: () => number;
   logger: Logger;
 }
@@ -47,6 +49,7 @@ export function createApp(deps: AppDeps): Koa {
     host: deps.host,
     pg: deps.pg,
     secret: deps.webhookSecret,
+    claimMs: deps.webhookClaimMs,
     clock: deps.clock,
     logger: deps.logger,
   });

@@ -11,6 +11,8 @@ export interface ChaosSettings {
   delayRate: number;
   delayMs: number;
   ambiguousRate: number;
+  /** Share of cancels (refunds, voids) the card issuer refuses for good (400 PG_PROVIDER), test keys included. */
+  cancelRefusalRate: number;
   seed: number;
 }
 
@@ -22,12 +24,13 @@ export const chaosSettingsSchema = z
     delayRate: rate,
     delayMs: z.number().int().nonnegative(),
     ambiguousRate: rate,
+    cancelRefusalRate: rate,
     seed: z.number().int(),
   })
   .partial()
   .strict();
 
-const DEFAULT_CHAOS: ChaosSettings = { failureRate: 0, delayRate: 0, delayMs: 60_000, ambiguousRate: 0, seed: 1 };
+const DEFAULT_CHAOS: ChaosSettings = { failureRate: 0, delayRate: 0, delayMs: 60_000, ambiguousRate: 0, cancelRefusalRate: 0, seed: 1 };
 
 /** What the PG does with a request: `error` changes nothing, `ambiguous` does the work and hides the answer. */
 export type Outcome = 'ok' | 'decline' | 'error' | 'ambiguous';
@@ -42,6 +45,7 @@ export type FailureStyle = 500 | 502 | 503 | 'reset';
 const FAILURE_STYLES: readonly FailureStyle[] = [500, 502, 503, 'reset'];
 
 const OK: Plan = { delayed: false, outcome: 'ok' };
+const REFUSED: Plan = { delayed: false, outcome: 'decline' };
 
 // Maps, not object literals: a header or key such as `constructor` must not hit the prototype.
 const FORCED_PLANS = new Map<string, Plan>([
@@ -102,10 +106,12 @@ export function createChaos(initial: Partial<ChaosSettings>) {
 
     /**
      * Payments made with a test key stay deterministic end to end, refunds included.
-     * A random failure of a cancel is never a decline: clients must retry it.
+     * A random failure of a cancel is never a decline: clients must retry it. Only
+     * cancelRefusalRate refuses cancels (drawn only when set, so seeded runs stay as they were).
      */
     planCancel(forced: Plan | undefined, billingKey: string): Plan {
       if (forced) return forced;
+      if (settings.cancelRefusalRate > 0 && next() < settings.cancelRefusalRate) return REFUSED;
       if (isTestBillingKey(billingKey)) return OK;
       const plan = randomPlan();
       return plan.outcome === 'decline' ? { ...plan, outcome: 'error' } : plan;

@@ -10,6 +10,7 @@ const FLAG_TO_ENV = {
   'delay-rate': 'CHAOS_DELAY_RATE',
   'delay-ms': 'CHAOS_DELAY_MS',
   'ambiguous-rate': 'CHAOS_AMBIGUOUS_RATE',
+  'cancel-refusal-rate': 'CHAOS_CANCEL_REFUSAL_RATE',
   seed: 'CHAOS_SEED',
   port: 'PG_MOCK_PORT',
 } as const;
@@ -38,6 +39,7 @@ async function main(): Promise<void> {
       delayRate: config.CHAOS_DELAY_RATE,
       delayMs: config.CHAOS_DELAY_MS,
       ambiguousRate: config.CHAOS_AMBIGUOUS_RATE,
+      cancelRefusalRate: config.CHAOS_CANCEL_REFUSAL_RATE,
       seed: config.CHAOS_SEED,
     },
     logger,

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { findCancellationByKey } from '../../db/cancellations-repo.ts';
 import type { Connection } from '../../db/connection.ts';
 import { findPayment, type PaymentRow } from '../../db/payments-repo.ts';
-import { AppError, notFound } from '../errors.ts';
+import { AppError, notFound, paymentBusy } from '../errors.ts';
 import { fingerprint } from './fingerprint.ts';
 import type { PaymentHost } from './payment-host.ts';
 
@@ -45,7 +45,7 @@ export function createCancelService({ conn, host }: { conn: Connection; host: Pa
       throw new AppError(422, 'amount_exceeds_cancellable', `At most ${remaining} ${row.currency} can be cancelled`);
     }
 
-    const outcome = host.offer(paymentId, {
+    const outcome = await host.deliver(paymentId, {
       type: 'api.cancel',
       id: `can_${randomBytes(8).toString('hex')}`,
       amount,
@@ -53,16 +53,9 @@ export function createCancelService({ conn, host }: { conn: Connection; host: Pa
       idempotencyKey,
       fingerprint: print,
     });
-    if (outcome === 'unavailable') {
-      throw new AppError(503, 'payment_busy', 'Another instance is working on this payment; try again shortly');
-    }
-    await host.committed();
-    // The cancellation row commits with the accepting transition: without it nothing was accepted.
-    const accepted = findCancellationByKey(conn.db, paymentId, idempotencyKey);
-    if (outcome === 'accepted' && accepted) return { row: current(paymentId), replayed: false };
-    if (outcome === 'accepted') {
-      throw new AppError(503, 'payment_busy', 'The cancel could not be recorded; try again shortly');
-    }
+    // The cancellation row commits with the accepting transition (rule 4).
+    if (outcome === 'accepted') return { row: current(paymentId), replayed: false };
+    if (outcome !== 'refused') throw paymentBusy();
     // Refused: perhaps a twin of this very request got in first, and this is its replay.
     const twin = replay(paymentId, idempotencyKey, print);
     if (twin) return twin;

@@ -26,6 +26,8 @@ import {
 import { publicStatusOf, RESTING, statePath, WAITING, type PublicStatus } from '../../machines/payment-status.ts';
 import type { Logger } from '../logger.ts';
 import type { OpsStore } from '../ops-store.ts';
+import type { SnapshotReader } from './snapshot-reader.ts';
+import { isTransient } from './step-errors.ts';
 
 type PaymentActor = Actor<PaymentMachine>;
 type PaymentSnapshot = SnapshotFrom<PaymentMachine>;
@@ -57,7 +59,12 @@ interface LiveActor {
   lastQueued: PaymentSnapshot | null;
   /** Alerts emitted since the last snapshot, attached to the transition that raised them. */
   emitted: PaymentAlert[];
+  /** Settles with the group-commit job holding the pending write: true once committed, false if refused. */
+  pendingCommit: Promise<boolean>;
 }
+
+/** What became of an event offered to a payment. */
+export type Delivery = 'accepted' | 'refused' | 'unavailable' | 'not_committed';
 
 /** After a write that failed for a reason that may pass (busy database), the payment is resumed this much later. */
 const RESUME_AFTER_FAILED_WRITE_MS = 1_000;
@@ -75,6 +82,8 @@ export interface PaymentHostDeps {
   /** This process's lease owner id. */
   owner: string;
   leaseTtlMs: number;
+  /** Reads a stored snapshot of any machine version this code resumes (see snapshot-reader.ts). */
+  readSnapshot: SnapshotReader;
   /**
    * Runs inside the transaction that commits a payment's transitions: the one place
    * where rows that must agree with the state change (dead letters, alerts) are written.
@@ -147,6 +156,19 @@ export class PaymentHost {
     return 'accepted';
   }
 
+  /**
+   * Sends an event the payment's state takes, and resolves once the write it caused is
+   * committed: `not_committed` when that very write was refused (lost lease, database),
+   * so a caller never reports a change that did not happen (rule 4).
+   */
+  async deliver(paymentId: string, event: PaymentEvent): Promise<Delivery> {
+    const live = this.hydrate(paymentId);
+    if (!live) return 'unavailable';
+    if (!live.actor.getSnapshot().can(event)) return 'refused';
+    live.actor.send(event);
+    return (await live.pendingCommit) ? 'accepted' : 'not_committed';
+  }
+
   /** Resolves when every write queued so far, including the last event's, is committed. */
   committed(): Promise<void> {
     return this.deps.commit.flush();
@@ -166,8 +188,9 @@ export class PaymentHost {
 
   /** Extends the leases of the payments this process runs; called well within the TTL. */
   renewLeases(): Promise<number> {
+    const running = [...this.live.keys()];
     return this.deps.commit.run(() =>
-      renewLeases(this.deps.conn.db, this.deps.owner, this.deps.clock(), this.deps.leaseTtlMs),
+      renewLeases(this.deps.conn.db, this.deps.owner, running, this.deps.clock(), this.deps.leaseTtlMs),
     );
   }
 
@@ -243,12 +266,13 @@ export class PaymentHost {
     // Read after taking the lease: no other process can move the payment on now.
     const row = findPayment(db, paymentId);
     if (!row) return undefined;
-    if (row.machineVersion !== PAYMENT_MACHINE_VERSION) {
-      this.log.error({ paymentId, machineVersion: row.machineVersion }, 'snapshot of another machine version');
+    const snapshot = this.deps.readSnapshot(row.snapshot, row.machineVersion);
+    if (snapshot === undefined) {
+      this.log.error({ paymentId, machineVersion: row.machineVersion }, 'snapshot of a machine version this code cannot read');
       releaseLease(db, paymentId, this.deps.owner);
       return undefined;
     }
-    const live = this.newActor(paymentId, { snapshot: JSON.parse(row.snapshot) });
+    const live = this.newActor(paymentId, { snapshot: snapshot as ReturnType<PaymentActor['getPersistedSnapshot']> });
     live.lastPath = row.state;
     this.start(paymentId, live);
     return live;
@@ -258,7 +282,14 @@ export class PaymentHost {
     paymentId: string,
     options: { input: PaymentInput } | { snapshot: ReturnType<PaymentActor['getPersistedSnapshot']> },
   ): LiveActor {
-    const live: LiveActor = { actor: undefined as unknown as PaymentActor, lastPath: '', pending: null, lastQueued: null, emitted: [] };
+    const live: LiveActor = {
+      actor: undefined as unknown as PaymentActor,
+      lastPath: '',
+      pending: null,
+      lastQueued: null,
+      emitted: [],
+      pendingCommit: Promise.resolve(true),
+    };
     // Input is read only when a machine starts fresh; a restored actor takes its context from the snapshot.
     const start = 'input' in options ? options : { snapshot: options.snapshot, input: undefined as unknown as PaymentInput };
     live.actor = createActor(this.deps.machine, {
@@ -304,6 +335,7 @@ export class PaymentHost {
     const waiting = snapshot.hasTag(WAITING);
     const write: HostWrite = {
       paymentId,
+      machineVersion: PAYMENT_MACHINE_VERSION,
       state: path,
       status,
       failureCode: snapshot.context.failureCode,
@@ -325,7 +357,7 @@ export class PaymentHost {
       return;
     }
     live.pending = write;
-    this.deps.commit
+    live.pendingCommit = this.deps.commit
       .run(() => {
         const merged = live.pending as HostWrite;
         const latest = live.lastQueued as PaymentSnapshot;
@@ -335,15 +367,22 @@ export class PaymentHost {
         return latest;
       })
       .then(
-        (committed) => this.afterCommit(paymentId, live, committed),
-        (error: unknown) => this.onWriteFailed(paymentId, live, error),
+        (committed) => {
+          this.afterCommit(paymentId, live, committed);
+          return true;
+        },
+        (error: unknown) => {
+          this.onWriteFailed(paymentId, live, error);
+          return false;
+        },
       );
   }
 
   /**
    * The write was refused: memory is ahead of the truth, so the actor goes and the
    * payment resumes from its last committed state. Lost lease: another process runs it
-   * now. Anything else (busy database, I/O): this process resumes it shortly.
+   * now. A failure that may pass (busy database, I/O): this process resumes it shortly.
+   * Any other failure would fail again at once: the reconciler retries it on its round.
    */
   private onWriteFailed(paymentId: string, live: LiveActor, error: unknown): void {
     live.pending = null;
@@ -353,7 +392,8 @@ export class PaymentHost {
       this.log.warn({ paymentId }, 'lease lost to another process; dropping the actor');
       return;
     }
-    this.log.error({ paymentId, err: error }, 'snapshot write failed; resuming from the last committed state');
+    this.log.error({ paymentId, err: error }, 'snapshot write failed; the payment resumes from its last committed state');
+    if (!isTransient(error)) return;
     const timer = setTimeout(() => {
       this.resumeTimers.delete(timer);
       try {
@@ -390,8 +430,8 @@ export class PaymentHost {
         if (!this.live.has(paymentId)) releaseLease(this.deps.conn.db, paymentId, this.deps.owner);
       })
       .catch((error: unknown) => {
-        // Harmless: the lease expires, and this process may take it back any time.
-        this.log.warn({ paymentId, err: error }, 'lease release failed');
+        // The lease is no longer renewed (the actor is gone), so it expires within LEASE_TTL_MS.
+        this.log.warn({ paymentId, err: error }, 'lease release failed; it expires instead');
       });
   }
 }

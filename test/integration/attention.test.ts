@@ -8,8 +8,6 @@ let h: Harness;
 afterEach(() => h.close());
 
 const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
-/** The first refund call and REFUND_RETRIES (2) resends, each dropped on its way to the PG. */
-const REFUND_CALLS = 3;
 
 async function setUp(env: Record<string, string> = {}) {
   h = await startHarness(env, {}, { proxy: true });
@@ -22,13 +20,14 @@ async function completedPayment(key: string, billingKey = 'bk_test_ok'): Promise
   return body.id;
 }
 
-/** A refund the PG never receives: the payment ends needing an operator. */
+/** A refund the card issuer refuses: the payment ends needing an operator. Refunds are accepted again afterwards. */
 async function refundDeadLetter(key = 'k-buy'): Promise<string> {
   const id = await completedPayment(key);
-  h.proxy!.dropNext('POST', /\/cancel$/, REFUND_CALLS);
+  h.mock.setChaos({ cancelRefusalRate: 1 });
   const reply = await h.request('POST', `/v1/payments/${id}/cancel`, { body: { reason: 'customer left' }, headers: { 'idempotency-key': `c-${key}` } });
   expect(reply.status).toBe(202);
   expect(await h.settled(id)).toMatchObject({ status: 'requires_attention', failureCode: 'compensation_failed' });
+  h.mock.setChaos({ cancelRefusalRate: 0 });
   return id;
 }
 
@@ -118,11 +117,11 @@ describe('resolving a payment by hand', () => {
 });
 
 describe('the PG settles what waits on an operator', () => {
-  it('takes the PG’s word when a refund handed to an operator lands after all (webhook)', async () => {
+  it('takes the PG’s word when a refund handed to an operator is made at the PG after all (webhook)', async () => {
     await setUp();
     h.mock.setWebhookUrl(`${h.url}/v1/pg/webhooks`);
     const id = await refundDeadLetter();
-    // The refund reaches the PG at last, under the payment's idempotency key: the PG announces it.
+    // Someone refunds it at the PG (its console, a call of its own): the PG announces it.
     const landed = await request(`${h.config.PG_BASE_URL}/payments/${id}/cancel`, {
       method: 'POST',
       headers: { authorization: `PortOne ${PG_SECRET}`, 'content-type': 'application/json', 'idempotency-key': `${id}:cancel:1` },

@@ -66,7 +66,7 @@ describe('step writes are fenced by the lease', () => {
     // The stalled process wrote nothing: the stock is still held, the state is the last committed one.
     expect(read('select status from stock_reservations where payment_id = ?', id)).toEqual({ status: 'reserved' });
     expect(await stock()).toBe(4);
-    expect(read('select state, lease_owner as owner from payments where id = ?', id)).toEqual({ state: 'charging', owner: OTHER });
+    expect(read('select state, lease_owner as owner from payments where id = ?', id)).toEqual({ state: 'charging.calling', owner: OTHER });
     expect((await h.request('GET', '/metrics')).body).toMatch(/paystate_snapshot_write_failures [1-9]/);
 
     // The lease holder resumes from the committed state, asks the PG, and finishes the payment once.
@@ -81,7 +81,7 @@ describe('step writes are fenced by the lease', () => {
     await h.createProduct({ id: 'book-1', price: 15_000, stock: 5 });
     const id = await payWhileLeaseIsTaken('k-fenced-fulfil', 'bk_test_ok');
     expect(read('select count(*) as n from fulfilments where payment_id = ?', id)).toEqual({ n: 0 });
-    expect(read('select state from payments where id = ?', id)).toEqual({ state: 'charging' });
+    expect(read('select state from payments where id = ?', id)).toEqual({ state: 'charging.calling' });
     await h.startPeer(OTHER);
     expect((await h.settled(id)).status).toBe('completed');
     expect(h.mock.ledger()).toMatchObject([{ paymentId: id, status: 'PAID', charges: 1 }]);

@@ -259,7 +259,7 @@ describe('test billing keys', () => {
 describe('chaos settings', () => {
   it('POST /__chaos changes the rates and GET /__chaos shows them', async () => {
     const pg = await startMockPg();
-    const settings = { failureRate: 0.25, delayRate: 0.1, delayMs: 1_000, ambiguousRate: 0.05, seed: 7 };
+    const settings = { failureRate: 0.25, delayRate: 0.1, delayMs: 1_000, ambiguousRate: 0.05, cancelRefusalRate: 0.5, seed: 7 };
 
     expect(await call(pg.baseUrl, 'POST', '/__chaos', { body: settings })).toMatchObject({ status: 200, body: settings });
     expect(await call(pg.baseUrl, 'GET', '/__chaos')).toMatchObject({ status: 200, body: settings });
@@ -388,6 +388,19 @@ describe('cancel idempotency and chaos', () => {
 
     expect(answer).toMatchObject({ status: 200, body: { cancellation: { totalAmount: 12_000 } } });
     expect(ledgerEntry(pg, paymentId)?.status).toBe('CANCELLED');
+  });
+
+  it('cancelRefusalRate 1 refuses every cancel for good, test keys included, and 0 lets them through again', async () => {
+    const pg = await startMockPg({ chaos: { delayMs: DELAY_MS, cancelRefusalRate: 1 } });
+    const paymentId = await paidPayment(pg);
+
+    const refused = await cancel(pg, paymentId, { reason: 'refund' }, { 'idempotency-key': 'k-refused' });
+    expect(refused).toMatchObject({ status: 400, body: { type: 'PG_PROVIDER', pgCode: 'CANCEL_REFUSED' } });
+    expect(ledgerEntry(pg, paymentId)).toMatchObject({ status: 'PAID', cancelledAmount: 0 });
+
+    pg.mockPg.setChaos({ cancelRefusalRate: 0 });
+    expect(await cancel(pg, paymentId, { reason: 'refund' }, { 'idempotency-key': 'k-accepted' })).toMatchObject({ status: 200 });
+    expect(ledgerEntry(pg, paymentId)).toMatchObject({ status: 'CANCELLED' });
   });
 
   it('a random cancel failure leaves the payment paid', async () => {

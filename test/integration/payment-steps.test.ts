@@ -4,9 +4,9 @@ import { createActor, toPromise, type AnyActorLogic } from 'xstate';
 import { upsertCancellation, listRefundAttempts } from '../../db/cancellations-repo.ts';
 import type { Connection } from '../../db/connection.ts';
 import { createGroupCommit, type GroupCommit } from '../../db/group-commit.ts';
-import { insertPayment } from '../../db/payments-repo.ts';
 import { createPaymentActors } from '../../src/payments/payment-actors.ts';
 import type { CancelResult, LookupResult, PgClient } from '../../src/pg/pg-client.ts';
+import { insertPaymentRow } from '../support/payment-rows.ts';
 import { useTempDatabase } from '../support/temp-database.ts';
 
 /**
@@ -56,31 +56,11 @@ const pgShows = (cancelledAmount: number): LookupResult => ({
 
 /** A completed payment refunding 10,000 of 30,000, committed in `cancelling.refunding` under our lease. */
 function refundingPayment(): void {
-  insertPayment(
-    conn.db,
-    {
-      id: 'pay_r',
-      idempotencyKey: 'k',
-      requestFingerprint: 'f',
-      customerId: 'c-1',
-      partnerId: 'p-1',
-      amount: 30_000,
-      currency: 'KRW',
-      items: '[]',
-      orderName: 'o',
-      billingKey: 'bk',
-      metadata: null,
-      state: 'cancelling.refunding',
-      status: 'cancel_requested',
-      snapshot: '{}',
-      machineVersion: 2,
-      leaseOwner: OWNER,
-      leaseExpiresAt: Date.now() + 60_000,
-      createdAt: 1,
-      updatedAt: 1,
-    },
-    { type: 'api.create', from: null, to: 'cancelling.refunding', at: 1 },
-  );
+  insertPaymentRow(conn.db, 'pay_r', 'cancelling.refunding', {
+    status: 'cancel_requested',
+    leaseOwner: OWNER,
+    leaseExpiresAt: Date.now() + 60_000,
+  });
   upsertCancellation(conn.db, {
     id: 'can_1',
     paymentId: 'pay_r',

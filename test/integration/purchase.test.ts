@@ -35,7 +35,7 @@ describe('purchase saga', () => {
     const events = await h.request('GET', `/v1/payments/${created.body.id}/events`);
     expect(events.body.data.map((e: { to: string }) => e.to)).toEqual([
       'reserving.reservingStock',
-      'charging',
+      'charging.calling',
       'finalizing.fulfilling',
       'completed',
     ]);
@@ -93,7 +93,7 @@ describe('purchase saga', () => {
     expect(ledgerOf(created.body.id)).toBeUndefined();
     expect((await h.request('GET', '/v1/products/book-1')).body.stock).toBe(5);
     const events = await h.request('GET', `/v1/payments/${created.body.id}/events`);
-    const charges = events.body.data.filter((e: { to: string }) => e.to === 'charging');
+    const charges = events.body.data.filter((e: { to: string }) => e.to === 'charging.calling');
     expect(charges).toHaveLength(h.config.MAX_CHARGE_ATTEMPTS);
   });
 

@@ -47,7 +47,7 @@ describe('unknown outcomes', () => {
     const { body } = await h.pay('k-lost', purchase('book-1'));
     expect((await h.settled(body.id)).status).toBe('completed');
     expect(ledgerOf(body.id)).toMatchObject({ status: 'PAID', charges: 1 });
-    expect((await states(body.id)).filter((s) => s === 'charging')).toHaveLength(2);
+    expect((await states(body.id)).filter((s) => s === 'charging.calling')).toHaveLength(2);
   });
 });
 
@@ -126,11 +126,11 @@ describe('durable waits and restarts', () => {
     await setUp();
     h.mock.setChaos({ delayMs: 1_500 });
     const { body } = await h.pay('k-restart', purchase('book-1', 1, 'bk_test_delay'));
-    await eventually(async () => (await states(body.id)).includes('charging'));
+    await eventually(async () => (await states(body.id)).includes('charging.calling'));
     await h.restart();
     expect((await h.settled(body.id)).status).toBe('completed');
     const path = await states(body.id);
-    expect(path.slice(path.indexOf('charging'), path.indexOf('charging') + 2)).toEqual(['charging', 'inquiring.checking']);
+    expect(path.slice(path.indexOf('charging.calling'), path.indexOf('charging.calling') + 2)).toEqual(['charging.calling', 'inquiring.checking']);
     expect(ledgerOf(body.id)).toMatchObject({ status: 'PAID', charges: 1 });
     expect(await stock()).toBe(4);
   });
@@ -149,7 +149,7 @@ describe('durable waits and restarts', () => {
     h.mock.setChaos({ delayMs: 1_000 });
     const other = await h.startPeer('second-process');
     const { body } = await h.pay('k-lease', purchase('book-1', 1, 'bk_test_delay'));
-    await eventually(async () => (await states(body.id)).includes('charging'));
+    await eventually(async () => (await states(body.id)).includes('charging.calling'));
     expect(other.host.resume(body.id)).toBe(false);
     expect(other.host.isLive(body.id)).toBe(false);
     expect((await h.settled(body.id)).status).toBe('completed');

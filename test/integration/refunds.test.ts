@@ -31,8 +31,8 @@ const ledgerOf = (id: string) => h.mock.ledger().find((e) => e.paymentId === id)
 const cancellations = async (id: string) => (await h.request('GET', `/v1/payments/${id}/cancellations`)).body.data;
 const events = async (id: string) => (await h.request('GET', `/v1/payments/${id}/events`)).body.data as Array<Record<string, any>>;
 
-/** Drops every PG cancel: the first call and REFUND_RETRIES (2) resends, each after the PG showed nothing. */
-const REFUND_TRIES = 3;
+/** From now on the card issuer refuses every refund for good (400 PG_PROVIDER), until `refuse(false)`. */
+const refuseRefunds = (refuse = true) => h.mock.setChaos({ cancelRefusalRate: refuse ? 1 : 0 });
 
 async function deadLetter(id: string) {
   const reply = await cancel(id, 'c-dead', { reason: 'customer left' });
@@ -157,19 +157,16 @@ describe('refunds', () => {
 });
 
 describe('refund dead letters', () => {
-  it('gives up once the PG still shows nothing after every resend: dead letter and urgent alert', async () => {
+  it('hands a refund the PG refuses to an operator at once: dead letter and urgent alert', async () => {
     receiver = await startAlertReceiver();
-    await setUp({ ALERT_WEBHOOK_URL: receiver.url, ALERT_POLL_MS: '20' }, true);
+    await setUp({ ALERT_WEBHOOK_URL: receiver.url, ALERT_POLL_MS: '20' });
     const id = await completedPayment();
-    h.proxy!.dropNext('POST', /\/cancel$/, REFUND_TRIES);
+    refuseRefunds();
     const dead = await deadLetter(id);
-    expect(dead).toMatchObject({ paymentId: id, step: 'refunding', status: 'open' });
+    expect(dead).toMatchObject({ paymentId: id, step: 'refunding', status: 'open', reason: 'pg_refused:PG_PROVIDER' });
     const [record] = await cancellations(id);
     expect(record.status).toBe('failed');
-    expect(record.attempts.map((a: { outcome: string }) => a.outcome)).toEqual(Array(REFUND_TRIES).fill('transient'));
-    const path = (await events(id)).map((e) => e.to);
-    expect(path.filter((s) => s === 'cancelling.refunding')).toHaveLength(REFUND_TRIES);
-    expect(path).toContain('cancelling.checking');
+    expect(record.attempts).toMatchObject([{ outcome: 'permanent', pgCode: 'PG_PROVIDER' }]);
     const alert = await eventually(() => receiver!.received.find((a) => a.paymentId === id));
     expect(alert.severity).toBe('urgent');
     // Dead letters are never retried automatically: nothing is scheduled to wake the payment.
@@ -182,11 +179,31 @@ describe('refund dead letters', () => {
     expect(ledgerOf(id)).toMatchObject({ status: 'PAID', cancelledAmount: 0 });
   });
 
-  it('lets an operator retry a dead letter, which then succeeds', async () => {
+  it('keeps sending a refund the PG never receives, asking the PG first each time, until it lands', async () => {
     await setUp({}, true);
     const id = await completedPayment();
-    h.proxy!.dropNext('POST', /\/cancel$/, REFUND_TRIES);
+    h.proxy!.dropNext('POST', /\/cancel$/, 3);
+    await cancel(id, 'c-lost', { reason: 'x' });
+    expect(await h.settled(id)).toMatchObject({ status: 'cancelled', cancelledAmount: 30_000 });
+    const [record] = await cancellations(id);
+    expect(record.attempts.map((a: { outcome: string }) => a.outcome)).toEqual(['transient', 'transient', 'transient', 'succeeded']);
+    expect(ledgerOf(id)!.cancellations).toHaveLength(1);
+    expect(await h.request('GET', '/v1/admin/failed-events', { headers: admin })).toMatchObject({ body: { data: [] } });
+    // Before each resend the PG was asked what it had cancelled.
+    const calls = h.proxy!.seen
+      .filter((r) => r.method === 'GET' ? r.path.startsWith(`/payments/${id}`) : r.path === `/payments/${id}/cancel`)
+      .map((r) => (r.method === 'GET' ? 'ask' : 'send'));
+    const sends = calls.flatMap((call, i) => (call === 'send' ? [i] : []));
+    expect(sends).toHaveLength(4);
+    for (const i of sends.slice(1)) expect(calls[i - 1]).toBe('ask');
+  });
+
+  it('lets an operator retry a dead letter, which then succeeds', async () => {
+    await setUp();
+    const id = await completedPayment();
+    refuseRefunds();
     const dead = await deadLetter(id);
+    refuseRefunds(false);
     const retried = await h.request('POST', `/v1/admin/failed-events/${dead.id}/retry`, {
       body: { reason: 'PG is back' },
       headers: { ...admin, 'x-admin-actor': 'kim@ops' },
@@ -204,9 +221,9 @@ describe('refund dead letters', () => {
   });
 
   it('lets an operator ignore a dead letter with a reason', async () => {
-    await setUp({}, true);
+    await setUp();
     const id = await completedPayment();
-    h.proxy!.dropNext('POST', /\/cancel$/, REFUND_TRIES);
+    refuseRefunds();
     const dead = await deadLetter(id);
     const noReason = await h.request('POST', `/v1/admin/failed-events/${dead.id}/ignore`, { body: {}, headers: admin });
     expect(noReason.status).toBe(400);
@@ -219,14 +236,15 @@ describe('refund dead letters', () => {
   });
 
   it('retries every open dead letter at once', async () => {
-    await setUp({}, true);
+    await setUp();
     const first = await completedPayment('k-a');
     const second = await completedPayment('k-b');
-    h.proxy!.dropNext('POST', /\/cancel$/, 2 * REFUND_TRIES);
+    refuseRefunds();
     await cancel(first, 'c-a', { reason: 'x' });
     await cancel(second, 'c-b', { reason: 'x' });
-    await h.settled(first);
-    await h.settled(second);
+    expect((await h.settled(first)).status).toBe('requires_attention');
+    expect((await h.settled(second)).status).toBe('requires_attention');
+    refuseRefunds(false);
     const all = await h.request('POST', '/v1/admin/failed-events/retry-all', { headers: admin });
     expect(all.status).toBe(200);
     expect(all.body.retried).toBe(2);
@@ -236,10 +254,11 @@ describe('refund dead letters', () => {
   });
 
   it('refuses admin calls without the right token and changes nothing', async () => {
-    await setUp({}, true);
+    await setUp();
     const id = await completedPayment();
-    h.proxy!.dropNext('POST', /\/cancel$/, REFUND_TRIES);
+    refuseRefunds();
     const dead = await deadLetter(id);
+    refuseRefunds(false);
     const attempts: Array<Record<string, string>> = [{}, { authorization: 'Bearer wrong-token-wrong-token' }, { authorization: ADMIN_TOKEN }];
     for (const headers of attempts) {
       for (const [method, path] of [

@@ -133,13 +133,19 @@ const TIMER_DUE: PaymentEvent = { type: 'timer.due' };
 // ---- the repository queries ----
 
 describe('findDue', () => {
-  it('finds the payment it may take behind 600 earlier ones another live owner holds and 600 of another machine version', () => {
+  it('finds the payment it may take behind 600 earlier ones another live owner holds and 600 of a newer machine version', () => {
     insertMany(600, (i) => `pay_held_${i}`, (i) => ({ dueAt: NOW - 100_000 + i, leaseOwner: OTHER, leaseExpiresAt: LIVE_LEASE }));
-    insertMany(600, (i) => `pay_old_${i}`, (i) => ({ dueAt: NOW - 100_000 + i, machineVersion: PAYMENT_MACHINE_VERSION - 1 }));
     insertMany(600, (i) => `pay_new_${i}`, (i) => ({ dueAt: NOW - 100_000 + i, machineVersion: PAYMENT_MACHINE_VERSION + 1 }));
     insertPayment('pay_mine', { dueAt: NOW - 1 });
 
     expect(due(500)).toEqual(['pay_mine']);
+  });
+
+  it('takes payments of an older machine version, which the host upgrades', () => {
+    insertPayment('pay_old', { dueAt: NOW - 2, machineVersion: PAYMENT_MACHINE_VERSION - 1 });
+    insertPayment('pay_current', { dueAt: NOW - 1 });
+
+    expect(due(10)).toEqual(['pay_old', 'pay_current']);
   });
 
   it('takes due payments whose lease is free, expired or its own', () => {
@@ -215,12 +221,12 @@ describe('findNeedingRescue', () => {
     expect(rescueIds()).toEqual(['pay_free']);
   });
 
-  it('skips payments of another machine version', () => {
-    insertPayment('pay_old', { active: 1, machineVersion: PAYMENT_MACHINE_VERSION - 1 });
+  it('skips payments of a newer machine version, and takes older ones', () => {
+    insertPayment('pay_old', { active: 1, machineVersion: PAYMENT_MACHINE_VERSION - 1, updatedAt: NOW - 2 });
     insertPayment('pay_new', { dueAt: NOW - 1, machineVersion: PAYMENT_MACHINE_VERSION + 1 });
-    insertPayment('pay_current', { active: 1 });
+    insertPayment('pay_current', { active: 1, updatedAt: NOW - 1 });
 
-    expect(rescueIds()).toEqual(['pay_current']);
+    expect(rescueIds()).toEqual(['pay_old', 'pay_current']);
   });
 
   it('returns the payments unchanged longest first, at most `limit`', () => {
@@ -271,6 +277,7 @@ describe('PaymentHost.resumeMany', () => {
       ops: createOpsStore(),
       owner: OWNER,
       leaseTtlMs: 30_000,
+      readSnapshot: (json) => JSON.parse(json),
     });
     return { host, close: () => Promise.all([host.stop(), pg.close()]) };
   }
@@ -332,7 +339,7 @@ describe('startScheduler', () => {
     insertPayment('pay_own_live', { dueAt: NOW - 200, leaseOwner: OWNER });
     insertPayment('pay_unloadable', { dueAt: NOW - 100 });
     insertPayment('pay_held', { dueAt: NOW - 400, leaseOwner: OTHER });
-    insertPayment('pay_old_version', { dueAt: NOW - 400, machineVersion: PAYMENT_MACHINE_VERSION - 1 });
+    insertPayment('pay_new_version', { dueAt: NOW - 400, machineVersion: PAYMENT_MACHINE_VERSION + 1 });
     insertPayment('pay_later', { dueAt: NOW + 1 });
     const fake = fakeHost({ live: ['pay_own_live'], cannotWake: ['pay_unloadable'] });
     const firstTick = fake.nextResume();

@@ -20,7 +20,6 @@ const retry: RetryPolicy = {
   stepRetries: 1,
   notFoundGraceMs: 1,
   maxCharges: 1,
-  refundRetries: 1,
   inquiryAlertAfterMs: 1,
   lateChargeWindowMs: 1,
   lateChargeChecks: 1,
@@ -44,6 +43,7 @@ function write(...transitions: TransitionRecord[]): HostWrite {
   const last = transitions.at(-1)!;
   return {
     paymentId: 'pay_e',
+    machineVersion: 2,
     state: last.to,
     status: last.status,
     failureCode: null,

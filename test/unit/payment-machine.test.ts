@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { createActor, fromPromise, initialTransition, transition, type AnyActorRef } from 'xstate';
+import { createActor, initialTransition, transition, type AnyActorRef } from 'xstate';
 import { paymentMachine, type PgRecord, type RetryPolicy } from '../../machines/payment.machine.ts';
 import { publicStatusOf, RESTING, statePath, WAITING } from '../../machines/payment-status.ts';
+import { inertPaymentMachine } from '../support/inert-payment-machine.ts';
 
 const retry: RetryPolicy = {
   baseMs: 100,
@@ -9,7 +10,6 @@ const retry: RetryPolicy = {
   stepRetries: 2,
   notFoundGraceMs: 500,
   maxCharges: 2,
-  refundRetries: 2,
   inquiryAlertAfterMs: 2_000,
   lateChargeWindowMs: 8_000,
   lateChargeChecks: 3,
@@ -76,7 +76,7 @@ describe('reserving', () => {
 
   it('charges once the stock is reserved, numbering the attempt', () => {
     const { snapshot, actions } = drive(reserved);
-    expect(snapshot.value).toBe('charging');
+    expect(snapshot.value).toEqual({ charging: 'calling' });
     expect(snapshot.context.chargeAttempts).toBe(1);
     expect(started(actions)).toEqual([{ src: 'chargePayment', input: { paymentId: 'pay_test', attempt: 1 } }]);
   });
@@ -137,13 +137,27 @@ describe('charging and inquiry', () => {
     expect(snapshot.hasTag(RESTING)).toBe(true);
   });
 
-  it('asks the PG when the charge outcome is unknown, or the charge step throws', () => {
+  it('asks the PG when the charge outcome is unknown', () => {
     const { snapshot, actions } = drive(reserved, unknownCharge);
     expect(snapshot.value).toEqual({ inquiring: 'checking' });
     expect(snapshot.context.chargeUnanswered).toBe(true);
     expect(publicStatusOf(snapshot)).toBe('processing');
     expect(started(actions)).toEqual([{ src: 'inquirePgStatus', input: { paymentId: 'pay_test' } }]);
-    expect(drive(reserved, { error: 'chargePayment' }).snapshot.value).toEqual({ inquiring: 'checking' });
+  });
+
+  it('retries a charge whose attempt could not be marked (busy database) without counting an attempt', () => {
+    const waiting = drive(reserved, { error: 'chargePayment', retryable: true });
+    expect(waiting.snapshot.value).toEqual({ charging: 'waiting' });
+    expect(waiting.snapshot.hasTag(WAITING)).toBe(true);
+    const again = drive(reserved, { error: 'chargePayment', retryable: true }, due);
+    expect(again.snapshot.value).toEqual({ charging: 'calling' });
+    expect(started(again.actions)).toEqual([{ src: 'chargePayment', input: { paymentId: 'pay_test', attempt: 1 } }]);
+  });
+
+  it('asks the PG, without expecting a late charge, when the charge step fails for good before calling', () => {
+    const { snapshot } = drive(reserved, { error: 'chargePayment', retryable: false });
+    expect(snapshot.value).toEqual({ inquiring: 'checking' });
+    expect(snapshot.context.chargeUnanswered).toBe(false);
   });
 
   it('finalizes when the inquiry finds the payment paid', () => {
@@ -156,6 +170,13 @@ describe('charging and inquiry', () => {
     const { snapshot } = drive(reserved, unknownCharge, inquiry(found('FAILED', 0)));
     expect(snapshot.value).toEqual({ releasing: 'releasingStock' });
     expect(snapshot.context.failureCode).toBe('charge_failed');
+  });
+
+  it('ends cancelled when the inquiry finds the charge taken and already given back', () => {
+    const returned = drive(reserved, unknownCharge, inquiry(found('CANCELLED', 30_000, 30_000)));
+    expect(returned.snapshot.value).toEqual({ releasing: 'releasingStock' });
+    expect(returned.snapshot.context).toMatchObject({ failureCode: 'charge_returned', chargeReturned: true, cancelledAmount: 30_000 });
+    expect(drive(reserved, unknownCharge, inquiry(found('CANCELLED', 30_000, 30_000)), { done: 'releaseStock' }).snapshot.value).toBe('cancelled');
   });
 
   it('waits with a jittered backoff while the PG says pending, then asks again', () => {
@@ -208,7 +229,7 @@ describe('charging and inquiry', () => {
 
   it('charges again with the next attempt number when the PG never saw the charge', () => {
     const { snapshot, actions } = drive(...notFoundPastGrace([reserved, unknownCharge]), notFound);
-    expect(snapshot.value).toBe('charging');
+    expect(snapshot.value).toEqual({ charging: 'calling' });
     expect(snapshot.context.chargeAttempts).toBe(2);
     expect(started(actions)).toEqual([{ src: 'chargePayment', input: { paymentId: 'pay_test', attempt: 2 } }]);
   });
@@ -230,7 +251,7 @@ describe('charging and inquiry', () => {
   });
 
   it('ignores a PG failure report while the charge call is pending', () => {
-    expect(drive(reserved, pgStatus(found('FAILED', 0))).snapshot.value).toBe('charging');
+    expect(drive(reserved, pgStatus(found('FAILED', 0))).snapshot.value).toEqual({ charging: 'calling' });
   });
 
   it('acts on PG reports during inquiry, even while hibernating', () => {
@@ -244,7 +265,7 @@ describe('charging and inquiry', () => {
 
   it('ignores PG reports of a paid charge once the payment completed, and timers when nothing waits', () => {
     expect(drive(reserved, paid, { done: 'fulfilOrder' }, pgStatus(found('FAILED', 0))).snapshot.value).toBe('completed');
-    expect(drive(reserved, due).snapshot.value).toBe('charging');
+    expect(drive(reserved, due).snapshot.value).toEqual({ charging: 'calling' });
   });
 });
 
@@ -262,7 +283,9 @@ describe('fulfilment and compensation', () => {
     const { snapshot, actions } = drive(...fulfilmentExhausted);
     expect(snapshot.value).toEqual({ compensating: 'voiding' });
     expect(snapshot.context.failureCode).toBe('fulfilment_failed');
-    expect(started(actions)).toEqual([{ src: 'voidCharge', input: { paymentId: 'pay_test', amount: 30_000, fromState: 'compensating' } }]);
+    expect(started(actions)).toEqual([
+      { src: 'voidCharge', input: { paymentId: 'pay_test', amount: 30_000, cancelledTotal: 30_000, fromState: 'compensating' } },
+    ]);
   });
 
   it('releases the stock after a void and ends cancelled', () => {
@@ -343,11 +366,39 @@ describe('late charges', () => {
     expect(landed.snapshot.context.failureCode).toBe('late_charge_voided');
     expect(alerts(landed.actions)).toEqual([expect.objectContaining({ severity: 'warning' })]);
     expect(started(landed.actions)).toEqual([
-      { src: 'voidCharge', input: { paymentId: 'pay_test', amount: 30_000, fromState: 'voidingLateCharge' } },
+      { src: 'voidCharge', input: { paymentId: 'pay_test', amount: 30_000, cancelledTotal: 30_000, fromState: 'voidingLateCharge' } },
     ]);
     const { snapshot } = drive(...gaveUp, due, inquiry(found('PAID')), { done: 'voidCharge', output: { kind: 'voided' } });
     expect(snapshot.value).toBe('cancelled');
     expect(snapshot.context).toMatchObject({ failureCode: 'late_charge_voided', cancelledAmount: 30_000 });
+  });
+
+  it('does not use up a check on a lookup the PG did not answer', () => {
+    const noAnswer = drive(...gaveUp, due, inquiry({ kind: 'unknown', reason: 'timeout' }));
+    expect(noAnswer.snapshot.value).toEqual({ failed: 'watching' });
+    expect(noAnswer.snapshot.context.lateChecks).toBe(0);
+    expect(noAnswer.snapshot.context.waitMs).toBeLessThanOrEqual(retry.baseMs);
+    const answered = drive(...gaveUp, due, inquiry({ kind: 'unknown', reason: 'timeout' }), due, inquiry({ kind: 'not_found' }));
+    expect(answered.snapshot.context.lateChecks).toBe(1);
+  });
+
+  it('raises a warning when the window ends while the PG still says PENDING', () => {
+    const steps: Step[] = [...gaveUp];
+    for (let check = 1; check < retry.lateChargeChecks; check++) steps.push(due, inquiry(found('PENDING', 0)));
+    const { snapshot, actions } = drive(...steps, due, inquiry(found('PENDING', 0)));
+    expect(snapshot.value).toEqual({ failed: 'closed' });
+    expect(alerts(actions)).toEqual([expect.objectContaining({ severity: 'warning', title: expect.stringContaining('PENDING') })]);
+    expect(alerts(drive(...steps, due, inquiry(found('FAILED', 0))).actions)).toEqual([]);
+  });
+
+  it('voids only what the PG still holds of a late charge', () => {
+    const { snapshot, actions } = drive(...gaveUp, pgStatus(found('PARTIAL_CANCELLED', 30_000, 10_000)));
+    expect(started(actions)[0]?.input).toMatchObject({ amount: 20_000, cancelledTotal: 30_000 });
+    expect(drive(...gaveUp, pgStatus(found('PARTIAL_CANCELLED', 30_000, 10_000)), { done: 'voidCharge', output: { kind: 'voided' } }).snapshot.context).toMatchObject({
+      cancelledAmount: 30_000,
+      voidAmount: null,
+    });
+    expect(snapshot.context.voidAmount).toBe(20_000);
   });
 
   it('voids a late charge reported by the PG even after the watch ended, or of a payment never watched', () => {
@@ -453,22 +504,26 @@ describe('refunds', () => {
     expect(raised).toHaveLength(1);
   });
 
-  it('sends a refund the PG never saw again after the grace, then hands it to an operator', () => {
+  it('sends a refund the PG never saw again after each grace, for as long as it takes, with one warning', () => {
     const steps: Step[] = [...completed, cancel(10_000), noAnswer];
-    const sends = [1];
-    for (;;) {
-      const { snapshot } = drive(...steps, inquiry(found('PAID')));
-      if (snapshot.value === 'requires_attention') break;
+    let sends = 1;
+    const raised: unknown[] = [];
+    for (let lookup = 0; lookup < 40; lookup++) {
+      const { snapshot, actions } = drive(...steps, inquiry(found('PAID')));
+      raised.push(...alerts(actions));
+      expect(snapshot.value).not.toBe('requires_attention');
       if (statePath(snapshot.value) === 'cancelling.refunding') {
-        sends.push(snapshot.context.refundCalls);
+        sends++;
+        expect(started(actions)).toEqual([expect.objectContaining({ src: 'refundPayment' })]);
         steps.push(inquiry(found('PAID')), noAnswer);
       } else {
         steps.push(inquiry(found('PAID')), due);
       }
     }
-    expect(sends).toEqual([1, 2, 3]);
-    const { snapshot } = drive(...steps, inquiry(found('PAID')));
-    expect(snapshot.context).toMatchObject({ attentionStep: 'refunding', failureCode: 'compensation_failed' });
+    expect(sends).toBeGreaterThan(3);
+    expect(raised).toHaveLength(1);
+    // Each resend keeps the key of the cancellation.
+    expect(drive(...steps).snapshot.context.cancel).toMatchObject({ id: 'can_1', seq: 1 });
   });
 
   it('needs an operator at once when the PG refuses the refund', () => {
@@ -521,10 +576,23 @@ describe('operator actions and the PG settling what waits on an operator', () =>
     expect(releasing.snapshot.value).toEqual({ releasing: 'releasingStock' });
     expect(releasing.snapshot.context).toMatchObject({ failureCode: 'resolved_by_operator', cancelledAmount: 30_000, attentionStep: null });
     expect(drive(...voidRefused, resolve('cancelled'), { done: 'releaseStock' }).snapshot.value).toBe('cancelled');
-    // A stuck release after a decline: no money was ever taken.
+  });
+
+  it('resolves a stuck stock release by releasing: the payment ends as its money had already settled', () => {
+    // After a decline no money was ever taken: it ends failed, as it would have.
     const neverCharged = drive(...releaseBroken, resolve('cancelled'), { done: 'releaseStock' });
-    expect(neverCharged.snapshot.value).toBe('cancelled');
-    expect(neverCharged.snapshot.context.cancelledAmount).toBe(0);
+    expect(neverCharged.snapshot.value).toEqual({ failed: 'closed' });
+    expect(neverCharged.snapshot.context).toMatchObject({ failureCode: 'card_declined', cancelledAmount: 0 });
+    // After a full refund the money went back through the PG: it ends cancelled, and never shows processing.
+    const refundedAll = [...completed, { type: 'api.cancel', id: 'can_1', amount: 30_000, reason: 'r', idempotencyKey: 'k', fingerprint: 'f' }, { done: 'refundPayment', output: { kind: 'refunded' } }];
+    const stuck = [...refundedAll, { error: 'releaseStock' }, due, { error: 'releaseStock' }, due, { error: 'releaseStock' }];
+    expect(drive(...stuck).snapshot.context.attentionStep).toBe('returning_stock');
+    const retried = drive(...stuck, { type: 'admin.retry', ...action });
+    expect(retried.snapshot.value).toEqual({ cancelling: { returningStock: 'releasingStock' } });
+    expect(publicStatusOf(retried.snapshot)).toBe('cancel_requested');
+    const resolved = drive(...stuck, resolve('cancelled'), { done: 'releaseStock' });
+    expect(resolved.snapshot.value).toBe('cancelled');
+    expect(resolved.snapshot.context.failureCode).toBeNull();
   });
 
   it('resolves as kept: back to completed (fulfilled first) or partially_cancelled', () => {
@@ -561,26 +629,15 @@ describe('operator actions and the PG settling what waits on an operator', () =>
 });
 
 describe('persisted payment snapshots', () => {
-  // Steps that never settle, so a restored actor stays in the state it was restored to.
-  const never = fromPromise<never, unknown>(() => new Promise<never>(() => {})) as never;
-  const inert = paymentMachine.provide({
-    actors: {
-      reserveStock: never,
-      chargePayment: never,
-      inquirePgStatus: never,
-      fulfilOrder: never,
-      voidCharge: never,
-      releaseStock: never,
-      refundPayment: never,
-    },
-  });
+  const inert = inertPaymentMachine();
   const cancel = { type: 'api.cancel', id: 'c', amount: 1, reason: 'r', idempotencyKey: 'k', fingerprint: 'f' };
   const completed: Step[] = [reserved, paid, { done: 'fulfilOrder' }];
   const unanswered: Step[] = [reserved, unknownCharge, inquiry(found('FAILED', 0)), { done: 'releaseStock' }];
   const paths: Record<string, Step[]> = {
     'reserving.reservingStock': [],
     'reserving.waiting': [{ error: 'reserveStock', retryable: true }],
-    charging: [reserved],
+    'charging.calling': [reserved],
+    'charging.waiting': [reserved, { error: 'chargePayment', retryable: true }],
     'inquiring.checking': [reserved, unknownCharge],
     'inquiring.waiting': [reserved, unknownCharge, inquiry(found('PENDING', 0))],
     'finalizing.fulfilling': [reserved, paid],
@@ -593,6 +650,7 @@ describe('persisted payment snapshots', () => {
     'cancelling.checking': [...completed, cancel, { done: 'refundPayment', output: { kind: 'unknown', reason: 'x' } }],
     'cancelling.waiting': [...completed, cancel, { done: 'refundPayment', output: { kind: 'unknown', reason: 'x' } }, inquiry(found('PAID'))],
     'cancelling.returningStock.releasingStock': [...completed, { ...cancel, amount: 30_000 }, { done: 'refundPayment', output: { kind: 'refunded' } }],
+    'cancelling.returningStock.waiting': [...completed, { ...cancel, amount: 30_000 }, { done: 'refundPayment', output: { kind: 'refunded' } }, { error: 'releaseStock' }],
     partially_cancelled: [...completed, cancel, { done: 'refundPayment', output: { kind: 'refunded' } }],
     rejected: [{ done: 'reserveStock', output: { kind: 'out_of_stock' } }],
     'failed.closed': [reserved, declined, { done: 'releaseStock' }],

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
-import { retryPolicyFrom } from '../../src/service.ts';
+import { retryPolicyFrom } from '../../src/payments/retry-policy.ts';
 
 /** The longest a step can wait in all before it gives up: the backoff ceilings summed. */
 function longestTotalWaitMs(baseMs: number, capMs: number, retries: number): number {

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { findFailedEvent, listFailedEvents, type FailedEventRow } from '../../../db/attention-repo.ts';
 import type { Db } from '../../../db/connection.ts';
 import { findPayment } from '../../../db/payments-repo.ts';
-import { AppError, notFound } from '../../errors.ts';
+import { AppError, notFound, paymentBusy } from '../../errors.ts';
 import type { PaymentHost } from '../../payments/payment-host.ts';
 import { toPaymentResource } from '../../payments/payment-view.ts';
 import type { Reconciler } from '../../payments/reconciler.ts';
@@ -62,12 +62,9 @@ export function adminRoutes({ db, host, reconciler, admin }: AdminRoutesDeps): R
     const event = findFailedEvent(db, id);
     if (!event) throw notFound(`Failed event ${id}`);
     if (event.status !== 'open') throw new AppError(409, 'invalid_state', `Failed event ${id} is ${event.status}`);
-    const outcome = host.offer(event.paymentId, { type, failedEventId: String(id), actor, reason });
-    if (outcome === 'unavailable') {
-      throw new AppError(503, 'payment_busy', 'Another instance is working on this payment; try again shortly');
-    }
+    const outcome = await host.deliver(event.paymentId, { type, failedEventId: String(id), actor, reason });
     if (outcome === 'refused') throw new AppError(409, 'invalid_state', `Payment ${event.paymentId} does not need attention`);
-    await host.committed();
+    if (outcome !== 'accepted') throw paymentBusy();
     return toFailedEventResource(findFailedEvent(db, id)!);
   }
 
@@ -107,11 +104,8 @@ export function adminRoutes({ db, host, reconciler, admin }: AdminRoutesDeps): R
     const { outcome, reason } = validate(resolveBody, ctx.request.body);
     const before = findPayment(db, id);
     if (!before) throw notFound(`Payment ${id}`);
-    const offered = host.offer(id, { type: 'admin.resolve', outcome, actor: actorOf(ctx), reason });
-    if (offered === 'unavailable') {
-      throw new AppError(503, 'payment_busy', 'Another instance is working on this payment; try again shortly');
-    }
-    if (offered === 'refused') {
+    const delivered = await host.deliver(id, { type: 'admin.resolve', outcome, actor: actorOf(ctx), reason });
+    if (delivered === 'refused') {
       throw new AppError(
         409,
         'invalid_state',
@@ -120,7 +114,7 @@ export function adminRoutes({ db, host, reconciler, admin }: AdminRoutesDeps): R
           : `Payment ${id} is ${before.status}; only a payment in requires_attention can be resolved`,
       );
     }
-    await host.committed();
+    if (delivered !== 'accepted') throw paymentBusy();
     ctx.body = toPaymentResource(findPayment(db, id)!);
   });
 

@@ -7,7 +7,7 @@ import type { Db } from '../../../db/connection.ts';
 import type { GroupCommit } from '../../../db/group-commit.ts';
 import { findPayment } from '../../../db/payments-repo.ts';
 import { claimReceipt, finishReceipt, releaseReceipt } from '../../../db/webhook-receipts-repo.ts';
-import { AppError } from '../../errors.ts';
+import { AppError, paymentBusy } from '../../errors.ts';
 import type { Logger } from '../../logger.ts';
 import type { PaymentHost } from '../../payments/payment-host.ts';
 import type { PgClient } from '../../pg/pg-client.ts';
@@ -19,13 +19,16 @@ export interface WebhookRoutesDeps {
   pg: PgClient;
   /** whsec_…; the same secret the PG signs with. */
   secret: string;
+  /**
+   * How long a claimed webhook id is held while its copy is handled: longer than the PG
+   * lookup can take, so that a claim expires only when its process died.
+   */
+  claimMs: number;
   clock: () => number;
   logger: Logger;
 }
 
 const LIMIT = 64 * 1024;
-/** A claimed webhook id that was never finished (the process died) may be taken again after this. */
-const CLAIM_MS = 60_000;
 /** Standard Webhooks timestamps are whole seconds; a parser that stops at junk must not be reached. */
 const TIMESTAMP = /^\d{1,12}$/;
 
@@ -52,7 +55,7 @@ async function readRawBody(ctx: Context): Promise<string> {
  * the service asks the PG for the payment and hands the answer to the payment's actor,
  * which only moves forward from states where that answer means something.
  */
-export function pgWebhookRoutes({ db, commit, host, pg, secret, clock, logger }: WebhookRoutesDeps): Router {
+export function pgWebhookRoutes({ db, commit, host, pg, secret, claimMs, clock, logger }: WebhookRoutesDeps): Router {
   const router = exactRouter();
   const verifier = new Webhook(secret);
 
@@ -87,10 +90,16 @@ export function pgWebhookRoutes({ db, commit, host, pg, secret, clock, logger }:
     const { type, data } = parsed.data;
     const paymentId = data?.paymentId;
     // Claimed before anything is done: of many copies sent at once, exactly one proceeds.
-    const claim = { id: webhookId, type, paymentId: paymentId ?? null, now: clock(), claimMs: CLAIM_MS };
-    if (!(await commit.run(() => claimReceipt(db, claim)))) {
+    const claim = { id: webhookId, type, paymentId: paymentId ?? null, now: clock(), claimMs };
+    const claimed = await commit.run(() => claimReceipt(db, claim));
+    if (claimed === 'done') {
       ctx.body = { status: 'duplicate' };
       return;
+    }
+    if (claimed === 'in_progress') {
+      // Not a 2xx: the copy being handled may still fail, and then this one must come back.
+      ctx.set('Retry-After', String(Math.ceil(claimMs / 1000)));
+      throw new AppError(409, 'webhook_in_progress', 'Another copy of this webhook is being handled; send it again later');
     }
     const log = logger.child({ webhookId, type, paymentId });
     try {
@@ -114,11 +123,8 @@ export function pgWebhookRoutes({ db, commit, host, pg, secret, clock, logger }:
     if (record.kind === 'unknown') {
       throw new AppError(503, 'pg_unavailable', 'The PG did not answer about this payment; send the webhook again later');
     }
-    const outcome = host.offer(paymentId, { type: 'pg.status', record });
-    if (outcome === 'unavailable') {
-      throw new AppError(503, 'payment_busy', 'Another instance is working on this payment; try again shortly');
-    }
-    await host.committed();
+    const outcome = await host.deliver(paymentId, { type: 'pg.status', record });
+    if (outcome === 'unavailable' || outcome === 'not_committed') throw paymentBusy();
     const pgStatus = record.kind === 'found' ? record.status : record.kind;
     // Most webhooks change nothing: the payment already knows (it asked the PG itself).
     log.info({ pgStatus, acted: outcome === 'accepted' }, 'webhook handled');

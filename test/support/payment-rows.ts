@@ -1,0 +1,35 @@
+import type { Db } from '../../db/connection.ts';
+import { insertPayment, type NewPaymentRow } from '../../db/payments-repo.ts';
+import { PAYMENT_MACHINE_VERSION } from '../../machines/payment.machine.ts';
+
+/**
+ * Inserts a payment row of 30,000 KRW as the host would have committed it in `state`,
+ * with its first transition; `row` sets the rest (snapshot, status, lease, …).
+ */
+export function insertPaymentRow(db: Db, id: string, state: string, row: Partial<NewPaymentRow> = {}): void {
+  const at = row.createdAt ?? 1;
+  insertPayment(
+    db,
+    {
+      id,
+      idempotencyKey: `key-${id}`,
+      requestFingerprint: 'f',
+      customerId: 'c-1',
+      partnerId: 'p-1',
+      amount: 30_000,
+      currency: 'KRW',
+      items: '[]',
+      orderName: 'o',
+      billingKey: 'bk',
+      metadata: null,
+      state,
+      status: 'processing',
+      snapshot: '{}',
+      machineVersion: PAYMENT_MACHINE_VERSION,
+      createdAt: at,
+      updatedAt: at,
+      ...row,
+    },
+    { type: 'api.create', from: null, to: state, at },
+  );
+}
