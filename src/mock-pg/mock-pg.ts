@@ -21,7 +21,7 @@ export interface MockPgOptions {
   /** Defaults: all rates 0, delayMs 60000, seed 1. */
   chaos?: Partial<ChaosSettings>;
   logger?: Logger;
-  /** Default `{ attempts: 6, baseMs: 500 }`, doubling after each failure. */
+  /** Default `{ attempts: 8, baseMs: 1000 }`, doubling after each failure: about two minutes, as a PG keeps trying. */
   webhookRetry?: WebhookRetry;
 }
 
@@ -44,7 +44,7 @@ export function createMockPg(options: MockPgOptions): MockPg {
   const delays = createDelays();
   const webhooks = createWebhookSender({
     secret: options.webhookSecret,
-    retry: options.webhookRetry ?? { attempts: 6, baseMs: 500 },
+    retry: options.webhookRetry ?? { attempts: 8, baseMs: 1_000 },
     logger,
   });
   let webhookUrl = options.webhookUrl;
