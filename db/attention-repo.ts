@@ -56,6 +56,39 @@ export function recordAttention(db: Db, attention: NewAttention): void {
   });
 }
 
+export interface DeadDelivery {
+  paymentId: string;
+  eventId: string;
+  endpointId: string;
+  url: string;
+  reason: string;
+  at: number;
+}
+
+/** An event that ran out of delivery retries: a dead letter an operator can retry, and a warning. */
+export function recordDeadDelivery(db: Db, dead: DeadDelivery): void {
+  db.insert(failedEvents)
+    .values({
+      kind: 'webhook_delivery',
+      paymentId: dead.paymentId,
+      step: 'webhook_delivery',
+      reason: dead.reason,
+      status: 'open',
+      eventId: dead.eventId,
+      endpointId: dead.endpointId,
+      createdAt: dead.at,
+      updatedAt: dead.at,
+    })
+    .run();
+  insertAlert(db, {
+    paymentId: dead.paymentId,
+    severity: 'warning',
+    title: `Event ${dead.eventId} could not be delivered to ${dead.url}`,
+    details: { endpointId: dead.endpointId, eventId: dead.eventId, reason: dead.reason },
+    at: dead.at,
+  });
+}
+
 export function findFailedEvent(db: Db, id: number): FailedEventRow | undefined {
   return db.select().from(failedEvents).where(eq(failedEvents.id, id)).get();
 }

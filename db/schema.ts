@@ -106,16 +106,25 @@ export const failedEvents = sqliteTable(
   'failed_events',
   {
     id: integer('id').primaryKey({ autoIncrement: true }),
-    /** payment_step: a payment's compensation failed (more kinds come with payment events). */
+    /**
+     * payment_step: a payment's compensation failed; webhook_delivery: an event ran out of
+     * delivery retries; inbound_event: a message that starts a payment could not be processed.
+     */
     kind: text('kind', { enum: ['payment_step', 'webhook_delivery', 'inbound_event'] })
       .notNull()
       .default('payment_step'),
-    paymentId: text('payment_id').notNull(),
-    /** The machine step that failed (AttentionStep). */
+    /** null for an inbound event that never became a payment. */
+    paymentId: text('payment_id'),
+    /** What failed: the machine step (AttentionStep), or the kind's own step. */
     step: text('step').notNull(),
     reason: text('reason').notNull(),
     /** resolved: the payment was settled by an operator's resolution or by the PG's own record. */
     status: text('status', { enum: ['open', 'retried', 'ignored', 'resolved'] }).notNull(),
+    /** webhook_delivery: the event and endpoint whose delivery ran out of retries. */
+    eventId: text('event_id'),
+    endpointId: text('endpoint_id'),
+    /** inbound_event: the raw message that could not be processed. */
+    payload: text('payload'),
     createdAt: integer('created_at').notNull(),
     updatedAt: integer('updated_at').notNull(),
     resolvedBy: text('resolved_by'),
@@ -201,4 +210,97 @@ export const webhookReceipts = sqliteTable('webhook_receipts', {
     .notNull()
     .default('done'),
   claimedUntil: integer('claimed_until').notNull().default(0),
+});
+
+/**
+ * The outbox: one event per change of a payment's public status, written in the
+ * transaction that commits the change. `position` orders all events (the pull feed's
+ * cursor); `sequence` counts each payment's events from 1 without gaps.
+ */
+export const paymentEvents = sqliteTable(
+  'payment_events',
+  {
+    position: integer('position').primaryKey({ autoIncrement: true }),
+    id: text('id').notNull(),
+    paymentId: text('payment_id').notNull(),
+    sequence: integer('sequence').notNull(),
+    type: text('type').notNull(),
+    occurredAt: integer('occurred_at').notNull(),
+    /** JSON: the payment resource at that moment. */
+    data: text('data').notNull(),
+    /** When the message broker confirmed it (AMQP); null until then, or without a broker. */
+    publishedAt: integer('published_at'),
+  },
+  (t) => [
+    uniqueIndex('payment_events_id').on(t.id),
+    uniqueIndex('payment_events_sequence').on(t.paymentId, t.sequence),
+    index('payment_events_type').on(t.type, t.position),
+    index('payment_events_unpublished').on(t.position).where(sql`published_at is null`),
+  ],
+);
+
+/** A merchant's endpoint for signed payment events (Standard Webhooks). */
+export const webhookEndpoints = sqliteTable('webhook_endpoints', {
+  id: text('id').primaryKey(),
+  url: text('url').notNull(),
+  /** JSON: event types, or ["*"]. */
+  events: text('events').notNull(),
+  description: text('description'),
+  /** whsec_…: shown only by GET …/:id. */
+  secret: text('secret').notNull(),
+  disabled: integer('disabled').notNull().default(0),
+  createdAt: integer('created_at').notNull(),
+});
+
+/**
+ * One event to send to one endpoint. A payment's events go out to an endpoint in
+ * sequence order: a delivery waits while an earlier one of the same payment and endpoint
+ * is pending. `claimed_by`/`claimed_until` keep two processes from sending one attempt.
+ */
+export const webhookDeliveries = sqliteTable(
+  'webhook_deliveries',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    endpointId: text('endpoint_id').notNull(),
+    eventId: text('event_id').notNull(),
+    paymentId: text('payment_id').notNull(),
+    sequence: integer('sequence').notNull(),
+    status: text('status', { enum: ['pending', 'delivered', 'dead'] }).notNull(),
+    /** Attempts made so far. */
+    attempts: integer('attempts').notNull().default(0),
+    nextAttemptAt: integer('next_attempt_at').notNull(),
+    claimedBy: text('claimed_by'),
+    claimedUntil: integer('claimed_until'),
+    deliveredAt: integer('delivered_at'),
+    lastError: text('last_error'),
+  },
+  (t) => [
+    uniqueIndex('webhook_deliveries_event').on(t.endpointId, t.eventId),
+    index('webhook_deliveries_due').on(t.nextAttemptAt).where(sql`status = 'pending'`),
+    index('webhook_deliveries_chain').on(t.endpointId, t.paymentId, t.sequence),
+  ],
+);
+
+/** Every delivery attempt and how it ended, for the deliveries list. */
+export const webhookAttempts = sqliteTable(
+  'webhook_attempts',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    deliveryId: integer('delivery_id').notNull(),
+    endpointId: text('endpoint_id').notNull(),
+    eventId: text('event_id').notNull(),
+    attempt: integer('attempt').notNull(),
+    status: text('status', { enum: ['delivered', 'failed'] }).notNull(),
+    responseStatus: integer('response_status'),
+    durationMs: integer('duration_ms').notNull(),
+    error: text('error'),
+    at: integer('at').notNull(),
+  },
+  (t) => [index('webhook_attempts_endpoint').on(t.endpointId, t.id)],
+);
+
+/** Cursors of background loops shared by every process (the relay's fan-out position). */
+export const cursors = sqliteTable('cursors', {
+  name: text('name').primaryKey(),
+  position: integer('position').notNull(),
 });

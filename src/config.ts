@@ -41,6 +41,13 @@ const serviceSchema = z.object({
   RECONCILE_CRON: z.string().min(1).default('* * * * *'),
   STUCK_AFTER_MS: ms(300_000),
   RECONCILE_BATCH: z.coerce.number().int().positive().default(10_000),
+  WEBHOOK_TIMEOUT_MS: z.coerce.number().int().positive().default(15_000),
+  WEBHOOK_RETRY_SCHEDULE_MS: z
+    .string()
+    .regex(/^\d+(,\d+)*$/, 'comma-separated milliseconds, e.g. 5000,300000')
+    .default('5000,300000,1800000,7200000,18000000,36000000,36000000')
+    .transform((list) => list.split(',').map(Number)),
+  WEBHOOK_POLL_MS: z.coerce.number().int().positive().default(200),
   ALERT_WEBHOOK_URL: z.url().optional(),
   ALERT_POLL_MS: z.coerce.number().int().positive().default(1_000),
 });

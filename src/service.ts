@@ -6,6 +6,10 @@ import { paymentMachine } from '../machines/payment.machine.ts';
 import type { Config } from './config.ts';
 import { startAlertRelay } from './alerts/alert-relay.ts';
 import { createPgAuthAlarm } from './alerts/pg-auth-alarm.ts';
+import { createInbox } from './events/inbox.ts';
+import { recordCreatedEvent, recordStatusEvents } from './events/payment-events.ts';
+import { startWebhookRelay } from './events/webhook-relay.ts';
+import { createFailedEventActions } from './failed-events.ts';
 import { createApp } from './http/app.ts';
 import type { Logger } from './logger.ts';
 import { createMetrics } from './metrics.ts';
@@ -68,7 +72,11 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     owner,
     leaseTtlMs: config.LEASE_TTL_MS,
     readSnapshot: createSnapshotReader(retry),
-    onTransitions: recordTransitionEffects,
+    onTransitions: (db, write) => {
+      recordTransitionEffects(db, write);
+      recordStatusEvents(db, write);
+    },
+    onCreated: recordCreatedEvent,
   });
   const createPayment = createPaymentService({ conn, host, retry, clock });
   const reconciler = createReconciler({
@@ -93,6 +101,26 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     pollMs: config.ALERT_POLL_MS,
     logger,
   });
+  const inbox = createInbox(createPayment);
+  const failedEvents = createFailedEventActions({
+    db: conn.db,
+    commit,
+    host,
+    clock,
+    reprocessInbound: async (payload) => {
+      await inbox(JSON.parse(payload));
+    },
+  });
+  const webhookRelay = startWebhookRelay({
+    db: conn.db,
+    commit,
+    clock,
+    logger,
+    owner,
+    retryScheduleMs: config.WEBHOOK_RETRY_SCHEDULE_MS,
+    timeoutMs: config.WEBHOOK_TIMEOUT_MS,
+    pollMs: config.WEBHOOK_POLL_MS,
+  });
   const app = createApp({
     conn,
     commit,
@@ -101,6 +129,8 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     createPayment,
     cancelPayment: createCancelService({ conn, host }),
     reconciler,
+    failedEvents,
+    inbox,
     metrics,
     adminToken: config.ADMIN_TOKEN,
     webhookSecret: config.PG_WEBHOOK_SECRET,
@@ -129,6 +159,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
       reconciler.stop();
       clearInterval(leaseRenewal);
       await alertRelay.stop();
+      await webhookRelay.stop();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
       await host.stop();

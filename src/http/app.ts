@@ -2,6 +2,8 @@ import { bodyParser } from '@koa/bodyparser';
 import Koa from 'koa';
 import type { Connection } from '../../db/connection.ts';
 import type { GroupCommit } from '../../db/group-commit.ts';
+import type { Inbox } from '../events/inbox.ts';
+import type { FailedEventActions } from '../failed-events.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import type { CancelPayment } from '../payments/cancel-payment.ts';
@@ -13,6 +15,8 @@ import { requireAdmin } from './admin-auth.ts';
 import { logAppError, problemMiddleware } from './problem.ts';
 import { requestContext } from './request-context.ts';
 import { adminRoutes } from './routes/admin.ts';
+import { inboxRoutes } from './routes/inbox.ts';
+import { paymentEventRoutes } from './routes/payment-events.ts';
 import { healthRoutes } from './routes/health.ts';
 import { paymentRoutes } from './routes/payments.ts';
 import { pgWebhookRoutes } from './routes/pg-webhooks.ts';
@@ -26,6 +30,8 @@ export interface AppDeps {
   createPayment: CreatePayment;
   cancelPayment: CancelPayment;
   reconciler: Reconciler;
+  failedEvents: FailedEventActions;
+  inbox: Inbox;
   metrics: Metrics;
   adminToken: string;
   webhookSecret: string;
@@ -60,7 +66,9 @@ export function createApp(deps: AppDeps): Koa {
     healthRoutes(deps.conn.sqlite, deps.metrics.registry),
     productRoutes(deps.conn.db, admin, deps.clock),
     paymentRoutes({ db: deps.conn.db, host: deps.host, createPayment: deps.createPayment, cancelPayment: deps.cancelPayment }),
-    adminRoutes({ db: deps.conn.db, host: deps.host, reconciler: deps.reconciler, admin }),
+    adminRoutes({ db: deps.conn.db, host: deps.host, reconciler: deps.reconciler, failedEvents: deps.failedEvents, admin }),
+    paymentEventRoutes({ db: deps.conn.db, commit: deps.commit, clock: deps.clock, admin }),
+    inboxRoutes(deps.inbox, admin),
   ]) {
     app.use(router.routes());
     app.use(router.allowedMethods());

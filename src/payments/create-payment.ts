@@ -1,9 +1,9 @@
-import { randomFillSync } from 'node:crypto';
 import type { Connection } from '../../db/connection.ts';
 import { findPayment, findPaymentByIdempotencyKey, type PaymentRow } from '../../db/payments-repo.ts';
 import { findProducts } from '../../db/products-repo.ts';
 import type { RetryPolicy } from '../../machines/payment.machine.ts';
 import { AppError, validationFailed } from '../errors.ts';
+import { timeOrderedId } from '../ids.ts';
 import { fingerprint } from './fingerprint.ts';
 import type { PaymentHost } from './payment-host.ts';
 
@@ -27,19 +27,8 @@ export interface CreatePaymentDeps {
   clock: () => number;
 }
 
-// Entropy is fetched in bulk: one randomBytes call per id cost more than the rest of the id.
-const entropy = Buffer.alloc(8 * 512);
-let entropyUsed = entropy.length;
-
-/** Time-ordered ids with 64 random bits: newer payments sort after older ones. */
-export function newPaymentId(now: number): string {
-  if (entropyUsed === entropy.length) {
-    randomFillSync(entropy);
-    entropyUsed = 0;
-  }
-  entropyUsed += 8;
-  return `pay_${now.toString(36).padStart(9, '0')}${entropy.toString('hex', entropyUsed - 8, entropyUsed)}`;
-}
+/** Time-ordered payment ids with 64 random bits: newer payments sort after older ones. */
+export const newPaymentId = (now: number): string => timeOrderedId('pay_', now);
 
 /**
  * Accepts a purchase: prices it from the products (the client never names the amount),

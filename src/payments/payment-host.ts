@@ -38,6 +38,8 @@ type PaymentSnapshot = SnapshotFrom<PaymentMachine>;
  * it finished, the step that failed), not the newest one.
  */
 export interface TransitionRecord extends Transition {
+  /** The public status before and after: a change is a payment event (outbox). */
+  fromStatus: PublicStatus;
   status: PublicStatus;
   context: PaymentContext;
   /** Alerts the machine raised in this transition. */
@@ -53,6 +55,8 @@ interface LiveActor {
   actor: PaymentActor;
   /** State path last queued for writing: transitions are logged against it. */
   lastPath: string;
+  /** Public status last queued for writing. */
+  lastStatus: PublicStatus;
   /** Merged writes not yet handed to the group commit. */
   pending: HostWrite | null;
   /** The snapshot behind the newest queued write. */
@@ -86,9 +90,12 @@ export interface PaymentHostDeps {
   readSnapshot: SnapshotReader;
   /**
    * Runs inside the transaction that commits a payment's transitions: the one place
-   * where rows that must agree with the state change (dead letters, alerts) are written.
+   * where rows that must agree with the state change (dead letters, alerts, payment
+   * events) are written.
    */
   onTransitions?: (db: Db, write: HostWrite) => void;
+  /** Runs inside the transaction that commits a new payment (its first payment event). */
+  onCreated?: (db: Db, paymentId: string, at: number) => void;
 }
 
 /** The payment row fields the caller decides; the host adds snapshot, state, status and lease. */
@@ -118,7 +125,7 @@ export class PaymentHost {
     const snapshot = actor.actor.getSnapshot();
     const path = statePath(snapshot.value);
     const now = this.deps.clock();
-    await this.deps.commit.run(() =>
+    await this.deps.commit.run(() => {
       insertPayment(
         this.deps.conn.db,
         {
@@ -133,8 +140,9 @@ export class PaymentHost {
           leaseExpiresAt: now + this.deps.leaseTtlMs,
         },
         { type: 'api.create', from: null, to: path, at: now },
-      ),
-    );
+      );
+      this.deps.onCreated?.(this.deps.conn.db, payment.id, now);
+    });
     this.start(payment.id, actor);
   }
 
@@ -274,6 +282,7 @@ export class PaymentHost {
     }
     const live = this.newActor(paymentId, { snapshot: snapshot as ReturnType<PaymentActor['getPersistedSnapshot']> });
     live.lastPath = row.state;
+    live.lastStatus = row.status as PublicStatus;
     this.start(paymentId, live);
     return live;
   }
@@ -285,6 +294,7 @@ export class PaymentHost {
     const live: LiveActor = {
       actor: undefined as unknown as PaymentActor,
       lastPath: '',
+      lastStatus: 'processing',
       pending: null,
       lastQueued: null,
       emitted: [],
@@ -302,6 +312,7 @@ export class PaymentHost {
     });
     live.actor.on('alert', (alert) => live.emitted.push(alert));
     live.lastPath = statePath(live.actor.getSnapshot().value);
+    live.lastStatus = publicStatusOf(live.actor.getSnapshot());
     return live;
   }
 
@@ -347,10 +358,23 @@ export class PaymentHost {
       updatedAt: now,
       transitions:
         moved || operator || alerts.length > 0
-          ? [{ type: event.type, from: live.lastPath, to: path, at: now, detail: operator, status, context: snapshot.context, alerts }]
+          ? [
+              {
+                type: event.type,
+                from: live.lastPath,
+                to: path,
+                at: now,
+                detail: operator,
+                fromStatus: live.lastStatus,
+                status,
+                context: snapshot.context,
+                alerts,
+              },
+            ]
           : [],
     };
     live.lastPath = path;
+    live.lastStatus = status;
     live.lastQueued = snapshot;
     if (live.pending) {
       live.pending = mergeWrites(live.pending, write);

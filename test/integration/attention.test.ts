@@ -116,6 +116,26 @@ describe('resolving a payment by hand', () => {
   });
 });
 
+describe('retrying every dead letter', () => {
+  it('goes on past one it cannot retry now, and says which', async () => {
+    await setUp();
+    const busy = await refundDeadLetter('k-busy');
+    const free = await refundDeadLetter('k-free');
+    // Another process holds the first payment right now.
+    const db = new Database(h.dbPath);
+    db.prepare(`update payments set lease_owner = 'other', lease_expires_at = ? where id = ?`).run(Date.now() + 60_000, busy);
+    db.close();
+    const all = await h.request('POST', '/v1/admin/failed-events/retry-all', { headers: admin });
+    expect(all.status).toBe(200);
+    expect(all.body.retried).toBe(1);
+    expect(all.body.data).toMatchObject([{ paymentId: free, status: 'retried' }]);
+    const [busyDead] = await failedEvents(busy);
+    expect(all.body.failed).toEqual([{ id: busyDead!.id, code: 'payment_busy', detail: expect.any(String) }]);
+    expect((await h.settled(free)).status).toBe('cancelled');
+    expect(busyDead).toMatchObject({ status: 'open' });
+  });
+});
+
 describe('the PG settles what waits on an operator', () => {
   it('takes the PG’s word when a refund handed to an operator is made at the PG after all (webhook)', async () => {
     await setUp();

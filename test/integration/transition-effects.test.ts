@@ -36,7 +36,7 @@ const cancel = (id: string, seq: number): CancelRequest => ({
 });
 
 function transition(from: string, to: string, changes: Partial<PaymentContext>, extra: Partial<TransitionRecord> = {}): TransitionRecord {
-  return { type: 'x', from, to, at: 1_000, status: 'processing', context: context(changes), alerts: [], ...extra };
+  return { type: 'x', from, to, at: 1_000, fromStatus: 'processing', status: 'processing', context: context(changes), alerts: [], ...extra };
 }
 
 function write(...transitions: TransitionRecord[]): HostWrite {

@@ -1,10 +1,11 @@
 import type Router from '@koa/router';
 import type { Context, Middleware } from 'koa';
 import { z } from 'zod';
-import { findFailedEvent, listFailedEvents, type FailedEventRow } from '../../../db/attention-repo.ts';
+import { listFailedEvents, type FailedEventRow } from '../../../db/attention-repo.ts';
 import type { Db } from '../../../db/connection.ts';
 import { findPayment } from '../../../db/payments-repo.ts';
 import { AppError, notFound, paymentBusy } from '../../errors.ts';
+import type { FailedEventActions } from '../../failed-events.ts';
 import type { PaymentHost } from '../../payments/payment-host.ts';
 import { toPaymentResource } from '../../payments/payment-view.ts';
 import type { Reconciler } from '../../payments/reconciler.ts';
@@ -16,6 +17,7 @@ export interface AdminRoutesDeps {
   db: Db;
   host: PaymentHost;
   reconciler: Reconciler;
+  failedEvents: FailedEventActions;
   admin: Middleware;
 }
 
@@ -25,6 +27,8 @@ export const toFailedEventResource = (row: FailedEventRow) => ({
   id: String(row.id),
   kind: row.kind,
   paymentId: row.paymentId,
+  ...(row.kind === 'webhook_delivery' ? { eventId: row.eventId, endpointId: row.endpointId } : {}),
+  ...(row.kind === 'inbound_event' ? { message: row.payload } : {}),
   step: row.step,
   reason: row.reason,
   status: row.status,
@@ -44,29 +48,14 @@ const resolveBody = z.object({ outcome: z.enum(['cancelled', 'kept']), reason: z
 const ACTOR = /^[A-Za-z0-9_.@:+-]{1,100}$/;
 
 /** Who acts: the X-Admin-Actor header (the admin token is shared), for the audit trail; "admin" when absent or not a plain name. */
-function actorOf(ctx: Context): string {
+export function actorOf(ctx: Context): string {
   const given = ctx.get('x-admin-actor');
   return ACTOR.test(given) ? given : 'admin';
 }
 
-export function adminRoutes({ db, host, reconciler, admin }: AdminRoutesDeps): Router {
+export function adminRoutes({ db, host, reconciler, failedEvents, admin }: AdminRoutesDeps): Router {
   // Each route carries the guard itself: no path can match a route without passing through it.
   const router = exactRouter({ prefix: '/v1/admin' });
-
-  /**
-   * Sends a dead letter's payment back into the failed step (retry) or closes it
-   * (ignore). The machine logs the action and the failed event changes in the same
-   * transaction; only open dead letters of payments still needing attention qualify.
-   */
-  async function resolve(id: number, type: 'admin.retry' | 'admin.ignore', actor: string, reason: string) {
-    const event = findFailedEvent(db, id);
-    if (!event) throw notFound(`Failed event ${id}`);
-    if (event.status !== 'open') throw new AppError(409, 'invalid_state', `Failed event ${id} is ${event.status}`);
-    const outcome = await host.deliver(event.paymentId, { type, failedEventId: String(id), actor, reason });
-    if (outcome === 'refused') throw new AppError(409, 'invalid_state', `Payment ${event.paymentId} does not need attention`);
-    if (outcome !== 'accepted') throw paymentBusy();
-    return toFailedEventResource(findFailedEvent(db, id)!);
-  }
 
   router.get('/failed-events', admin, (ctx) => {
     const { status } = validate(failedEventsQuery, ctx.query);
@@ -75,24 +64,31 @@ export function adminRoutes({ db, host, reconciler, admin }: AdminRoutesDeps): R
 
   router.post('/failed-events/retry-all', admin, async (ctx) => {
     const body = validate(retryBody, ctx.request.body);
-    const open = listFailedEvents(db, 'open');
+    const decision = { actor: actorOf(ctx), reason: body?.reason ?? 'retry all' };
     const data = [];
-    for (const event of open) {
-      data.push(await resolve(event.id, 'admin.retry', actorOf(ctx), body?.reason ?? 'retry all'));
+    // One dead letter that cannot be retried now (its payment busy elsewhere) does not stop the rest.
+    const failed = [];
+    for (const event of listFailedEvents(db, 'open')) {
+      try {
+        data.push(toFailedEventResource(await failedEvents.retry(event.id, decision)));
+      } catch (error) {
+        if (!(error instanceof AppError)) throw error;
+        failed.push({ id: String(event.id), code: error.code, detail: error.message });
+      }
     }
-    ctx.body = { retried: data.length, data };
+    ctx.body = { retried: data.length, data, failed };
   });
 
   router.post('/failed-events/:id/retry', admin, async (ctx) => {
     const { id } = validate(eventId, ctx.params);
     const body = validate(retryBody, ctx.request.body);
-    ctx.body = await resolve(Number(id), 'admin.retry', actorOf(ctx), body?.reason ?? 'manual retry');
+    ctx.body = toFailedEventResource(await failedEvents.retry(Number(id), { actor: actorOf(ctx), reason: body?.reason ?? 'manual retry' }));
   });
 
   router.post('/failed-events/:id/ignore', admin, async (ctx) => {
     const { id } = validate(eventId, ctx.params);
     const { reason } = validate(ignoreBody, ctx.request.body);
-    ctx.body = await resolve(Number(id), 'admin.ignore', actorOf(ctx), reason);
+    ctx.body = toFailedEventResource(await failedEvents.ignore(Number(id), { actor: actorOf(ctx), reason }));
   });
 
   /**

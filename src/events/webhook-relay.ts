@@ -1,0 +1,168 @@
+import { Webhook } from 'standardwebhooks';
+import { request } from 'undici';
+import { recordDeadDelivery } from '../../db/attention-repo.ts';
+import type { Db } from '../../db/connection.ts';
+import { findPaymentEvent } from '../../db/events-repo.ts';
+import type { GroupCommit } from '../../db/group-commit.ts';
+import {
+  claimDelivery,
+  dueDeliveries,
+  eventsAfter,
+  fanOut,
+  fanOutPosition,
+  findWebhookEndpoint,
+  listWebhookEndpoints,
+  recordAttempt,
+  type DueDelivery,
+} from '../../db/webhooks-repo.ts';
+import type { Logger } from '../logger.ts';
+import { toPaymentEventResource } from './payment-events.ts';
+
+export interface WebhookRelayDeps {
+  db: Db;
+  commit: GroupCommit;
+  clock: () => number;
+  logger: Logger;
+  /** This process's id: deliveries are claimed under it. */
+  owner: string;
+  /** Waits before the 2nd, 3rd, … attempt; when they run out the delivery is dead. */
+  retryScheduleMs: number[];
+  /** A receiver that has not answered 2xx by then failed. */
+  timeoutMs: number;
+  pollMs: number;
+}
+
+/** Deliveries in flight at once, in all and to one endpoint: a slow endpoint cannot hold up the rest. */
+const MAX_IN_FLIGHT = 64;
+const MAX_IN_FLIGHT_PER_ENDPOINT = 8;
+/** Events handed to the endpoints per round. */
+const FAN_OUT_BATCH = 500;
+/** A claim outlives the attempt's deadline by this much before another process may take it. */
+const CLAIM_MARGIN_MS = 5_000;
+
+/**
+ * Sends payment events to the merchants' endpoints, signed the Standard Webhooks way:
+ * `webhook-id` is the event id on every attempt; a 2xx within the deadline is the only
+ * success (3xx included, anything else is retried). Work is claimed in the database, so
+ * two processes on one file never send one attempt twice; the retry schedule lives in
+ * `next_attempt_at`, so a restart resumes it.
+ */
+export function startWebhookRelay(deps: WebhookRelayDeps) {
+  const { db, commit, clock, owner } = deps;
+  const log = deps.logger.child({ component: 'webhook-relay' });
+  const stop = new AbortController();
+  const inFlight = new Map<Promise<void>, string>();
+  let timer: NodeJS.Timeout | undefined;
+
+  /** Hands the events written since the last round to the endpoints that want them. */
+  async function fanOutNewEvents(): Promise<void> {
+    const from = fanOutPosition(db);
+    const events = eventsAfter(db, from, FAN_OUT_BATCH);
+    if (events.length === 0) return;
+    await commit.run(() => fanOut(db, from, events, listWebhookEndpoints(db).filter((e) => e.disabled === 0), clock()));
+  }
+
+  /** Claims what is due, within the in-flight limits, and sends it. */
+  async function dispatch(): Promise<void> {
+    const free = MAX_IN_FLIGHT - inFlight.size;
+    if (free <= 0) return;
+    const busy = new Map<string, number>();
+    for (const endpointId of inFlight.values()) busy.set(endpointId, (busy.get(endpointId) ?? 0) + 1);
+    const wanted: DueDelivery[] = [];
+    for (const delivery of dueDeliveries(db, clock(), free * 4)) {
+      const load = busy.get(delivery.endpointId) ?? 0;
+      if (wanted.length === free || load >= MAX_IN_FLIGHT_PER_ENDPOINT) continue;
+      busy.set(delivery.endpointId, load + 1);
+      wanted.push(delivery);
+    }
+    if (wanted.length === 0) return;
+    const now = clock();
+    const claimed = await commit.run(() =>
+      wanted.filter((d) => claimDelivery(db, d.id, owner, now, deps.timeoutMs + CLAIM_MARGIN_MS)),
+    );
+    for (const delivery of claimed) {
+      const sending = attempt(delivery).catch((error: unknown) => log.error({ err: error, deliveryId: delivery.id }, 'delivery failed'));
+      inFlight.set(sending, delivery.endpointId);
+      void sending.finally(() => inFlight.delete(sending));
+    }
+  }
+
+  async function attempt(delivery: DueDelivery): Promise<void> {
+    const event = findPaymentEvent(db, delivery.eventId);
+    const endpoint = findWebhookEndpoint(db, delivery.endpointId);
+    if (!event || !endpoint) return; // the endpoint was deleted meanwhile, and its deliveries with it
+    const payload = JSON.stringify(toPaymentEventResource(event));
+    const sentAt = new Date(clock());
+    const started = performance.now();
+    let responseStatus: number | null = null;
+    let error: string | null = null;
+    try {
+      const response = await request(endpoint.url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'webhook-id': event.id,
+          'webhook-timestamp': String(Math.floor(sentAt.getTime() / 1000)),
+          'webhook-signature': new Webhook(endpoint.secret).sign(event.id, sentAt, payload),
+        },
+        body: payload,
+        signal: AbortSignal.any([stop.signal, AbortSignal.timeout(deps.timeoutMs)]),
+      });
+      await response.body.dump();
+      responseStatus = response.statusCode;
+    } catch (failure) {
+      // Shutting down: the attempt is not over; its claim expires and another round sends it.
+      if (stop.signal.aborted) return;
+      error = failure instanceof Error ? (failure.name === 'TimeoutError' ? 'timeout' : failure.message) : String(failure);
+    }
+    const delivered = responseStatus !== null && responseStatus >= 200 && responseStatus < 300;
+    const number = delivery.attempts + 1;
+    const wait = deps.retryScheduleMs[number - 1];
+    const at = clock();
+    const outcome = {
+      deliveryId: delivery.id,
+      endpointId: endpoint.id,
+      eventId: event.id,
+      attempt: number,
+      delivered,
+      responseStatus,
+      durationMs: Math.round(performance.now() - started),
+      error: delivered ? null : (error ?? `HTTP ${responseStatus}`),
+      at,
+      nextAttemptAt: delivered || wait === undefined ? null : at + wait,
+    };
+    await commit.run(() => {
+      const recorded = recordAttempt(db, owner, outcome);
+      if (recorded && !delivered && outcome.nextAttemptAt === null) {
+        recordDeadDelivery(db, {
+          paymentId: event.paymentId,
+          eventId: event.id,
+          endpointId: endpoint.id,
+          url: endpoint.url,
+          reason: outcome.error ?? 'not delivered',
+          at,
+        });
+      }
+    });
+    if (!delivered) log.info({ eventId: event.id, endpointId: endpoint.id, attempt: number, error: outcome.error }, 'webhook not delivered');
+  }
+
+  const tick = async () => {
+    try {
+      await fanOutNewEvents();
+      await dispatch();
+    } catch (error) {
+      log.error({ err: error }, 'webhook relay round failed');
+    }
+    if (!stop.signal.aborted) timer = setTimeout(tick, deps.pollMs);
+  };
+  timer = setTimeout(tick, 0);
+
+  return {
+    async stop() {
+      stop.abort();
+      clearTimeout(timer);
+      await Promise.allSettled(inFlight.keys());
+    },
+  };
+}
