@@ -89,6 +89,29 @@ export function recordDeadDelivery(db: Db, dead: DeadDelivery): void {
   });
 }
 
+/** A message that starts a payment but could not be processed, kept whole for an operator's retry. */
+export function recordFailedInbound(db: Db, failed: { payload: string; reason: string; at: number }): void {
+  db.insert(failedEvents)
+    .values({
+      kind: 'inbound_event',
+      paymentId: null,
+      step: 'inbound_event',
+      reason: failed.reason,
+      status: 'open',
+      payload: failed.payload,
+      createdAt: failed.at,
+      updatedAt: failed.at,
+    })
+    .run();
+  insertAlert(db, {
+    paymentId: null,
+    severity: 'warning',
+    title: 'An inbound event could not be processed',
+    details: { reason: failed.reason },
+    at: failed.at,
+  });
+}
+
 export function findFailedEvent(db: Db, id: number): FailedEventRow | undefined {
   return db.select().from(failedEvents).where(eq(failedEvents.id, id)).get();
 }

@@ -48,6 +48,12 @@ const serviceSchema = z.object({
     .default('5000,300000,1800000,7200000,18000000,36000000,36000000')
     .transform((list) => list.split(',').map(Number)),
   WEBHOOK_POLL_MS: z.coerce.number().int().positive().default(200),
+  /** RabbitMQ: publish payment events and consume the inbox. Unset: no broker (webhooks and the pull feed still work). */
+  AMQP_URL: z.url({ protocol: /^amqps?$/ }).optional(),
+  AMQP_EXCHANGE: z.string().min(1).max(200).default('paystate.events'),
+  AMQP_INBOX_QUEUE: z.string().min(1).max(200).default('paystate.inbox'),
+  AMQP_MAX_RETRIES: z.coerce.number().int().nonnegative().default(3),
+  AMQP_RETRY_DELAY_MS: z.coerce.number().int().positive().default(1_000),
   ALERT_WEBHOOK_URL: z.url().optional(),
   ALERT_POLL_MS: z.coerce.number().int().positive().default(1_000),
 });

@@ -6,6 +6,9 @@ import { paymentMachine } from '../machines/payment.machine.ts';
 import type { Config } from './config.ts';
 import { startAlertRelay } from './alerts/alert-relay.ts';
 import { createPgAuthAlarm } from './alerts/pg-auth-alarm.ts';
+import { startAmqpBridge } from './events/amqp-bridge.ts';
+import { createAmqpConsumer } from './events/amqp-consumer.ts';
+import { createAmqpPublisher } from './events/amqp-publisher.ts';
 import { createInbox } from './events/inbox.ts';
 import { recordCreatedEvent, recordStatusEvents } from './events/payment-events.ts';
 import { startWebhookRelay } from './events/webhook-relay.ts';
@@ -121,6 +124,26 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     timeoutMs: config.WEBHOOK_TIMEOUT_MS,
     pollMs: config.WEBHOOK_POLL_MS,
   });
+  const names = { exchange: config.AMQP_EXCHANGE, inbox: config.AMQP_INBOX_QUEUE };
+  const amqp = config.AMQP_URL
+    ? await startAmqpBridge({
+        url: config.AMQP_URL,
+        names,
+        publisher: createAmqpPublisher({ db: conn.db, commit, clock, logger, owner, exchange: names.exchange }),
+        consumer: createAmqpConsumer({
+          db: conn.db,
+          commit,
+          clock,
+          logger,
+          inbox,
+          names,
+          maxRetries: config.AMQP_MAX_RETRIES,
+          retryDelayMs: config.AMQP_RETRY_DELAY_MS,
+        }),
+        pollMs: config.WEBHOOK_POLL_MS,
+        logger,
+      })
+    : undefined;
   const app = createApp({
     conn,
     commit,
@@ -160,6 +183,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
       clearInterval(leaseRenewal);
       await alertRelay.stop();
       await webhookRelay.stop();
+      await amqp?.stop();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
       await host.stop();
