@@ -9,6 +9,7 @@ import {
   type AlertRow,
 } from '../../db/attention-repo.ts';
 import type { Logger } from '../logger.ts';
+import { startPollingLoop } from '../polling-loop.ts';
 
 export interface AlertRelayDeps {
   db: Db;
@@ -43,9 +44,6 @@ export function slackMessage(alert: AlertRow) {
  */
 export function startAlertRelay({ db, webhookUrl, clock, pollMs, logger }: AlertRelayDeps) {
   const log = logger.child({ component: 'alert-relay' });
-  let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<void> = Promise.resolve();
 
   async function deliver(alert: AlertRow): Promise<void> {
     const message = slackMessage(alert);
@@ -80,20 +78,5 @@ export function startAlertRelay({ db, webhookUrl, clock, pollMs, logger }: Alert
     await Promise.all(claimed.map(deliver));
   }
 
-  const tick = () => {
-    running = pass()
-      .catch((error: unknown) => log.error({ err: error }, 'alert relay pass failed'))
-      .finally(() => {
-        if (!stopped) timer = setTimeout(tick, pollMs);
-      });
-  };
-  timer = setTimeout(tick, 0);
-
-  return {
-    async stop() {
-      stopped = true;
-      clearTimeout(timer);
-      await running;
-    },
-  };
+  return startPollingLoop(pass, pollMs, (error) => log.error({ err: error }, 'alert relay pass failed'));
 }

@@ -1,5 +1,6 @@
 import { connect, type ChannelModel, type ConfirmChannel } from 'amqplib';
 import type { Logger } from '../logger.ts';
+import { startPollingLoop } from '../polling-loop.ts';
 import type { AmqpConsumer } from './amqp-consumer.ts';
 import type { AmqpPublisher } from './amqp-publisher.ts';
 import { assertTopology, type AmqpNames } from './amqp-topology.ts';
@@ -49,24 +50,15 @@ export async function startAmqpBridge({ url, names, publisher, consumer, pollMs,
     log.warn({ reason: error?.message }, 'broker connection lost; reconnecting');
   });
 
-  let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
-  let round: Promise<unknown> = Promise.resolve();
-  const tick = () => {
-    const channel = publishing;
-    round = (channel ? publisher.publishPending(channel) : Promise.resolve(0))
-      .catch((error: unknown) => log.warn({ err: error }, 'publishing stopped; the outbox keeps the events'))
-      .finally(() => {
-        if (!stopped) timer = setTimeout(tick, pollMs);
-      });
-  };
-  timer = setTimeout(tick, 0);
+  const loop = startPollingLoop(
+    () => (publishing ? publisher.publishPending(publishing) : Promise.resolve(0)),
+    pollMs,
+    (error) => log.warn({ err: error }, 'publishing stopped; the outbox keeps the events'),
+  );
 
   return {
     async stop() {
-      stopped = true;
-      clearTimeout(timer);
-      await round;
+      await loop.stop();
       await publisher.release().catch(() => undefined);
       await connection.close().catch(() => undefined);
     },

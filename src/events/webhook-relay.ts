@@ -16,6 +16,7 @@ import {
   type DueDelivery,
 } from '../../db/webhooks-repo.ts';
 import type { Logger } from '../logger.ts';
+import { startPollingLoop } from '../polling-loop.ts';
 import { toPaymentEventResource } from './payment-events.ts';
 
 export interface WebhookRelayDeps {
@@ -52,7 +53,6 @@ export function startWebhookRelay(deps: WebhookRelayDeps) {
   const log = deps.logger.child({ component: 'webhook-relay' });
   const stop = new AbortController();
   const inFlight = new Map<Promise<void>, string>();
-  let timer: NodeJS.Timeout | undefined;
 
   /** Hands the events written since the last round to the endpoints that want them. */
   async function fanOutNewEvents(): Promise<void> {
@@ -147,21 +147,19 @@ export function startWebhookRelay(deps: WebhookRelayDeps) {
     if (!delivered) log.info({ eventId: event.id, endpointId: endpoint.id, attempt: number, error: outcome.error }, 'webhook not delivered');
   }
 
-  const tick = async () => {
-    try {
+  const loop = startPollingLoop(
+    async () => {
       await fanOutNewEvents();
       await dispatch();
-    } catch (error) {
-      log.error({ err: error }, 'webhook relay round failed');
-    }
-    if (!stop.signal.aborted) timer = setTimeout(tick, deps.pollMs);
-  };
-  timer = setTimeout(tick, 0);
+    },
+    deps.pollMs,
+    (error) => log.error({ err: error }, 'webhook relay round failed'),
+  );
 
   return {
     async stop() {
       stop.abort();
-      clearTimeout(timer);
+      await loop.stop();
       await Promise.allSettled(inFlight.keys());
     },
   };
