@@ -102,6 +102,8 @@ export function createCluster({ dir, chaos, serviceEnv }: ClusterOptions) {
         // Steps end within PG_TIMEOUT_MS; one unchanged for 30 s is stuck.
         STUCK_AFTER_MS: '30000',
         LEASE_TTL_MS: '10000',
+        // The merchant refuses deliveries on purpose: retries come back within the run.
+        WEBHOOK_RETRY_SCHEDULE_MS: '500,1000,2000,4000,8000,15000,30000,60000',
         ...serviceEnv,
       };
       service = await startService();

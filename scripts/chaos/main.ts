@@ -1,12 +1,14 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import { checkInvariants } from '../invariants/check-invariants.ts';
 import { fetchLedger } from '../invariants/ledger.ts';
 import { createCluster, type Cluster } from './cluster.ts';
 import { checkClientExpectations, listPayments } from './expectations.ts';
 import { createHttpClient, type HttpClient } from './http-client.ts';
+import { startMerchant, type FeedEvent, type Merchant } from './merchant.ts';
 import { startKiller } from './killer.ts';
 import { runLoad } from './load.ts';
 import { parseOptions, USAGE, UsageError, type Options } from './options.ts';
@@ -21,6 +23,39 @@ import { formatSummary } from './summary.ts';
 // 2 the run could not be made (usage, a process would not start); 130 interrupted.
 
 const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
+
+/** The merchant's endpoint, registered through the admin API; it verifies deliveries with the secret it is given. */
+async function registerMerchant(http: HttpClient, merchant: Merchant, adminToken: string): Promise<void> {
+  const reply = await http.send('POST', '/v1/admin/webhook-endpoints', {
+    body: { url: merchant.url, events: ['*'], description: 'chaos merchant' },
+    headers: { authorization: `Bearer ${adminToken}` },
+  });
+  if (reply.status !== 201) throw new Error(`registering the merchant endpoint answered ${reply.status}`);
+  merchant.trust((reply.body as { secret: string }).secret);
+}
+
+/** Every payment event in the service's outbox, through the pull feed. */
+async function allEvents(http: HttpClient, adminToken: string): Promise<FeedEvent[]> {
+  const events: FeedEvent[] = [];
+  let after = '0';
+  for (;;) {
+    const reply = await http.send('GET', `/v1/admin/events?limit=500&after=${after}`, { headers: { authorization: `Bearer ${adminToken}` } });
+    const page = reply.body as { data: FeedEvent[]; nextCursor: string };
+    events.push(...page.data);
+    if (page.data.length < 500) return events;
+    after = page.nextCursor;
+  }
+}
+
+/** Waits until the merchant has every event of the outbox, or the deadline. */
+async function waitForDeliveries(http: HttpClient, merchant: Merchant, adminToken: string, deadlineMs: number): Promise<FeedEvent[]> {
+  const deadline = Date.now() + deadlineMs;
+  for (;;) {
+    const events = await allEvents(http, adminToken);
+    if (merchant.hasAll(events) || Date.now() > deadline) return events;
+    await sleep(1_000);
+  }
+}
 
 async function createProducts(http: HttpClient, products: ProductSpec[], adminToken: string): Promise<void> {
   for (const product of products) {
@@ -43,7 +78,7 @@ function statusCounter(db: Database.Database): () => Record<string, number> {
   };
 }
 
-async function run(options: Options, cluster: Cluster, keptDir: string | null): Promise<ChaosReport> {
+async function run(options: Options, cluster: Cluster, merchant: Merchant, keptDir: string | null): Promise<ChaosReport> {
   const startedAt = Date.now();
   const stats = createRunStats();
   let phase: Phase = 'starting';
@@ -58,6 +93,7 @@ async function run(options: Options, cluster: Cluster, keptDir: string | null): 
     http = createHttpClient(cluster.serviceUrl, stats.http);
     const plan = planLoad(options.payments, options.seed);
     await createProducts(http, plan.products, cluster.adminToken);
+    await registerMerchant(http, merchant, cluster.adminToken);
 
     const loadStartedAt = Date.now();
     phase = 'load';
@@ -80,6 +116,8 @@ async function run(options: Options, cluster: Cluster, keptDir: string | null): 
     const restStartedAt = Date.now();
     phase = 'waiting for rest';
     const atRest = await waitForRest(http, deadlineMs);
+    phase = 'waiting for webhooks';
+    const events = await waitForDeliveries(http, merchant, cluster.adminToken, deadlineMs);
 
     const checkStartedAt = Date.now();
     phase = 'checking';
@@ -105,6 +143,7 @@ async function run(options: Options, cluster: Cluster, keptDir: string | null): 
       invariants,
       ledger,
       payments: listing.payments,
+      merchant: merchant.report(events),
       tempDir: keptDir,
     });
   } finally {
@@ -159,8 +198,9 @@ async function main(): Promise<number> {
     });
   }
 
+  const merchant = await startMerchant({ failureRate: options.merchantFailureRate, seed: options.seed });
   try {
-    const report = await run(options, cluster, keep ? dir : null);
+    const report = await run(options, cluster, merchant, keep ? dir : null);
     writeReport(options.reportPath, report);
     process.stdout.write(`\n${formatSummary(report)}\n\nreport: ${options.reportPath}\n`);
     return report.verdict === 'pass' ? 0 : 1;
@@ -169,6 +209,7 @@ async function main(): Promise<number> {
     return 2;
   } finally {
     await cleanUp();
+    await merchant.close();
   }
 }
 

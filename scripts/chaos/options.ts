@@ -6,7 +6,8 @@ export const USAGE = `usage: npm run chaos -- [flags]
 Starts the mock PG with chaos and the service on a temporary database, buys with
 bounded concurrency over scarce stock (with replayed and reused idempotency keys and
 cancels), optionally kills the service with SIGKILL and restarts it, waits until every
-payment is at rest and checks the invariants. Exit 0: no violations; 1: violations,
+payment is at rest, waits until a merchant's webhook endpoint has every payment event,
+and checks the invariants and the events (complete, in sequence per payment). Exit 0: no violations; 1: violations,
 client-side mismatches or not at rest by the deadline; 2: the run could not be made.
 
   --payments N          purchases to make (2000)
@@ -15,6 +16,7 @@ client-side mismatches or not at rest by the deadline; 2: the run could not be m
   --delay-rate R        share of PG calls held for --delay-ms (0.33)
   --delay-ms MS         how long a delayed PG call is held (60000)
   --ambiguous-rate R    share of PG calls that succeed yet answer 5xx; part of --failure-rate (0.11)
+  --merchant-failure-rate R  share of webhook deliveries the merchant's endpoint answers 500 (0.2)
   --kill-every S        SIGKILL and restart the service every S seconds while the load runs (off)
   --kills N             stop killing after N kills (no cap)
   --deadline S          how long to wait for every payment to come to rest (300)
@@ -37,6 +39,7 @@ const optionsSchema = z
     'delay-rate': rate.default(0.33),
     'delay-ms': z.coerce.number().int().nonnegative().default(60_000),
     'ambiguous-rate': rate.default(0.11),
+    'merchant-failure-rate': rate.default(0.2),
     'kill-every': seconds.optional(),
     kills: count.optional(),
     deadline: seconds.default(300),
@@ -58,6 +61,7 @@ export interface Options {
   delayRate: number;
   delayMs: number;
   ambiguousRate: number;
+  merchantFailureRate: number;
   killEverySeconds: number | undefined;
   maxKills: number | undefined;
   deadlineSeconds: number;
@@ -104,6 +108,7 @@ export function parseOptions(args: string[]): Options | undefined {
     delayRate: o['delay-rate'],
     delayMs: o['delay-ms'],
     ambiguousRate: o['ambiguous-rate'],
+    merchantFailureRate: o['merchant-failure-rate'],
     killEverySeconds: o['kill-every'],
     maxKills: o.kills,
     deadlineSeconds: o.deadline,

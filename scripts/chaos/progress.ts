@@ -1,6 +1,6 @@
 import { cancelsSettled, type RunStats } from './stats.ts';
 
-export type Phase = 'starting' | 'load' | 'waiting for rest' | 'checking';
+export type Phase = 'starting' | 'load' | 'waiting for rest' | 'waiting for webhooks' | 'checking';
 
 interface Bar {
   label: string;

@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import type { InvariantReport, Violation } from '../invariants/check-invariants.ts';
 import type { LedgerEntry } from '../../src/mock-pg/mock-pg.ts';
 import type { PaymentResource } from './load.ts';
+import type { MerchantReport } from './merchant.ts';
 import type { Options } from './options.ts';
 import type { ProductSpec } from './plan.ts';
 import { increment, type Mismatch, type RunStats } from './stats.ts';
@@ -40,6 +41,8 @@ export interface ChaosReport {
    */
   attention: AttentionCase[];
   clientMismatches: { total: number; byKind: Record<string, number>; list: Mismatch[] };
+  /** The merchant's webhook endpoint: every event at least once, each payment's in sequence. */
+  merchant: MerchantReport;
   /** Kept with --keep: the database and both processes' logs. */
   tempDir: string | null;
 }
@@ -63,6 +66,7 @@ export interface ReportInput {
   ledger: LedgerEntry[];
   /** As the API lists them once at rest. */
   payments: Map<string, PaymentResource>;
+  merchant: MerchantReport;
   tempDir: string | null;
 }
 
@@ -96,6 +100,9 @@ export function buildReport(input: ReportInput): ChaosReport {
     !atRest && `payments still in flight after ${options.deadlineSeconds} s`,
     invariants.violations.length > 0 && `${invariants.violations.length} invariant violations`,
     stats.mismatches.length > 0 && `${stats.mismatches.length} client-side mismatches`,
+    input.merchant.missing.length > 0 && `${input.merchant.missing.length} events never reached the merchant`,
+    input.merchant.outOfOrder.length > 0 && `${input.merchant.outOfOrder.length} payments' events out of sequence`,
+    input.merchant.forged > 0 && `${input.merchant.forged} deliveries failed signature verification`,
   ].filter((reason) => reason !== false);
   return {
     verdict: reasons.length === 0 ? 'pass' : 'fail',
@@ -121,6 +128,7 @@ export function buildReport(input: ReportInput): ChaosReport {
     violations: { total: invariants.violations.length, byKind: byKind(invariants.violations), list: invariants.violations },
     attention: attentionCases(input.payments, ledger),
     clientMismatches: { total: stats.mismatches.length, byKind: byKind(stats.mismatches), list: stats.mismatches },
+    merchant: input.merchant,
     tempDir,
   };
 }

@@ -1,6 +1,7 @@
 import type { Sqlite } from '../../db/connection.ts';
 import type { PublicStatus } from '../../machines/payment-status.ts';
 import type { LedgerEntry } from '../../src/mock-pg/mock-pg.ts';
+import { expectedEventTypes } from './event-history.ts';
 
 export type ViolationKind =
   | 'stock_not_conserved'
@@ -13,6 +14,7 @@ export type ViolationKind =
   | 'charged_twice'
   | 'money_not_returned'
   | 'in_flight'
+  | 'events_disagree_with_history'
   | 'attention_without_dead_letter'
   | 'attention_without_alert';
 
@@ -100,6 +102,7 @@ export function checkInvariants(sqlite: Sqlite, ledger: LedgerEntry[]): Invarian
     checkFulfilment(payment, db.fulfilled.has(payment.id), report);
     checkAgainstPg(payment, ledgerById.get(payment.id), report);
     checkResting(payment, db, report);
+    checkEvents(payment, db, report);
   }
   const paymentIds = new Set(db.payments.map((payment) => payment.id));
   checkOrphans(db, reservedByPayment, paymentIds, report);
@@ -125,7 +128,50 @@ function readDatabase(sqlite: Sqlite) {
     fulfilled: column('select payment_id from fulfilments'),
     openDeadLetters: column(`select payment_id from failed_events where status = 'open'`),
     alerted: column('select payment_id from alerts where payment_id is not null'),
+    states: groupBy(sqlite.prepare('select payment_id as paymentId, to_state as value from payment_transitions order by payment_id, seq').all() as Keyed[]),
+    events: groupBy(sqlite.prepare('select payment_id as paymentId, type as value from payment_events order by payment_id, sequence').all() as Keyed[]),
+    eventSequences: groupBy(
+      sqlite.prepare('select payment_id as paymentId, sequence as value from payment_events order by payment_id, sequence').all() as Array<{
+        paymentId: string;
+        value: number;
+      }>,
+    ),
   }))();
+}
+
+interface Keyed {
+  paymentId: string;
+  value: string;
+}
+
+function groupBy<T>(rows: Array<{ paymentId: string; value: T }>): Map<string, T[]> {
+  const byPayment = new Map<string, T[]>();
+  for (const { paymentId, value } of rows) {
+    const list = byPayment.get(paymentId) ?? [];
+    list.push(value);
+    byPayment.set(paymentId, list);
+  }
+  return byPayment;
+}
+
+/**
+ * A payment's events (the outbox) tell its status history: payment.created, then one event
+ * per change of public status in the transition log, numbered 1, 2, 3… without a gap.
+ * Payments logged by an older machine, from before the outbox, are not compared.
+ */
+function checkEvents(payment: PaymentRow, db: DatabaseRows, report: Report): void {
+  const events = db.events.get(payment.id) ?? [];
+  const expected = expectedEventTypes(db.states.get(payment.id) ?? []);
+  if (events.length === 0 || !expected) return;
+  const sequences = db.eventSequences.get(payment.id) ?? [];
+  const gapless = sequences.every((sequence, index) => sequence === index + 1);
+  if (!gapless || events.join() !== expected.join()) {
+    report({
+      kind: 'events_disagree_with_history',
+      paymentId: payment.id,
+      message: `payment ${payment.id} has events ${events.join(', ')} (sequences ${sequences.join(', ')}) but its history says ${expected.join(', ')}`,
+    });
+  }
 }
 
 function groupReservations(reserved: ReservationRow[]): Map<string, Quantities> {

@@ -80,6 +80,11 @@ describe('npm run chaos', () => {
     // The PG refuses no refund in this run: an unanswered one is asked about and sent again
     // until it lands, so no payment is left for an operator.
     expect(report.attention).toEqual([]);
+    // The merchant refused a share of deliveries: every event still arrived, each payment's in sequence.
+    expect(report.merchant.refused).toBeGreaterThan(0);
+    expect(report.merchant).toMatchObject({ missing: [], outOfOrder: [], forged: 0 });
+    expect(report.merchant.delivered).toBe(report.merchant.expected);
+    expect(report.merchant.expected).toBeGreaterThanOrEqual(600);
     expect(stdout).toContain('verdict');
   }, 120_000);
 });

@@ -256,6 +256,41 @@ describe('checkInvariants', () => {
     expect(expectOnly('in_flight', { paymentId: 'pay_attention' })).toBe('payment pay_attention is still processing');
   });
 
+  describe('events_disagree_with_history', () => {
+    /** pay_completed's transition log, and the outbox events that log calls for. */
+    function history(events: Array<[number, string]>) {
+      const states = ['reserving.reservingStock', 'charging.calling', 'finalizing.fulfilling', 'completed'];
+      states.forEach((state, i) =>
+        sqlite
+          .prepare(`insert into payment_transitions (payment_id, seq, type, from_state, to_state, at) values ('pay_completed', ?, 'x', ?, ?, ?)`)
+          .run(i + 1, states[i - 1] ?? null, state, NOW),
+      );
+      for (const [sequence, type] of events) {
+        sqlite
+          .prepare(`insert into payment_events (id, payment_id, sequence, type, occurred_at, data) values (?, 'pay_completed', ?, ?, ?, '{}')`)
+          .run(`evt_${sequence}_${type}`, sequence, type, NOW);
+      }
+    }
+
+    it('finds nothing when each change of status has its event, in order', () => {
+      history([
+        [1, 'payment.created'],
+        [2, 'payment.completed'],
+      ]);
+      expect(check().violations).toEqual([]);
+    });
+
+    it.each([
+      ['a missing event', [[1, 'payment.created']]],
+      ['an extra event', [[1, 'payment.created'], [2, 'payment.completed'], [3, 'payment.cancelled']]],
+      ['a gap in the sequence', [[1, 'payment.created'], [3, 'payment.completed']]],
+      ['events out of order', [[1, 'payment.completed'], [2, 'payment.created']]],
+    ] as Array<[string, Array<[number, string]>]>)('flags %s', (_, events) => {
+      history(events);
+      expect(expectOnly('events_disagree_with_history', { paymentId: 'pay_completed' })).toContain('its history says payment.created, payment.completed');
+    });
+  });
+
   it('attention_without_dead_letter: the failed event was resolved but the payment still needs attention', () => {
     run(`update failed_events set status = 'retried' where payment_id = 'pay_attention'`);
     expect(expectOnly('attention_without_dead_letter', { paymentId: 'pay_attention' })).toContain('no open failed event');
