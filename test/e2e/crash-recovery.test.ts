@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { checkInvariants } from '../../scripts/invariants/check-invariants.ts';
 import { fetchLedger } from '../../scripts/invariants/ledger.ts';
 import { SERVICE_NODE_FLAGS, startProcess, type Proc } from '../../scripts/lib/processes.ts';
+import { startMerchantReceiver } from '../support/merchant-receiver.ts';
 
 const ADMIN_TOKEN = 'e2e-admin-token-0123456789';
 const PG_SECRET = 'e2e-pg-secret';
@@ -32,7 +33,7 @@ function startMockPg(): Promise<Proc> {
   ]);
 }
 
-async function startServiceProcess(pgUrl: string, instanceId: string): Promise<Proc> {
+async function startServiceProcess(pgUrl: string, instanceId: string, env: Record<string, string> = {}): Promise<Proc> {
   const proc = await startProcess('src/main.ts', {
     PORT: '0',
     DATABASE_PATH: join(dir, 'paystate.db'),
@@ -47,6 +48,7 @@ async function startServiceProcess(pgUrl: string, instanceId: string): Promise<P
     RECONCILE_CRON: '* * * * * *',
     STUCK_AFTER_MS: '5000',
     LEASE_TTL_MS: '3000',
+    ...env,
   }, [], SERVICE_NODE_FLAGS);
   procs.push(proc);
   return proc;
@@ -193,4 +195,39 @@ describe('crash recovery with real processes', () => {
     const report = await expectNoViolations(pg.url)();
     expect(report.payments).toBe(300);
   }, 240_000);
+
+  it('delivers after a kill -9 the payment events committed before it, to an endpoint that was down', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'paystate-e2e-'));
+    const pg = await startMockPg();
+    procs.push(pg);
+    // Retries a second apart: the endpoint comes back after the kill, while deliveries are pending.
+    const env = { WEBHOOK_RETRY_SCHEDULE_MS: '1000,1000,1000,1000,1000,1000,1000,1000,1000,1000', WEBHOOK_POLL_MS: '50' };
+    let service = await startServiceProcess(pg.url, 'e2e-events', env);
+    await createProducts(service.url);
+    const merchant = await startMerchantReceiver();
+    const endpoint = await post(service.url, '/v1/admin/webhook-endpoints', { url: merchant.url, events: ['*'] }, { authorization: `Bearer ${ADMIN_TOKEN}` });
+    merchant.secret = (endpoint.body as unknown as { secret: string }).secret;
+    merchant.answerAlways(503);
+    try {
+      const ids = await purchaseLoad(30, () => service.url, async () => undefined);
+      await waitUntilAtRest(() => service.url, 60_000);
+      expect(merchant.received).toEqual([]);
+      await service.kill('SIGKILL');
+      merchant.answerAlways(undefined);
+      service = await startServiceProcess(pg.url, 'e2e-events', env);
+      const db = new Database(join(dir, 'paystate.db'), { readonly: true });
+      const committed = db.prepare('select id from payment_events').pluck().all() as string[];
+      db.close();
+      expect(committed.length).toBeGreaterThanOrEqual(60);
+      const deadline = Date.now() + 60_000;
+      while (new Set(merchant.received.map((e) => e.id)).size < committed.length && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      expect(new Set(merchant.received.map((e) => e.id))).toEqual(new Set(committed));
+      expect(new Set(merchant.received.map((e) => e.paymentId))).toEqual(new Set(ids.values()));
+      expect(merchant.forged).toBe(0);
+    } finally {
+      await merchant.close();
+    }
+  }, 120_000);
 });
