@@ -131,11 +131,14 @@ export function resolveFailedEvent(db: Db, id: number, resolution: Resolution): 
     .run();
 }
 
-/** The payment no longer needs anyone: every open dead letter of it closes with the resolution. */
+/**
+ * The payment no longer needs anyone: its open dead letters of failed steps close with the
+ * resolution (those of its events' deliveries are another matter, and stay open).
+ */
 export function resolvePaymentFailedEvents(db: Db, paymentId: string, resolution: Resolution): void {
   db.update(failedEvents)
     .set({ status: resolution.status, resolvedBy: resolution.by, note: resolution.note, updatedAt: resolution.at })
-    .where(and(eq(failedEvents.paymentId, paymentId), eq(failedEvents.status, 'open')))
+    .where(and(eq(failedEvents.paymentId, paymentId), eq(failedEvents.kind, 'payment_step'), eq(failedEvents.status, 'open')))
     .run();
 }
 

@@ -35,12 +35,6 @@ export function listPaymentEvents(db: Db, filter: EventFilter): PaymentEventRow[
     .all({ after: filter.after, paymentId: filter.paymentId ?? null, type: filter.type ?? null, limit: filter.limit }) as PaymentEventRow[];
 }
 
-export function findPaymentEvent(db: Db, id: string): PaymentEventRow | undefined {
-  return prepared(db, 'findPaymentEvent', () =>
-    db.$client.prepare(`select ${selectList(paymentEvents)} from payment_events where id = ?`),
-  ).get(id) as PaymentEventRow | undefined;
-}
-
 /** The oldest events the broker has not confirmed yet. */
 export function listUnpublishedEvents(db: Db, limit: number): PaymentEventRow[] {
   return prepared(db, 'listUnpublishedEvents', () =>

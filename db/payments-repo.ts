@@ -65,6 +65,31 @@ export function findPaymentOrder(db: Db, id: string): PaymentOrder | undefined {
   ).get(id) as PaymentOrder | undefined;
 }
 
+const VIEW_COLUMNS = [
+  'id',
+  'status',
+  'state',
+  'amount',
+  'cancelledAmount',
+  'currency',
+  'customerId',
+  'partnerId',
+  'items',
+  'orderName',
+  'metadata',
+  'failureCode',
+  'createdAt',
+  'updatedAt',
+] as const;
+/** What the payment resource shows: the row without its snapshot and bookkeeping. */
+export type PaymentViewRow = Pick<PaymentRow, (typeof VIEW_COLUMNS)[number]>;
+
+export function findPaymentView(db: Db, id: string): PaymentViewRow | undefined {
+  return prepared(db, 'findPaymentView', () =>
+    db.$client.prepare(`select ${selectList(payments, VIEW_COLUMNS)} from payments where id = ?`),
+  ).get(id) as PaymentViewRow | undefined;
+}
+
 export function findPaymentByIdempotencyKey(db: Db, key: string): PaymentRow | undefined {
   return prepared(db, 'findPaymentByKey', () =>
     db.$client.prepare(`select ${selectList(payments)} from payments where idempotency_key = ?`),

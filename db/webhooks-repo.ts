@@ -1,6 +1,7 @@
 import { and, desc, eq } from 'drizzle-orm';
 import type { Db } from './connection.ts';
 import { prepared, selectList } from './prepared.ts';
+import type { PaymentEventRow } from './events-repo.ts';
 import { cursors, paymentEvents, webhookAttempts, webhookDeliveries, webhookEndpoints } from './schema.ts';
 
 export type WebhookEndpointRow = typeof webhookEndpoints.$inferSelect;
@@ -19,9 +20,9 @@ export function listWebhookEndpoints(db: Db): WebhookEndpointRow[] {
   return db.select().from(webhookEndpoints).orderBy(webhookEndpoints.createdAt, webhookEndpoints.id).all();
 }
 
-/** Removes an endpoint and what it still had to receive; true when it existed. */
+/** Removes an endpoint and its deliveries (nothing more is sent to it); true when it existed. */
 export function deleteWebhookEndpoint(db: Db, id: string): boolean {
-  db.delete(webhookDeliveries).where(and(eq(webhookDeliveries.endpointId, id), eq(webhookDeliveries.status, 'pending'))).run();
+  db.delete(webhookDeliveries).where(eq(webhookDeliveries.endpointId, id)).run();
   return db.delete(webhookEndpoints).where(eq(webhookEndpoints.id, id)).run().changes === 1;
 }
 
@@ -76,11 +77,12 @@ export function fanOut(db: Db, from: number, events: FanOutEvent[], endpoints: W
   return advance.run({ name: FAN_OUT, from, to }).changes === 1;
 }
 
+/** A delivery that is due, with its event: all an attempt needs but the endpoint. */
 export interface DueDelivery {
   id: number;
   endpointId: string;
-  eventId: string;
   attempts: number;
+  event: Omit<PaymentEventRow, 'position' | 'publishedAt'>;
 }
 
 /**
@@ -89,14 +91,16 @@ export interface DueDelivery {
  * other payments and other endpoints are never held up by it.
  */
 export function dueDeliveries(db: Db, now: number, limit: number): DueDelivery[] {
-  return prepared(db, 'dueDeliveries', () =>
-    db.$client.prepare(`select d.id, d.endpoint_id as endpointId, d.event_id as eventId, d.attempts
-      from webhook_deliveries d
+  const rows = prepared(db, 'dueDeliveries', () =>
+    db.$client.prepare(`select d.id, d.endpoint_id as endpointId, d.attempts, ev.id as eventId, ev.payment_id as paymentId,
+        ev.sequence, ev.type, ev.occurred_at as occurredAt, ev.data
+      from webhook_deliveries d join payment_events ev on ev.id = d.event_id
       where d.status = 'pending' and d.next_attempt_at <= @now and (d.claimed_until is null or d.claimed_until < @now)
         and not exists (select 1 from webhook_deliveries e
           where e.endpoint_id = d.endpoint_id and e.payment_id = d.payment_id and e.sequence < d.sequence and e.status = 'pending')
       order by d.next_attempt_at limit @limit`),
-  ).all({ now, limit }) as DueDelivery[];
+  ).all({ now, limit }) as Array<{ id: number; endpointId: string; attempts: number; eventId: string } & Omit<DueDelivery['event'], 'id'>>;
+  return rows.map(({ id, endpointId, attempts, eventId, ...event }) => ({ id, endpointId, attempts, event: { id: eventId, ...event } }));
 }
 
 /** Takes one attempt of a delivery; false when another process took it first. */
@@ -136,19 +140,10 @@ export function recordAttempt(db: Db, owner: string, outcome: AttemptOutcome): b
       where id = @deliveryId and claimed_by = @owner and status = 'pending'`),
   ).run({ ...outcome, status, owner });
   if (changed.changes === 0) return false;
-  db.insert(webhookAttempts)
-    .values({
-      deliveryId: outcome.deliveryId,
-      endpointId: outcome.endpointId,
-      eventId: outcome.eventId,
-      attempt: outcome.attempt,
-      status: outcome.delivered ? 'delivered' : 'failed',
-      responseStatus: outcome.responseStatus,
-      durationMs: outcome.durationMs,
-      error: outcome.error,
-      at: outcome.at,
-    })
-    .run();
+  prepared(db, 'insertAttempt', () =>
+    db.$client.prepare(`insert into webhook_attempts (delivery_id, endpoint_id, event_id, attempt, status, response_status, duration_ms, error, at)
+      values (@deliveryId, @endpointId, @eventId, @attempt, @attemptStatus, @responseStatus, @durationMs, @error, @at)`),
+  ).run({ ...outcome, attemptStatus: outcome.delivered ? 'delivered' : 'failed' });
   return true;
 }
 

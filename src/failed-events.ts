@@ -47,10 +47,12 @@ export function createFailedEventActions({ db, commit, host, clock, reprocessInb
       const event = openEvent(id);
       if (event.kind === 'payment_step') await toPayment(event, 'admin.retry', decision);
       if (event.kind === 'webhook_delivery') {
-        await commit.run(() => {
-          redeliver(db, event.endpointId!, event.eventId!, clock());
+        const sent = await commit.run(() => {
+          if (!redeliver(db, event.endpointId!, event.eventId!, clock())) return false;
           close(id, 'retried', decision);
+          return true;
         });
+        if (!sent) throw new AppError(409, 'invalid_state', `The endpoint of failed event ${id} no longer exists; ignore it instead`);
       }
       if (event.kind === 'inbound_event') {
         await reprocessInbound(event.payload!);

@@ -111,7 +111,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     host,
     clock,
     reprocessInbound: async (payload) => {
-      await inbox(JSON.parse(payload));
+      await inbox.receiveRaw(payload);
     },
   });
   const webhookRelay = startWebhookRelay({

@@ -1,8 +1,10 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { listAllPayments, statusCounts, type PaymentView } from './api.ts';
 import { postApprovedPayments, type LoadResult } from './load.ts';
 import type { PartContext } from './options.ts';
 import { waitUntil } from './poll.ts';
-import { startServiceStack, withScope } from './stack.ts';
+import { ADMIN_TOKEN, startServiceStack, withScope, type Scope } from './stack.ts';
 import { perSecond, percentile, round } from './stats.ts';
 
 export interface CleanPathResult {
@@ -19,6 +21,13 @@ export interface CleanPathResult {
   completeP99Ms: number;
 }
 
+export interface EventsResult extends CleanPathResult {
+  /** Webhook deliveries the merchant's endpoint answered 2xx (two events per clean payment). */
+  eventsDelivered: number;
+  /** From the first 202 until the last event reached the merchant. */
+  allDeliveredSeconds: number;
+}
+
 /** Every payment with `bk_test_ok`: the PG always approves at once, so only the service's own cost shows. */
 export function runCleanPath(context: PartContext): Promise<CleanPathResult> {
   return withScope(async (scope) => {
@@ -28,6 +37,42 @@ export function runCleanPath(context: PartContext): Promise<CleanPathResult> {
     // /metrics counts by status with one indexed query: cheap enough to poll under load.
     await waitUntil('every clean-path payment to finish', async () => (await statusCounts(url)).processing === 0, 180_000, 250);
     return summarize(context, load, await listAllPayments(url));
+  });
+}
+
+/** A merchant's endpoint that takes every delivery (204) and counts them. */
+async function startCountingReceiver(scope: Scope): Promise<{ url: string; count: () => number }> {
+  let received = 0;
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      received++;
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  scope.defer(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks`, count: () => received };
+}
+
+/** The clean path with one merchant endpoint taking every event: what the events cost. */
+export function runCleanPathWithWebhooks(context: PartContext): Promise<EventsResult> {
+  return withScope(async (scope) => {
+    const { url, products } = await startServiceStack(scope, 'events', { payments: context.payments, profile: context.profile });
+    const receiver = await startCountingReceiver(scope);
+    const registered = await fetch(`${url}/v1/admin/webhook-endpoints`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ url: receiver.url, events: ['*'] }),
+    });
+    if (registered.status !== 201) throw new Error(`registering the endpoint answered ${registered.status}`);
+
+    const load = await postApprovedPayments(url, products, context, 'events');
+    await waitUntil('every payment to finish', async () => (await statusCounts(url)).processing === 0, 180_000, 250);
+    const expected = 2 * load.accepted.length;
+    await waitUntil('every event to reach the merchant', async () => receiver.count() >= expected, 180_000, 100);
+    const allDeliveredSeconds = round((Date.now() - load.startedAt) / 1000);
+    return { ...summarize(context, load, await listAllPayments(url)), eventsDelivered: receiver.count(), allDeliveredSeconds };
   });
 }
 

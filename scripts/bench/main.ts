@@ -3,7 +3,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { runBound } from './bound.ts';
 import { runChaos } from './chaos.ts';
-import { runCleanPath } from './clean-path.ts';
+import { runCleanPath, runCleanPathWithWebhooks } from './clean-path.ts';
 import { runMemory } from './memory.ts';
 import { HELP, parseOptions, partContext, type BenchOptions, type Part, type PartContext } from './options.ts';
 import { printProfiles } from './profile-summary.ts';
@@ -39,6 +39,9 @@ async function runOne(part: Part, context: PartContext, report: BenchReport): Pr
   switch (part) {
     case 'clean':
       report.cleanPath = await runCleanPath(context);
+      break;
+    case 'events':
+      report.events = await runCleanPathWithWebhooks(context);
       break;
     case 'bound':
       report.bound = await runBound(context);
@@ -87,6 +90,9 @@ async function main(): Promise<void> {
       (report.failures ??= {})[part] = error instanceof Error ? error.message : String(error);
       process.exitCode = 1;
     }
+  }
+  if (report.cleanPath && report.events) {
+    report.eventsCost = Math.round((1 - report.events.paymentsPerSec / report.cleanPath.paymentsPerSec) * 100) / 100;
   }
   if (report.cleanPath && report.bound) {
     report.overheadRatio = Math.round((report.cleanPath.paymentsPerSec / report.bound.paymentsPerSec) * 100) / 100;

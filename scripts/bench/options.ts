@@ -2,12 +2,12 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { ProfileTarget } from './stack.ts';
 
-export const PARTS = ['clean', 'bound', 'chaos', 'recovery', 'memory'] as const;
+export const PARTS = ['clean', 'events', 'bound', 'chaos', 'recovery', 'memory'] as const;
 export type Part = (typeof PARTS)[number];
 
 /** Payments per part: the sizes, and a small set that runs in well under two minutes. */
-const FULL_SIZES: Record<Part, number> = { clean: 20_000, bound: 20_000, chaos: 3_000, recovery: 10_000, memory: 100_000 };
-const QUICK_SIZES: Record<Part, number> = { clean: 2_000, bound: 2_000, chaos: 500, recovery: 1_000, memory: 5_000 };
+const FULL_SIZES: Record<Part, number> = { clean: 20_000, events: 20_000, bound: 20_000, chaos: 3_000, recovery: 10_000, memory: 100_000 };
+const QUICK_SIZES: Record<Part, number> = { clean: 2_000, events: 2_000, bound: 2_000, chaos: 500, recovery: 1_000, memory: 5_000 };
 
 export interface BenchOptions {
   quick: boolean;
@@ -40,6 +40,8 @@ Each part starts its own mock PG and service on a fresh temp database.
 
 Parts (all by default):
   clean     completed payments/s for ${FULL_SIZES.clean} payments; p50/p99 of the 202 ack and of ack → completed
+  events    the clean path with one merchant webhook endpoint taking every event (a local
+            receiver): eventsCost = 1 − events / clean payments/s
   bound     the same load through scripts/bench/bare-pipeline.ts (same HTTP, PG call and SQLite
             writes, no actors); overheadRatio = clean / bound
   chaos     33 % of PG charges hang 60 s, ${FULL_SIZES.chaos} payments twice: rested payments/s from a

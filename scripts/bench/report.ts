@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { BoundResult } from './bound.ts';
 import { PACED_PER_SEC, type ChaosResult } from './chaos.ts';
-import type { CleanPathResult } from './clean-path.ts';
+import type { CleanPathResult, EventsResult } from './clean-path.ts';
 import type { MemoryResult } from './memory.ts';
 import type { RecoveryResult } from './recovery.ts';
 
@@ -14,6 +14,10 @@ export interface BenchReport {
   /** The service code measured: HEAD, and whether src/, machines/ or db/ had uncommitted changes. */
   code: { commit: string; dirty: boolean } | null;
   cleanPath?: CleanPathResult;
+  /** The clean path with one webhook endpoint registered. */
+  events?: EventsResult;
+  /** 1 − events / clean payments/s, same run. */
+  eventsCost?: number;
   bound?: BoundResult;
   overheadRatio?: number;
   chaos?: ChaosResult;
@@ -39,6 +43,7 @@ export function checkTargets(report: BenchReport): TargetCheck[] {
   };
   check('clean path payments/s', report.cleanPath?.paymentsPerSec, '≥ 2500', (v) => v >= 2500);
   check('overhead ratio', report.overheadRatio, '≥ 0.5', (v) => v >= 0.5);
+  check('events cost', report.eventsCost, '≤ 0.15 of the clean path', (v) => v <= 0.15);
   check('chaos undelayed p99 ms', report.chaos?.undelayedP99Ms, `≤ 200 at ${PACED_PER_SEC}/s`, (v) => v <= 200);
   check('recovery seconds', report.recovery?.seconds, '≤ 10 (10,000 in flight)', (v) => report.recovery!.settled && v <= 10);
   check('memory RSS MB', report.memory?.rssMb, '≤ 300 (100,000 waiting)', (v) => v <= 300);
@@ -59,6 +64,14 @@ function rows(report: BenchReport, targets: TargetCheck[]): Row[] {
       ['clean', 'ack → completed p50 / p99 ms', `${clean.completeP50Ms} / ${clean.completeP99Ms}`],
     );
   }
+  if (report.events) {
+    const { events } = report;
+    out.push(
+      ['events', 'completed payments/s, one webhook endpoint', events.paymentsPerSec],
+      ['events', 'events delivered / s until all delivered', `${events.eventsDelivered} / ${events.allDeliveredSeconds}`],
+    );
+  }
+  if (report.eventsCost !== undefined) out.push(['events', 'cost: 1 − events / clean', report.eventsCost, target('events cost')]);
   if (bound) {
     out.push(
       ['bound', 'bare pipeline payments/s', bound.paymentsPerSec],

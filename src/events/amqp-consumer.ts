@@ -35,7 +35,7 @@ export function createAmqpConsumer(deps: AmqpConsumerDeps) {
   async function handle(channel: ConfirmChannel, message: ConsumeMessage): Promise<void> {
     const raw = message.content.toString('utf8');
     try {
-      const result = await deps.inbox(JSON.parse(raw) as unknown);
+      const result = await deps.inbox.receiveRaw(raw);
       channel.ack(message);
       log.info({ eventId: result.eventId, paymentId: result.paymentId, replayed: result.replayed }, 'inbox message processed');
     } catch (error) {

@@ -26,15 +26,29 @@ export interface InboundResult {
  * twice makes one payment and the same id with another body is refused.
  */
 export function createInbox(createPayment: CreatePayment) {
-  return async function receive(message: unknown): Promise<InboundResult> {
+  async function receive(message: unknown): Promise<InboundResult> {
     const { id, type, data } = validate(envelope, message);
     if (!(INBOUND_EVENT_TYPES as readonly string[]).includes(type)) {
       throw new AppError(422, 'unknown_event_type', `Events of type ${type} start nothing; known: ${INBOUND_EVENT_TYPES.join(', ')}`);
     }
-    const request = validate(paymentBody, data);
-    // Its own namespace: an event id never collides with a client's Idempotency-Key.
-    const { row, replayed } = await createPayment(`event:${id}`, request);
+    const request = validate(paymentBody, data, ['data']);
+    // Its own namespace: '/' is not allowed in an Idempotency-Key, so no client key can name an event's payment.
+    const { row, replayed } = await createPayment(`event/${id}`, request);
     return { eventId: id, paymentId: row.id, replayed };
+  }
+
+  return {
+    receive,
+    /** A message as it came off the broker (or was kept in a dead letter): JSON text. */
+    receiveRaw(raw: string): Promise<InboundResult> {
+      let message: unknown;
+      try {
+        message = JSON.parse(raw);
+      } catch {
+        throw new AppError(400, 'invalid_json', 'The message is not valid JSON');
+      }
+      return receive(message);
+    },
   };
 }
 

@@ -1,12 +1,12 @@
 import { appendPaymentEvent, type PaymentEventRow } from '../../db/events-repo.ts';
 import type { Db } from '../../db/connection.ts';
-import { findPayment } from '../../db/payments-repo.ts';
+import { findPaymentView } from '../../db/payments-repo.ts';
 import { timeOrderedId } from '../ids.ts';
 import type { HostWrite } from '../payments/payment-host.ts';
 import { toPaymentResource } from '../payments/payment-view.ts';
 
 /** A payment event as consumers receive it (API.md, "Payment events"). */
-export function toPaymentEventResource(row: PaymentEventRow) {
+export function toPaymentEventResource(row: Omit<PaymentEventRow, 'position' | 'publishedAt'>) {
   return {
     id: row.id,
     type: row.type,
@@ -19,7 +19,7 @@ export function toPaymentEventResource(row: PaymentEventRow) {
 
 /** `payment.created`, in the transaction that inserts the payment: every payment's event 1. */
 export function recordCreatedEvent(db: Db, paymentId: string, at: number): void {
-  const row = findPayment(db, paymentId)!;
+  const row = findPaymentView(db, paymentId)!;
   appendPaymentEvent(db, {
     id: timeOrderedId('evt_', at),
     paymentId,
@@ -37,7 +37,7 @@ export function recordCreatedEvent(db: Db, paymentId: string, at: number): void 
 export function recordStatusEvents(db: Db, write: HostWrite): void {
   const changes = write.transitions.filter((t) => t.status !== t.fromStatus);
   if (changes.length === 0) return;
-  const now = toPaymentResource(findPayment(db, write.paymentId)!);
+  const now = toPaymentResource(findPaymentView(db, write.paymentId)!);
   for (const t of changes) {
     const data = {
       ...now,

@@ -2,7 +2,6 @@ import { Webhook } from 'standardwebhooks';
 import { request } from 'undici';
 import { recordDeadDelivery } from '../../db/attention-repo.ts';
 import type { Db } from '../../db/connection.ts';
-import { findPaymentEvent } from '../../db/events-repo.ts';
 import type { GroupCommit } from '../../db/group-commit.ts';
 import {
   claimDelivery,
@@ -10,10 +9,10 @@ import {
   eventsAfter,
   fanOut,
   fanOutPosition,
-  findWebhookEndpoint,
   listWebhookEndpoints,
   recordAttempt,
   type DueDelivery,
+  type WebhookEndpointRow,
 } from '../../db/webhooks-repo.ts';
 import type { Logger } from '../logger.ts';
 import { startPollingLoop } from '../polling-loop.ts';
@@ -34,8 +33,8 @@ export interface WebhookRelayDeps {
 }
 
 /** Deliveries in flight at once, in all and to one endpoint: a slow endpoint cannot hold up the rest. */
-const MAX_IN_FLIGHT = 64;
-const MAX_IN_FLIGHT_PER_ENDPOINT = 8;
+const MAX_IN_FLIGHT = 128;
+const MAX_IN_FLIGHT_PER_ENDPOINT = 32;
 /** Events handed to the endpoints per round. */
 const FAN_OUT_BATCH = 500;
 /** A claim outlives the attempt's deadline by this much before another process may take it. */
@@ -44,7 +43,7 @@ const CLAIM_MARGIN_MS = 5_000;
 /**
  * Sends payment events to the merchants' endpoints, signed the Standard Webhooks way:
  * `webhook-id` is the event id on every attempt; a 2xx within the deadline is the only
- * success (3xx included, anything else is retried). Work is claimed in the database, so
+ * success (a 3xx, or anything else, is retried). Work is claimed in the database, so
  * two processes on one file never send one attempt twice; the retry schedule lives in
  * `next_attempt_at`, so a restart resumes it.
  */
@@ -54,25 +53,61 @@ export function startWebhookRelay(deps: WebhookRelayDeps) {
   const stop = new AbortController();
   const inFlight = new Map<Promise<void>, string>();
 
+  /** The endpoints as last read, with a signer each: re-read every round, and when one is missing. */
+  let endpoints = new Map<string, { row: WebhookEndpointRow; signer: Webhook }>();
+  function readEndpoints(): WebhookEndpointRow[] {
+    const rows = listWebhookEndpoints(db);
+    const known = endpoints;
+    endpoints = new Map(
+      rows.map((row) => {
+        const same = known.get(row.id);
+        return [row.id, same?.row.secret === row.secret ? { row, signer: same.signer } : { row, signer: new Webhook(row.secret) }];
+      }),
+    );
+    return rows;
+  }
+
   /** Hands the events written since the last round to the endpoints that want them. */
   async function fanOutNewEvents(): Promise<void> {
+    const enabled = readEndpoints().filter((e) => e.disabled === 0);
     const from = fanOutPosition(db);
     const events = eventsAfter(db, from, FAN_OUT_BATCH);
     if (events.length === 0) return;
-    await commit.run(() => fanOut(db, from, events, listWebhookEndpoints(db).filter((e) => e.disabled === 0), clock()));
+    await commit.run(() => fanOut(db, from, events, enabled, clock()));
+  }
+
+  /** Deliveries in flight per endpoint. */
+  const busy = new Map<string, number>();
+  let dispatching = false;
+  let dispatchAgain = false;
+
+  /** Claims what is due and sends it, one batch at a time. */
+  async function dispatch(): Promise<void> {
+    if (dispatching) {
+      dispatchAgain = true;
+      return;
+    }
+    dispatching = true;
+    try {
+      do {
+        dispatchAgain = false;
+        await dispatchOnce();
+      } while (dispatchAgain && !stop.signal.aborted);
+    } finally {
+      dispatching = false;
+    }
   }
 
   /** Claims what is due, within the in-flight limits, and sends it. */
-  async function dispatch(): Promise<void> {
+  async function dispatchOnce(): Promise<void> {
     const free = MAX_IN_FLIGHT - inFlight.size;
     if (free <= 0) return;
-    const busy = new Map<string, number>();
-    for (const endpointId of inFlight.values()) busy.set(endpointId, (busy.get(endpointId) ?? 0) + 1);
+    const planned = new Map(busy);
     const wanted: DueDelivery[] = [];
-    for (const delivery of dueDeliveries(db, clock(), free * 4)) {
-      const load = busy.get(delivery.endpointId) ?? 0;
+    for (const delivery of dueDeliveries(db, clock(), free)) {
+      const load = planned.get(delivery.endpointId) ?? 0;
       if (wanted.length === free || load >= MAX_IN_FLIGHT_PER_ENDPOINT) continue;
-      busy.set(delivery.endpointId, load + 1);
+      planned.set(delivery.endpointId, load + 1);
       wanted.push(delivery);
     }
     if (wanted.length === 0) return;
@@ -81,29 +116,43 @@ export function startWebhookRelay(deps: WebhookRelayDeps) {
       wanted.filter((d) => claimDelivery(db, d.id, owner, now, deps.timeoutMs + CLAIM_MARGIN_MS)),
     );
     for (const delivery of claimed) {
+      busy.set(delivery.endpointId, (busy.get(delivery.endpointId) ?? 0) + 1);
       const sending = attempt(delivery).catch((error: unknown) => log.error({ err: error, deliveryId: delivery.id }, 'delivery failed'));
       inFlight.set(sending, delivery.endpointId);
-      void sending.finally(() => inFlight.delete(sending));
+      void sending.finally(() => settled(sending, delivery.endpointId));
     }
   }
 
+  /**
+   * A delivery ended. The next batch is claimed once half of an endpoint's (or all) room
+   * is free, not after every single delivery: one query and one claim for many.
+   */
+  function settled(sending: Promise<void>, endpointId: string): void {
+    inFlight.delete(sending);
+    const left = (busy.get(endpointId) ?? 1) - 1;
+    if (left === 0) busy.delete(endpointId);
+    else busy.set(endpointId, left);
+    const roomAgain = left === MAX_IN_FLIGHT_PER_ENDPOINT / 2 || left === 0 || inFlight.size === MAX_IN_FLIGHT / 2;
+    if (roomAgain && !stop.signal.aborted) dispatch().catch((error: unknown) => log.error({ err: error }, 'webhook dispatch failed'));
+  }
+
   async function attempt(delivery: DueDelivery): Promise<void> {
-    const event = findPaymentEvent(db, delivery.eventId);
-    const endpoint = findWebhookEndpoint(db, delivery.endpointId);
-    if (!event || !endpoint) return; // the endpoint was deleted meanwhile, and its deliveries with it
+    const { event } = delivery;
+    const endpoint = endpoints.get(delivery.endpointId) ?? (readEndpoints(), endpoints.get(delivery.endpointId));
+    if (!endpoint) return; // deleted meanwhile, and its deliveries with it
     const payload = JSON.stringify(toPaymentEventResource(event));
     const sentAt = new Date(clock());
     const started = performance.now();
     let responseStatus: number | null = null;
     let error: string | null = null;
     try {
-      const response = await request(endpoint.url, {
+      const response = await request(endpoint.row.url, {
         method: 'POST',
         headers: {
           'content-type': 'application/json',
           'webhook-id': event.id,
           'webhook-timestamp': String(Math.floor(sentAt.getTime() / 1000)),
-          'webhook-signature': new Webhook(endpoint.secret).sign(event.id, sentAt, payload),
+          'webhook-signature': endpoint.signer.sign(event.id, sentAt, payload),
         },
         body: payload,
         signal: AbortSignal.any([stop.signal, AbortSignal.timeout(deps.timeoutMs)]),
@@ -121,7 +170,7 @@ export function startWebhookRelay(deps: WebhookRelayDeps) {
     const at = clock();
     const outcome = {
       deliveryId: delivery.id,
-      endpointId: endpoint.id,
+      endpointId: delivery.endpointId,
       eventId: event.id,
       attempt: number,
       delivered,
@@ -137,14 +186,14 @@ export function startWebhookRelay(deps: WebhookRelayDeps) {
         recordDeadDelivery(db, {
           paymentId: event.paymentId,
           eventId: event.id,
-          endpointId: endpoint.id,
-          url: endpoint.url,
+          endpointId: delivery.endpointId,
+          url: endpoint.row.url,
           reason: outcome.error ?? 'not delivered',
           at,
         });
       }
     });
-    if (!delivered) log.info({ eventId: event.id, endpointId: endpoint.id, attempt: number, error: outcome.error }, 'webhook not delivered');
+    if (!delivered) log.info({ eventId: event.id, endpointId: delivery.endpointId, attempt: number, error: outcome.error }, 'webhook not delivered');
   }
 
   const loop = startPollingLoop(

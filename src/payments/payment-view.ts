@@ -1,5 +1,5 @@
 import type { CancellationRow, RefundAttemptRow } from '../../db/cancellations-repo.ts';
-import type { PaymentRow, TransitionRow } from '../../db/payments-repo.ts';
+import type { PaymentRow, PaymentViewRow, TransitionRow } from '../../db/payments-repo.ts';
 
 export interface PaymentItem {
   productId: string;
@@ -14,7 +14,7 @@ export function paymentItems(row: Pick<PaymentRow, 'items'>): PaymentItem[] {
 const iso = (ms: number) => new Date(ms).toISOString();
 
 /** The payment resource of API.md. */
-export function toPaymentResource(row: PaymentRow) {
+export function toPaymentResource(row: PaymentViewRow) {
   return {
     id: row.id,
     status: row.status,

@@ -127,6 +127,20 @@ describe('RabbitMQ, for real', () => {
     expect((await h.settled(payment.id)).status).toBe('completed');
   });
 
+  it('dead-letters a message that is not JSON, whose retry then answers 400 and leaves it open', async () => {
+    const { names, channel } = await setUp();
+    channel.sendToQueue(names.inbox, Buffer.from('{not json'), { persistent: true });
+    const dead = await eventually(async () =>
+      (await h.request('GET', '/v1/admin/failed-events?status=open', { headers: admin })).body.data.find((e: { kind: string }) => e.kind === 'inbound_event'),
+    );
+    expect(dead).toMatchObject({ message: '{not json', reason: 'The message is not valid JSON' });
+    const retried = await h.request('POST', `/v1/admin/failed-events/${dead.id}/retry`, { headers: admin });
+    expect([retried.status, retried.body.code]).toEqual([400, 'invalid_json']);
+    const all = await h.request('POST', '/v1/admin/failed-events/retry-all', { headers: admin });
+    expect(all.body).toMatchObject({ retried: 0, failed: [{ id: dead.id, code: 'invalid_json' }] });
+    expect((await h.request('GET', '/v1/admin/failed-events?status=open', { headers: admin })).body.data).toHaveLength(1);
+  });
+
   it('loses nothing when the broker goes away and comes back: publishing resumes, the consumer reconnects', async () => {
     const { names } = await setUp();
     await broker.stop();

@@ -155,6 +155,42 @@ describe('merchant webhooks', () => {
     expect(r.received[0]).toMatchObject({ id: dead.eventId, type: 'payment.completed' });
   });
 
+  it('refuses to retry a dead delivery whose endpoint was deleted, and leaves the dead letter for an ignore', async () => {
+    await setUp();
+    const r = await receiver(['payment.completed']);
+    r.answerAlways(500);
+    await completed('k-gone');
+    const dead = await eventually(async () =>
+      (await h.request('GET', '/v1/admin/failed-events?status=open', { headers: admin })).body.data.find((e: { kind: string }) => e.kind === 'webhook_delivery'),
+    );
+    expect((await h.request('DELETE', `/v1/admin/webhook-endpoints/${r.endpointId}`, { headers: admin })).status).toBe(204);
+    const retry = await h.request('POST', `/v1/admin/failed-events/${dead.id}/retry`, { headers: admin });
+    expect([retry.status, retry.body.code]).toEqual([409, 'invalid_state']);
+    const ignored = await h.request('POST', `/v1/admin/failed-events/${dead.id}/ignore`, { body: { reason: 'endpoint gone' }, headers: admin });
+    expect(ignored.body).toMatchObject({ status: 'ignored' });
+    expect(readDb('select * from webhook_deliveries')).toEqual([]);
+  });
+
+  it('leaves a payment’s delivery dead letters open when the payment itself is resolved', async () => {
+    await setUp();
+    const r = await receiver(['payment.cancel_requested']);
+    r.answerAlways(500);
+    const paid = await completed('k-both');
+    h.mock.setChaos({ cancelRefusalRate: 1 });
+    await h.request('POST', `/v1/payments/${paid.id}/cancel`, { body: { reason: 'x' }, headers: { 'idempotency-key': 'c-both' } });
+    expect((await h.settled(paid.id)).status).toBe('requires_attention');
+    await eventually(async () =>
+      (await h.request('GET', '/v1/admin/failed-events?status=open', { headers: admin })).body.data.some((e: { kind: string }) => e.kind === 'webhook_delivery'),
+    );
+    const resolved = await h.request('POST', `/v1/admin/payments/${paid.id}/resolve`, { body: { outcome: 'kept', reason: 'x' }, headers: admin });
+    expect(resolved.status).toBe(200);
+    const all = (await h.request('GET', '/v1/admin/failed-events', { headers: admin })).body.data;
+    expect(all.map((e: { kind: string; status: string }) => [e.kind, e.status]).sort()).toEqual([
+      ['payment_step', 'resolved'],
+      ['webhook_delivery', 'open'],
+    ]);
+  });
+
   it('keeps delivering to a live endpoint while another is dead', async () => {
     await setUp({ WEBHOOK_RETRY_SCHEDULE_MS: '100,100,100,100,100,100,100,100,100,100' });
     const down = await receiver();
@@ -293,9 +329,12 @@ describe('payments started by an event', () => {
     expect(again.body).toEqual(first.body);
     const reused = await send(event('trip-1', purchase('book-1', 2)));
     expect([reused.status, reused.body.code]).toEqual([422, 'idempotency_key_reused']);
-    // An event id and a client's Idempotency-Key never collide.
-    const byClient = await h.pay('trip-1', purchase('book-1'));
-    expect(byClient.body.id).not.toBe(first.body.paymentId);
+    // An event id and a client's Idempotency-Key never collide, however the key is spelled.
+    for (const key of ['trip-1', 'event:trip-1', 'event.trip-1']) {
+      const byClient = await h.pay(key, purchase('book-1', 3));
+      expect([key, byClient.status]).toEqual([key, 202]);
+      expect(byClient.body.id).not.toBe(first.body.paymentId);
+    }
   });
 
   it('refuses unknown types, invalid data and missing tokens, and makes nothing', async () => {
@@ -303,6 +342,7 @@ describe('payments started by an event', () => {
     const cases: Array<[unknown, number, string]> = [
       [event('e-1', purchase('book-1'), 'trip.completed'), 422, 'unknown_event_type'],
       [event('e-2', { customerId: 'c-1' }), 400, 'validation_failed'],
+      [event('e-2b', { ...purchase('book-1'), items: [{ productId: 'book-1', quantity: 0 }] }), 400, 'validation_failed'],
       [event('bad id', purchase('book-1')), 400, 'validation_failed'],
       [{ type: 'order.completed', data: purchase('book-1') }, 400, 'validation_failed'],
       [event('e-3', purchase('nope')), 422, 'unknown_product'],
@@ -312,6 +352,8 @@ describe('payments started by an event', () => {
       const reply = await send(body);
       expect([JSON.stringify(body).slice(0, 50), reply.status, reply.body.code]).toEqual([JSON.stringify(body).slice(0, 50), status, code]);
     }
+    // Problems inside data are named from the top of the request.
+    expect((await send(event('e-7', { customerId: 'c-1' }))).body.errors.map((e: { path: string }) => e.path)).toEqual(['data.items', 'data.billingKey']);
     expect((await send(event('e-4'), {})).status).toBe(401);
     expect((await send(event('e-5'), { authorization: 'Bearer wrong-token-wrong-token' })).status).toBe(401);
     expect((await h.request('POST', '/v1/INBOX/events', { body: event('e-6'), headers: admin })).status).toBe(404);

@@ -7,7 +7,7 @@ import { exactRouter } from '../router.ts';
 export function inboxRoutes(inbox: Inbox, admin: Middleware): Router {
   const router = exactRouter();
   router.post('/v1/inbox/events', admin, async (ctx) => {
-    const { eventId, paymentId, replayed } = await inbox(ctx.request.body);
+    const { eventId, paymentId, replayed } = await inbox.receive(ctx.request.body);
     ctx.status = replayed ? 200 : 202;
     if (replayed) ctx.set('Idempotent-Replayed', 'true');
     ctx.set('Location', `/v1/payments/${paymentId}`);

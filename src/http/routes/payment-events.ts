@@ -96,7 +96,8 @@ export function paymentEventRoutes({ db, commit, clock, admin }: PaymentEventRou
     const body = validate(endpointBody, ctx.request.body);
     const row: WebhookEndpointRow = {
       id: `we_${randomBytes(8).toString('hex')}`,
-      url: body.url,
+      // As the URL standard writes it: one endpoint, one spelling.
+      url: new URL(body.url).href,
       events: JSON.stringify(body.events),
       description: body.description ?? null,
       secret: `whsec_${randomBytes(24).toString('base64')}`,
