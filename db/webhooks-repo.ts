@@ -28,13 +28,16 @@ export function deleteWebhookEndpoint(db: Db, id: string): boolean {
 
 const FAN_OUT = 'webhook_fan_out';
 
-/** The position up to which events were handed to the endpoints. */
-export function fanOutPosition(db: Db): number {
-  const row = db.select().from(cursors).where(eq(cursors.name, FAN_OUT)).get();
-  return row?.position ?? 0;
+/** True when events were written since the last fan-out: a round with none takes no write lock. */
+export function hasEventsToFanOut(db: Db): boolean {
+  const row = prepared(db, 'hasEventsToFanOut', () =>
+    db.$client.prepare(`select exists (select 1 from payment_events
+        where position > coalesce((select position from cursors where name = ?), 0)) as found`),
+  ).get(FAN_OUT) as { found: number };
+  return row.found === 1;
 }
 
-export interface FanOutEvent {
+interface FanOutEvent {
   position: number;
   id: string;
   paymentId: string;
@@ -42,39 +45,39 @@ export interface FanOutEvent {
   type: string;
 }
 
-/** Events after a position, oldest first: what the fan-out hands to the endpoints next. */
-export function eventsAfter(db: Db, position: number, limit: number): FanOutEvent[] {
-  return prepared(db, 'eventsAfter', () =>
+/**
+ * Hands the events written since the last fan-out (at most `limit`) to the endpoints that
+ * want them and moves the cursor past them; returns how many events it handed out. Run it
+ * in a write transaction: the cursor, the events and the endpoints are read under the same
+ * lock as the inserts, so an endpoint deleted meanwhile gets no delivery (it would be sent
+ * nowhere) and one created meanwhile is handed every event after it.
+ */
+export function fanOut(db: Db, limit: number, now: number): number {
+  const position = db.select().from(cursors).where(eq(cursors.name, FAN_OUT)).get()?.position ?? 0;
+  const events = prepared(db, 'eventsToFanOut', () =>
     db.$client.prepare(
       `select ${selectList(paymentEvents, ['position', 'id', 'paymentId', 'sequence', 'type'])}
        from payment_events where position > ? order by position limit ?`,
     ),
   ).all(position, limit) as FanOutEvent[];
-}
-
-/**
- * Creates the deliveries of these events to the endpoints that want them and moves the
- * cursor past them, in one transaction. Two processes may do it at once: the cursor only
- * moves from where each found it, and a delivery exists once per endpoint and event.
- */
-export function fanOut(db: Db, from: number, events: FanOutEvent[], endpoints: WebhookEndpointRow[], now: number): boolean {
+  if (events.length === 0) return 0;
   const insert = prepared(db, 'insertDelivery', () =>
     db.$client.prepare(`insert into webhook_deliveries (endpoint_id, event_id, payment_id, sequence, status, next_attempt_at)
       values (@endpointId, @eventId, @paymentId, @sequence, 'pending', @now) on conflict do nothing`),
   );
-  const advance = prepared(db, 'advanceFanOut', () =>
-    db.$client.prepare(`insert into cursors (name, position) values (@name, @to)
-      on conflict (name) do update set position = @to where position = @from`),
-  );
-  const wanted = endpoints.map((e) => ({ id: e.id, types: new Set(JSON.parse(e.events) as string[]) }));
+  const wanted = listWebhookEndpoints(db)
+    .filter((e) => e.disabled === 0)
+    .map((e) => ({ id: e.id, types: new Set(JSON.parse(e.events) as string[]) }));
   for (const event of events) {
     for (const endpoint of wanted) {
       if (!endpoint.types.has('*') && !endpoint.types.has(event.type)) continue;
       insert.run({ endpointId: endpoint.id, eventId: event.id, paymentId: event.paymentId, sequence: event.sequence, now });
     }
   }
-  const to = events.at(-1)?.position ?? from;
-  return advance.run({ name: FAN_OUT, from, to }).changes === 1;
+  prepared(db, 'advanceFanOut', () =>
+    db.$client.prepare(`insert into cursors (name, position) values (@name, @to) on conflict (name) do update set position = @to`),
+  ).run({ name: FAN_OUT, to: events.at(-1)!.position });
+  return events.length;
 }
 
 /** A delivery that is due, with its event: all an attempt needs but the endpoint. */
@@ -85,32 +88,91 @@ export interface DueDelivery {
   event: Omit<PaymentEventRow, 'position' | 'publishedAt'>;
 }
 
+/** A delivery waits while an earlier event of its payment is pending at its endpoint. */
+const EARLIEST_OF_ITS_PAYMENT = `not exists (select 1 from webhook_deliveries e
+  where e.endpoint_id = d.endpoint_id and e.payment_id = d.payment_id and e.sequence < d.sequence and e.status = 'pending')`;
+
+export interface DueLimits {
+  /** Deliveries to return at most. */
+  limit: number;
+  /** Deliveries one endpoint may have in flight at once. */
+  perEndpoint: number;
+  /** Deliveries in flight now, by endpoint: only the room left is returned. */
+  inFlight: ReadonlyMap<string, number>;
+}
+
+type DueRow = { id: number; endpointId: string; attempts: number; nextAttemptAt: number; eventId: string } & Omit<DueDelivery['event'], 'id'>;
+
 /**
  * Pending deliveries whose time has come and that nobody holds, each the earliest pending
  * one of its payment at its endpoint: a payment's events go out in sequence order, while
- * other payments and other endpoints are never held up by it.
+ * other payments and other endpoints are never held up by it. The oldest first, but never
+ * more for one endpoint than its room: an endpoint with a long backlog must not fill the
+ * batch with deliveries that would wait for its room while the others get nothing.
+ *
+ * Read in the due index's order, leaving out the endpoints that are full; when one fills
+ * up within a page, the next page goes on after it without that endpoint, so each further
+ * page leaves out one more. (Ranking every due row per endpoint with a window function
+ * checks the order condition for a whole backlog: 0.24 s a query behind 100,000 due rows
+ * of one endpoint, against 0.02 s here, measured.)
  */
-export function dueDeliveries(db: Db, now: number, limit: number): DueDelivery[] {
-  const rows = prepared(db, 'dueDeliveries', () =>
-    db.$client.prepare(`select d.id, d.endpoint_id as endpointId, d.attempts, ev.id as eventId, ev.payment_id as paymentId,
-        ev.sequence, ev.type, ev.occurred_at as occurredAt, ev.data
+export function dueDeliveries(db: Db, now: number, { limit, perEndpoint, inFlight }: DueLimits): DueDelivery[] {
+  const page = prepared(db, 'dueDeliveries', () =>
+    db.$client.prepare(`select d.id, d.endpoint_id as endpointId, d.attempts, d.next_attempt_at as nextAttemptAt,
+        ev.id as eventId, ev.payment_id as paymentId, ev.sequence, ev.type, ev.occurred_at as occurredAt, ev.data
       from webhook_deliveries d join payment_events ev on ev.id = d.event_id
-      where d.status = 'pending' and d.next_attempt_at <= @now and (d.claimed_until is null or d.claimed_until < @now)
-        and not exists (select 1 from webhook_deliveries e
-          where e.endpoint_id = d.endpoint_id and e.payment_id = d.payment_id and e.sequence < d.sequence and e.status = 'pending')
-      order by d.next_attempt_at limit @limit`),
-  ).all({ now, limit }) as Array<{ id: number; endpointId: string; attempts: number; eventId: string } & Omit<DueDelivery['event'], 'id'>>;
-  return rows.map(({ id, endpointId, attempts, eventId, ...event }) => ({ id, endpointId, attempts, event: { id: eventId, ...event } }));
+      where d.status = 'pending' and d.next_attempt_at <= @now and (d.next_attempt_at, d.id) > (@afterAt, @afterId)
+        and (d.claimed_until is null or d.claimed_until < @now)
+        and d.endpoint_id not in (select value from json_each(@full))
+        and ${EARLIEST_OF_ITS_PAYMENT}
+      order by d.next_attempt_at, d.id limit @limit`),
+  );
+  const room = new Map<string, number>();
+  const full = [...inFlight].filter(([, busy]) => busy >= perEndpoint).map(([endpointId]) => endpointId);
+  const due: DueDelivery[] = [];
+  let after = { afterAt: Number.MIN_SAFE_INTEGER, afterId: 0 };
+  for (;;) {
+    const wanted = limit - due.length;
+    const rows = page.all({ now, ...after, full: JSON.stringify(full), limit: wanted }) as DueRow[];
+    for (const row of rows) {
+      const left = room.get(row.endpointId) ?? perEndpoint - (inFlight.get(row.endpointId) ?? 0);
+      if (left === 0) continue;
+      room.set(row.endpointId, left - 1);
+      if (left === 1) full.push(row.endpointId);
+      const { id, endpointId, attempts, eventId, paymentId, sequence, type, occurredAt, data } = row;
+      due.push({ id, endpointId, attempts, event: { id: eventId, paymentId, sequence, type, occurredAt, data } });
+    }
+    if (rows.length < wanted || due.length === limit) return due;
+    const last = rows.at(-1)!;
+    after = { afterAt: last.nextAttemptAt, afterId: last.id };
+  }
 }
 
-/** Takes one attempt of a delivery; false when another process took it first. */
+/**
+ * Takes one attempt of a delivery; false when another process took it first, or when an
+ * earlier event of its payment became pending again since it was found due (an operator's
+ * redelivery): it then waits for that one, as the order requires.
+ */
 export function claimDelivery(db: Db, id: number, owner: string, now: number, untilMs: number): boolean {
   return (
     prepared(db, 'claimDelivery', () =>
-      db.$client.prepare(`update webhook_deliveries set claimed_by = @owner, claimed_until = @until
-        where id = @id and status = 'pending' and (claimed_until is null or claimed_until < @now)`),
+      db.$client.prepare(`update webhook_deliveries as d set claimed_by = @owner, claimed_until = @until
+        where d.id = @id and d.status = 'pending' and (d.claimed_until is null or d.claimed_until < @now)
+          and ${EARLIEST_OF_ITS_PAYMENT}`),
     ).run({ id, owner, now, until: now + untilMs }).changes === 1
   );
+}
+
+/**
+ * Removes a delivery this owner holds whose endpoint no longer exists (deleted after the
+ * delivery was written): there is nowhere to send it, and left alone it would be claimed
+ * again every time its claim ran out.
+ */
+export function dropOrphanDelivery(db: Db, id: number, owner: string): void {
+  prepared(db, 'dropOrphanDelivery', () =>
+    db.$client.prepare(`delete from webhook_deliveries as d where d.id = @id and d.claimed_by = @owner
+      and not exists (select 1 from webhook_endpoints w where w.id = d.endpoint_id)`),
+  ).run({ id, owner });
 }
 
 export interface AttemptOutcome {

@@ -5,10 +5,10 @@ import type { Db } from '../../db/connection.ts';
 import type { GroupCommit } from '../../db/group-commit.ts';
 import {
   claimDelivery,
+  dropOrphanDelivery,
   dueDeliveries,
-  eventsAfter,
   fanOut,
-  fanOutPosition,
+  hasEventsToFanOut,
   listWebhookEndpoints,
   recordAttempt,
   type DueDelivery,
@@ -37,8 +37,17 @@ const MAX_IN_FLIGHT = 128;
 const MAX_IN_FLIGHT_PER_ENDPOINT = 32;
 /** Events handed to the endpoints per round. */
 const FAN_OUT_BATCH = 500;
-/** A claim outlives the attempt's deadline by this much before another process may take it. */
-const CLAIM_MARGIN_MS = 5_000;
+/**
+ * How long a claim outlasts the attempt's deadline before another process may take the
+ * delivery and send it again: long enough for the attempt's record to commit. The record
+ * may wait the connection's busy_timeout (SQLITE_BUSY_TIMEOUT_MS) for the write lock, and
+ * the deadline itself may fire as late again, since a batch of this process waiting for
+ * the lock blocks the event loop; 5 s more cover the batch. (A margin of one busy timeout
+ * let a record that had waited commit after a peer had sent the attempt again.)
+ */
+function claimMarginMs(busyTimeoutMs: number): number {
+  return 2 * busyTimeoutMs + 5_000;
+}
 
 /**
  * Sends payment events to the merchants' endpoints, signed the Standard Webhooks way:
@@ -50,30 +59,30 @@ const CLAIM_MARGIN_MS = 5_000;
 export function startWebhookRelay(deps: WebhookRelayDeps) {
   const { db, commit, clock, owner } = deps;
   const log = deps.logger.child({ component: 'webhook-relay' });
+  const claimMs = deps.timeoutMs + claimMarginMs(db.$client.pragma('busy_timeout', { simple: true }) as number);
   const stop = new AbortController();
   const inFlight = new Map<Promise<void>, string>();
 
-  /** The endpoints as last read, with a signer each: re-read every round, and when one is missing. */
+  /** The endpoints to send to as last read, with a signer each: re-read every round, and when one is missing. */
   let endpoints = new Map<string, { row: WebhookEndpointRow; signer: Webhook }>();
-  function readEndpoints(): WebhookEndpointRow[] {
-    const rows = listWebhookEndpoints(db);
+  function readEndpoints(): void {
     const known = endpoints;
     endpoints = new Map(
-      rows.map((row) => {
+      listWebhookEndpoints(db).map((row) => {
         const same = known.get(row.id);
         return [row.id, same?.row.secret === row.secret ? { row, signer: same.signer } : { row, signer: new Webhook(row.secret) }];
       }),
     );
-    return rows;
   }
 
-  /** Hands the events written since the last round to the endpoints that want them. */
+  /**
+   * Hands the events written since the last round to the endpoints that want them. The
+   * fan-out reads the endpoints itself, in its write transaction: a list read before it
+   * could name an endpoint deleted meanwhile, or miss one created meanwhile.
+   */
   async function fanOutNewEvents(): Promise<void> {
-    const enabled = readEndpoints().filter((e) => e.disabled === 0);
-    const from = fanOutPosition(db);
-    const events = eventsAfter(db, from, FAN_OUT_BATCH);
-    if (events.length === 0) return;
-    await commit.run(() => fanOut(db, from, events, enabled, clock()));
+    if (!hasEventsToFanOut(db)) return;
+    await commit.run(() => fanOut(db, FAN_OUT_BATCH, clock()));
   }
 
   /** Deliveries in flight per endpoint. */
@@ -102,19 +111,13 @@ export function startWebhookRelay(deps: WebhookRelayDeps) {
   async function dispatchOnce(): Promise<void> {
     const free = MAX_IN_FLIGHT - inFlight.size;
     if (free <= 0) return;
-    const planned = new Map(busy);
-    const wanted: DueDelivery[] = [];
-    for (const delivery of dueDeliveries(db, clock(), free)) {
-      const load = planned.get(delivery.endpointId) ?? 0;
-      if (wanted.length === free || load >= MAX_IN_FLIGHT_PER_ENDPOINT) continue;
-      planned.set(delivery.endpointId, load + 1);
-      wanted.push(delivery);
-    }
-    if (wanted.length === 0) return;
-    const now = clock();
-    const claimed = await commit.run(() =>
-      wanted.filter((d) => claimDelivery(db, d.id, owner, now, deps.timeoutMs + CLAIM_MARGIN_MS)),
-    );
+    const due = dueDeliveries(db, clock(), { limit: free, perEndpoint: MAX_IN_FLIGHT_PER_ENDPOINT, inFlight: busy });
+    if (due.length === 0) return;
+    const claimed = await commit.run(() => {
+      // The claim's time starts once the write lock is held, not before waiting for it.
+      const now = clock();
+      return due.filter((d) => claimDelivery(db, d.id, owner, now, claimMs));
+    });
     for (const delivery of claimed) {
       busy.set(delivery.endpointId, (busy.get(delivery.endpointId) ?? 0) + 1);
       const sending = attempt(delivery).catch((error: unknown) => log.error({ err: error, deliveryId: delivery.id }, 'delivery failed'));
@@ -139,7 +142,11 @@ export function startWebhookRelay(deps: WebhookRelayDeps) {
   async function attempt(delivery: DueDelivery): Promise<void> {
     const { event } = delivery;
     const endpoint = endpoints.get(delivery.endpointId) ?? (readEndpoints(), endpoints.get(delivery.endpointId));
-    if (!endpoint) return; // deleted meanwhile, and its deliveries with it
+    if (!endpoint) {
+      await commit.run(() => dropOrphanDelivery(db, delivery.id, owner));
+      log.info({ deliveryId: delivery.id, endpointId: delivery.endpointId }, 'delivery dropped: its endpoint no longer exists');
+      return;
+    }
     const payload = JSON.stringify(toPaymentEventResource(event));
     const sentAt = new Date(clock());
     const started = performance.now();
@@ -187,7 +194,7 @@ export function startWebhookRelay(deps: WebhookRelayDeps) {
           paymentId: event.paymentId,
           eventId: event.id,
           endpointId: delivery.endpointId,
-          url: endpoint.row.url,
+          url: withoutCredentials(endpoint.row.url),
           reason: outcome.error ?? 'not delivered',
           at,
         });
@@ -198,6 +205,7 @@ export function startWebhookRelay(deps: WebhookRelayDeps) {
 
   const loop = startPollingLoop(
     async () => {
+      readEndpoints();
       await fanOutNewEvents();
       await dispatch();
     },
@@ -212,4 +220,17 @@ export function startWebhookRelay(deps: WebhookRelayDeps) {
       await Promise.allSettled(inFlight.keys());
     },
   };
+}
+
+/**
+ * The endpoint's URL as an alert may show it: merchants put tokens in the query string or
+ * the userinfo, and alerts reach chat channels.
+ */
+function withoutCredentials(url: string): string {
+  const shown = new URL(url);
+  shown.username = '';
+  shown.password = '';
+  shown.search = '';
+  shown.hash = '';
+  return shown.href;
 }

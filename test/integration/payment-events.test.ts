@@ -284,6 +284,8 @@ describe('webhook endpoints', () => {
       { url: 'ftp://merchant.example/hooks', events: ['*'] },
       { url: 'javascript:alert(1)', events: ['*'] },
       { url: 'not a url', events: ['*'] },
+      { url: 'https://user:secret@merchant.example/hooks', events: ['*'] },
+      { url: 'https://token@merchant.example/hooks', events: ['*'] },
       { url: 'https://merchant.example', events: [] },
       { url: 'https://merchant.example', events: ['payment.exploded'] },
       { url: 'https://merchant.example', events: ['*', 'payment.completed'] },

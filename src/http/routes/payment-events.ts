@@ -43,7 +43,9 @@ const feedQuery = z.object({
 const endpointBody = z.object({
   url: z
     .url({ protocol: /^https?$/, error: 'an http or https URL' })
-    .max(2_000),
+    .max(2_000)
+    // The HTTP client would silently drop them: the endpoint would never see its credentials.
+    .refine((url) => !/^[a-z]+:\/\/[^/?#]*@/i.test(url), 'no user name or password in the URL; put a token in its path or query'),
   events: z.union([
     z.tuple([z.literal('*')]),
     z
