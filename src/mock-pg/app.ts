@@ -8,6 +8,7 @@ import type { PaymentRecord, PaymentStore } from './payment-store.ts';
 import { cancelPayment } from './routes/cancel-payment.ts';
 import { chargeWithBillingKey } from './routes/charge-with-billing-key.ts';
 import { getPayment } from './routes/get-payment.ts';
+import { listPayments, listPaymentsByCursor } from './routes/list-payments.ts';
 import { testControls } from './routes/test-controls.ts';
 
 export interface MockPgDeps {
@@ -23,6 +24,9 @@ export interface MockPgDeps {
 
 export function createMockPgApp(deps: MockPgDeps): Koa {
   const router = new Router();
+  // Neither list path has a second segment, so neither can be taken for a :paymentId.
+  router.get('/payments-by-cursor', listPaymentsByCursor(deps));
+  router.get('/payments', listPayments(deps));
   router.get('/payments/:paymentId', getPayment(deps));
   router.post('/payments/:paymentId/billing-key', chargeWithBillingKey(deps));
   router.post('/payments/:paymentId/cancel', cancelPayment(deps));

@@ -4,11 +4,13 @@ import { pino, type Logger } from 'pino';
 import { createMockPgApp } from './app.ts';
 import { createChaos, type ChaosSettings } from './chaos.ts';
 import { createDelays } from './delays.ts';
+import { ledgerEditSchema, type LedgerChanges } from './ledger-edit.ts';
 import { createPaymentStore, type LedgerEntry, type PaymentRecord } from './payment-store.ts';
-import { toTransactionWebhook } from './payment-view.ts';
+import { toPaymentView, toTransactionWebhook, type PaymentView } from './payment-view.ts';
+import { parseWith } from './request-input.ts';
 import { createWebhookSender, type WebhookRetry } from './webhook-sender.ts';
 
-export type { ChaosSettings, LedgerEntry, WebhookRetry };
+export type { ChaosSettings, LedgerChanges, LedgerEntry, PaymentView, WebhookRetry };
 
 export interface MockPgOptions {
   /** Clients send `Authorization: PortOne <secret>`. */
@@ -31,6 +33,10 @@ export interface MockPg {
   /** Closes the server, drops open sockets, cancels pending delays and webhook retries. */
   close(): Promise<void>;
   ledger(): LedgerEntry[];
+  /** As `PUT /__ledger/:paymentId`: sets fields in the PG's books (creating the payment if absent); throws PgApiError on bad changes. */
+  editLedger(paymentId: string, changes: LedgerChanges): PaymentView;
+  /** As `DELETE /__ledger/:paymentId`; throws PgApiError PAYMENT_NOT_FOUND if absent. */
+  removeFromLedger(paymentId: string): void;
   setChaos(settings: Partial<ChaosSettings>): void;
   chaos(): ChaosSettings;
   setWebhookUrl(url: string | undefined): void;
@@ -77,6 +83,9 @@ export function createMockPg(options: MockPgOptions): MockPg {
     },
 
     ledger: () => store.ledger(),
+    editLedger: (paymentId, changes) =>
+      toPaymentView(store.editLedger(paymentId, parseWith(ledgerEditSchema, changes)), options.storeId),
+    removeFromLedger: (paymentId) => store.remove(paymentId),
     setChaos: (settings) => chaos.update(settings),
     chaos: () => chaos.settings(),
     setWebhookUrl(url) {

@@ -1,4 +1,13 @@
 import { randomUUID } from 'node:crypto';
+import {
+  cancellationsAfterEdit,
+  fitsStatus,
+  impliedCancelledAmount,
+  LEDGER_FAILURE,
+  ledgerRecord,
+  statusChangedAt,
+  type LedgerEdit,
+} from './ledger-edit.ts';
 import { PgApiError } from './pg-api-error.ts';
 
 export type PaymentStatus = 'READY' | 'PENDING' | 'PAID' | 'FAILED' | 'PARTIAL_CANCELLED' | 'CANCELLED';
@@ -117,6 +126,7 @@ export function createPaymentStore() {
 
   return {
     get: (paymentId: string) => payments.get(paymentId),
+    all: (): PaymentRecord[] => [...payments.values()],
     requirePayment,
 
     /** Refuses a charge for an id that is paid or still being charged; a FAILED id may be charged again. */
@@ -179,6 +189,61 @@ export function createPaymentStore() {
       record.cancelledAmount += amount;
       setStatus(record, record.cancelledAmount === record.paidAmount ? 'CANCELLED' : 'PARTIAL_CANCELLED', at);
       return { record, cancellation };
+    },
+
+    /**
+     * Rewrites the books with no charge, cancel or webhook, so a test can make the PG
+     * disagree with the service; an unknown id becomes a new payment, PAID unless told.
+     * What the edit leaves unsaid follows the status as a charge or cancel would set it.
+     * An edit that cannot hold together is refused and changes nothing.
+     */
+    editLedger(paymentId: string, edit: LedgerEdit): PaymentRecord {
+      const existing = payments.get(paymentId);
+      const at = now();
+      // When the edited state took effect unless told: now for a known payment, its creation for a new one.
+      const changedAt = existing ? at : (edit.paidAt ?? edit.requestedAt ?? at);
+      const before = existing ?? ledgerRecord(paymentId, edit.amount, changedAt);
+      const status = edit.status ?? before.status;
+      const settled = SETTLED.has(status);
+      const requestedAt = edit.requestedAt ?? before.requestedAt;
+      if (edit.paidAt !== undefined && !settled) {
+        throw new PgApiError(400, 'INVALID_REQUEST', `paidAt does not fit a ${status} payment`);
+      }
+      const paidAt = settled ? (edit.paidAt ?? before.paidAt ?? changedAt) : null;
+      if (paidAt !== null && Date.parse(paidAt) < Date.parse(requestedAt)) {
+        throw new PgApiError(400, 'INVALID_REQUEST', 'paidAt is before requestedAt');
+      }
+      const total = edit.amount ?? before.total;
+      const paidAmount = settled ? total : 0;
+      const cancelledAmount = edit.cancelledAmount ?? impliedCancelledAmount(status, paidAmount, before.cancelledAmount);
+      if (!fitsStatus(status, paidAmount, cancelledAmount)) {
+        throw new PgApiError(400, 'INVALID_REQUEST', `cancelledAmount ${cancelledAmount} does not fit a ${status} payment of ${paidAmount}`);
+      }
+      const edited = {
+        ...before,
+        status,
+        total,
+        currency: edit.currency ?? before.currency,
+        requestedAt,
+        paidAt,
+        paidAmount,
+        cancelledAmount,
+        pgTxId: settled ? (before.pgTxId ?? `pgtx_${randomUUID()}`) : null,
+        charges: settled ? Math.max(before.charges, 1) : before.charges,
+        failedAt: status === 'FAILED' ? (before.failedAt ?? changedAt) : null,
+        failure: status === 'FAILED' ? (before.failure ?? LEDGER_FAILURE) : null,
+        cancellations: cancellationsAfterEdit(before, cancelledAmount, changedAt),
+        updatedAt: at,
+      };
+      const record: PaymentRecord = { ...edited, statusChangedAt: statusChangedAt(edited) };
+      payments.set(paymentId, record);
+      return record;
+    },
+
+    /** Forgets a payment, as if the PG never had it. */
+    remove(paymentId: string): void {
+      requirePayment(paymentId);
+      payments.delete(paymentId);
     },
 
     ledger(): LedgerEntry[] {

@@ -77,6 +77,8 @@ export function toPaymentView(record: PaymentRecord, storeId: string) {
   }
 }
 
+export type PaymentView = ReturnType<typeof toPaymentView>;
+
 export type TransactionWebhook =
   | Webhook.WebhookTransactionPayPending
   | Webhook.WebhookTransactionPaid

@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import { z } from 'zod';
 import { PgApiError } from './pg-api-error.ts';
 
 export function parseWith<S extends z.ZodType>(schema: S, input: unknown): z.infer<S> {
@@ -9,6 +9,9 @@ export function parseWith<S extends z.ZodType>(schema: S, input: unknown): z.inf
   }
   return result.data;
 }
+
+/** An RFC 3339 date-time (any offset), read as epoch milliseconds. */
+export const instant = z.iso.datetime({ offset: true }).transform((text) => Date.parse(text));
 
 /** Like PortOne, a request may name a store, but only the one the secret belongs to. */
 export function assertOwnStore(requested: unknown, storeId: string): void {

@@ -324,3 +324,172 @@ describe('webhooks', () => {
     );
   });
 });
+
+describe('listing payments', () => {
+  // A PG of its own, so that the payments of the other tests stay out of its lists.
+  let listPg: MockPg;
+  let lister: ReturnType<typeof PaymentClient>;
+  const T0 = Date.parse('2025-01-05T00:00:00.000Z');
+  const at = (minutes: number) => new Date(T0 + minutes * 60_000).toISOString();
+
+  // 25 payments a minute apart, except that every fifth shares the minute of the one before
+  // (ids break the tie). Some failed; some were cancelled later, so their status changed now.
+  const SEEDS = Array.from({ length: 25 }, (_, i) => ({
+    id: `pay_list_${String(i).padStart(2, '0')}`,
+    minute: i % 5 === 4 ? i - 1 : i,
+    status: i % 5 === 2 ? 'FAILED' : i % 6 === 5 ? 'CANCELLED' : 'PAID',
+  }));
+  const idsOf = (status: string) => SEEDS.filter((seed) => seed.status === status).map((seed) => seed.id);
+  const creationOrder = SEEDS.map((seed) => seed.id);
+  // The SDK's Payment union also holds a variant for statuses it does not know, which has no id.
+  const idOf = (payment: Payment.Payment) => ('id' in payment ? payment.id : 'a payment of an unknown status');
+  const window = { from: at(0), until: at(60) };
+  let seededAt: string;
+
+  beforeAll(async () => {
+    listPg = createMockPg({ secret: SECRET, storeId: STORE_ID, webhookSecret: WEBHOOK_SECRET });
+    lister = PaymentClient({ secret: SECRET, baseUrl: await listPg.listen(0), storeId: STORE_ID });
+    seededAt = new Date().toISOString();
+    // Newest first, so the store's own order is not already the answer.
+    for (const seed of [...SEEDS].reverse()) {
+      const failed = seed.status === 'FAILED';
+      listPg.editLedger(seed.id, { amount: 1_000, requestedAt: at(seed.minute), status: failed ? 'FAILED' : 'PAID' });
+      if (seed.status === 'CANCELLED') listPg.editLedger(seed.id, { status: 'CANCELLED' });
+    }
+  });
+
+  afterAll(() => listPg.close());
+
+  describe('getAllPaymentsByCursor', () => {
+    it('pages with cursors through every payment once, in creation order', async () => {
+      const pages: string[][] = [];
+      let cursor: string | undefined;
+      // Bounded, so a cursor that does not move on fails the test instead of hanging it.
+      for (let round = 0; round < 10; round += 1) {
+        const { items } = await lister.getAllPaymentsByCursor({ ...window, size: 7, cursor });
+        if (items.length === 0) break;
+        pages.push(items.map((item) => idOf(item.payment)));
+        cursor = items.at(-1)!.cursor;
+      }
+
+      expect(pages.map((page) => page.length)).toEqual([7, 7, 7, 4]);
+      expect(pages.flat()).toEqual(creationOrder);
+    });
+
+    it('gives each payment exactly as getPayment does', async () => {
+      const { items } = await lister.getAllPaymentsByCursor({ ...window, size: 1000 });
+
+      expect(items).toHaveLength(25);
+      for (const { payment } of items) expect(payment).toEqual(await lister.getPayment({ paymentId: idOf(payment) }));
+    });
+
+    it('bounds by creation time, from inclusive and until exclusive', async () => {
+      const { items } = await lister.getAllPaymentsByCursor({ from: at(3), until: at(10), size: 1000 });
+
+      // pay_list_04 was created in minute 3 too; pay_list_10 exactly at until.
+      expect(items.map((item) => idOf(item.payment))).toEqual(creationOrder.slice(3, 10));
+    });
+
+    it('defaults to the 90 days until now, and to pages of 10', async () => {
+      const day = 24 * 60 * 60 * 1000;
+      const inside = newPaymentId();
+      const outside = newPaymentId();
+      listPg.editLedger(inside, { amount: 500, requestedAt: new Date(Date.now() - 89 * day).toISOString() });
+      listPg.editLedger(outside, { amount: 500, requestedAt: new Date(Date.now() - 91 * day).toISOString() });
+      const justCharged = newPaymentId();
+      await lister.payWithBillingKey({ paymentId: justCharged, billingKey: 'bk_test_ok', ...ORDER });
+
+      const { items } = await lister.getAllPaymentsByCursor();
+      const ids = items.map((item) => idOf(item.payment));
+
+      expect(ids).toEqual([inside, justCharged]);
+      expect((await lister.getAllPaymentsByCursor({ from: at(0) })).items).toHaveLength(10);
+      listPg.removeFromLedger(inside);
+      listPg.removeFromLedger(outside);
+      listPg.removeFromLedger(justCharged);
+    });
+
+    it('throws GetAllPaymentsError INVALID_REQUEST for a size over 1000', async () => {
+      const err = await rejectionOf(lister.getAllPaymentsByCursor({ ...window, size: 1001 }));
+
+      expect(err).toBeInstanceOf(Payment.GetAllPaymentsError);
+      expect((err as Payment.GetAllPaymentsError).data.type).toBe('INVALID_REQUEST');
+    });
+
+    it('throws GetAllPaymentsError FORBIDDEN for another store', async () => {
+      const err = await rejectionOf(lister.getAllPaymentsByCursor({ ...window, storeId: 'store-of-someone-else' }));
+
+      expect(err).toBeInstanceOf(Payment.GetAllPaymentsError);
+      expect((err as Payment.GetAllPaymentsError).data.type).toBe('FORBIDDEN');
+    });
+  });
+
+  describe('getPayments', () => {
+    const everything = { number: 0, size: 1000 };
+
+    it('filters on creation time with CREATED_AT, newest first by default', async () => {
+      const { items, page } = await lister.getPayments({ page: everything, filter: { ...window, timestampType: 'CREATED_AT' } });
+
+      expect(items.map(idOf)).toEqual([...creationOrder].reverse());
+      expect(page).toEqual({ number: 0, size: 1000, totalCount: 25 });
+    });
+
+    it('filters on the status change by default, so a payment cancelled now leaves its creation window', async () => {
+      const { items } = await lister.getPayments({ page: everything, filter: window });
+      const cancelledNow = await lister.getPayments({ page: everything, filter: { from: seededAt, status: ['CANCELLED'] } });
+
+      expect(items.map(idOf).sort()).toEqual(creationOrder.filter((id) => !idsOf('CANCELLED').includes(id)));
+      expect(cancelledNow.items.map(idOf).sort()).toEqual(idsOf('CANCELLED'));
+    });
+
+    it('filters on status', async () => {
+      const failed = await lister.getPayments({ page: everything, filter: { ...window, timestampType: 'CREATED_AT', status: ['FAILED'] } });
+      const settled = await lister.getPayments({
+        page: everything,
+        filter: { ...window, timestampType: 'CREATED_AT', status: ['PAID', 'CANCELLED'], sortOrder: 'ASC' },
+      });
+
+      expect(failed.items.map(idOf).sort()).toEqual(idsOf('FAILED'));
+      expect(failed.items.every((payment) => payment.status === 'FAILED')).toBe(true);
+      expect(settled.items.map(idOf)).toEqual(creationOrder.filter((id) => !idsOf('FAILED').includes(id)));
+    });
+
+    it('sorts ASC on request, and by the status change with sortBy STATUS_CHANGED_AT', async () => {
+      const ascending = await lister.getPayments({ page: everything, filter: { ...window, timestampType: 'CREATED_AT', sortOrder: 'ASC' } });
+      const byChange = await lister.getPayments({
+        page: everything,
+        filter: { ...window, timestampType: 'CREATED_AT', sortBy: 'STATUS_CHANGED_AT' },
+      });
+
+      expect(ascending.items.map(idOf)).toEqual(creationOrder);
+      // Cancelled now: the latest status changes of all, so first when newest come first.
+      const cancelled = idsOf('CANCELLED');
+      expect(byChange.items.slice(0, cancelled.length).map(idOf).sort()).toEqual(cancelled);
+    });
+
+    it('pages from number 0, totalCount being the number of payments returned', async () => {
+      const filter = { ...window, timestampType: 'CREATED_AT', sortOrder: 'ASC' } as const;
+
+      const second = await lister.getPayments({ page: { number: 1, size: 10 }, filter });
+      const last = await lister.getPayments({ page: { number: 2, size: 10 }, filter });
+      const beyond = await lister.getPayments({ page: { number: 3, size: 10 }, filter });
+      const byDefault = await lister.getPayments({ filter });
+
+      expect(second.items.map(idOf)).toEqual(creationOrder.slice(10, 20));
+      expect(second.page).toEqual({ number: 1, size: 10, totalCount: 10 });
+      expect(last.items.map(idOf)).toEqual(creationOrder.slice(20));
+      expect(last.page).toEqual({ number: 2, size: 10, totalCount: 5 });
+      expect(beyond).toEqual({ items: [], page: { number: 3, size: 10, totalCount: 0 } });
+      expect(byDefault.page).toEqual({ number: 0, size: 10, totalCount: 10 });
+    });
+
+    it('throws GetPaymentsError INVALID_REQUEST for a size over 1000 or a negative page', async () => {
+      const tooBig = await rejectionOf(lister.getPayments({ page: { size: 1001 } }));
+      const negative = await rejectionOf(lister.getPayments({ page: { number: -1 } }));
+
+      expect(tooBig).toBeInstanceOf(Payment.GetPaymentsError);
+      expect((tooBig as Payment.GetPaymentsError).data.type).toBe('INVALID_REQUEST');
+      expect((negative as Payment.GetPaymentsError).data.type).toBe('INVALID_REQUEST');
+    });
+  });
+});
