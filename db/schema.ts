@@ -304,3 +304,92 @@ export const cursors = sqliteTable('cursors', {
   name: text('name').primaryKey(),
   position: integer('position').notNull(),
 });
+
+/**
+ * Money the PG moved for a payment, written with the transition that learned it: what
+ * daily settlement adds up. `at`: when the PG took the money (a charge, as the PG said),
+ * or when the money went back (a refund or a void).
+ */
+export const moneyMovements = sqliteTable(
+  'money_movements',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    paymentId: text('payment_id').notNull(),
+    kind: text('kind', { enum: ['charge', 'refund', 'void'] }).notNull(),
+    amount: integer('amount').notNull(),
+    at: integer('at').notNull(),
+  },
+  (t) => [index('money_movements_at').on(t.at), index('money_movements_payment').on(t.paymentId)],
+);
+
+/** A seller whose products are sold here, and the fee taken from its takings. */
+export const partners = sqliteTable('partners', {
+  id: text('id').primaryKey(),
+  name: text('name').notNull(),
+  /** Basis points of each payment's amount (0–10000). */
+  feeRateBps: integer('fee_rate_bps').notNull(),
+  createdAt: integer('created_at').notNull(),
+  updatedAt: integer('updated_at').notNull(),
+});
+
+/**
+ * The settlement run of one business date: a persisted settlement actor, resumed after
+ * a crash as payments are. A re-run of the date is an event to the same actor.
+ */
+export const settlementRuns = sqliteTable(
+  'settlement_runs',
+  {
+    date: text('date').primaryKey(),
+    state: text('state').notNull(),
+    status: text('status', { enum: ['requested', 'processing', 'completed', 'failed'] }).notNull(),
+    /** JSON of actor.getPersistedSnapshot(). */
+    snapshot: text('snapshot').notNull(),
+    machineVersion: integer('machine_version').notNull(),
+    /** How many times the date was asked to run (by the schedule or an operator). */
+    requests: integer('requests').notNull(),
+    dueAt: integer('due_at'),
+    leaseOwner: text('lease_owner'),
+    leaseExpiresAt: integer('lease_expires_at'),
+    createdAt: integer('created_at').notNull(),
+    updatedAt: integer('updated_at').notNull(),
+  },
+  (t) => [index('settlement_runs_status').on(t.status)],
+);
+
+/** One partner's takings on one business date; a re-run of the date replaces its figures. */
+export const settlements = sqliteTable(
+  'settlements',
+  {
+    id: text('id').primaryKey(),
+    partnerId: text('partner_id').notNull(),
+    date: text('date').notNull(),
+    status: text('status', { enum: ['requested', 'processing', 'completed', 'failed'] }).notNull(),
+    currency: text('currency').notNull(),
+    paymentCount: integer('payment_count').notNull().default(0),
+    grossAmount: integer('gross_amount').notNull().default(0),
+    refundCount: integer('refund_count').notNull().default(0),
+    refundAmount: integer('refund_amount').notNull().default(0),
+    feeAmount: integer('fee_amount').notNull().default(0),
+    netAmount: integer('net_amount').notNull().default(0),
+    /** JSON: [{ paymentId, kind, ours, pg }] from the last check against the PG. */
+    discrepancies: text('discrepancies').notNull().default('[]'),
+    createdAt: integer('created_at').notNull(),
+    completedAt: integer('completed_at'),
+  },
+  (t) => [uniqueIndex('settlements_partner_date').on(t.partnerId, t.date), index('settlements_date').on(t.date)],
+);
+
+/** What a settlement adds up: each payment counted (with its fee) and each refund. */
+export const settlementLines = sqliteTable(
+  'settlement_lines',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    settlementId: text('settlement_id').notNull(),
+    paymentId: text('payment_id').notNull(),
+    kind: text('kind', { enum: ['payment', 'refund'] }).notNull(),
+    amount: integer('amount').notNull(),
+    fee: integer('fee').notNull(),
+    at: integer('at').notNull(),
+  },
+  (t) => [index('settlement_lines_settlement').on(t.settlementId, t.at)],
+);

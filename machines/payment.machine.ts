@@ -36,13 +36,21 @@ export type PgPaymentStatus = 'READY' | 'PENDING' | 'PAID' | 'FAILED' | 'PARTIAL
 
 /** The PG's own record of a payment (GET /payments/{id}): what the machine decides on. */
 export type PgRecord =
-  | { kind: 'found'; status: PgPaymentStatus; pgTxId: string | null; paidAmount: number; cancelledAmount: number }
+  | {
+      kind: 'found';
+      status: PgPaymentStatus;
+      pgTxId: string | null;
+      /** When the PG took the money (ISO 8601), if it did. */
+      paidAt: string | null;
+      paidAmount: number;
+      cancelledAmount: number;
+    }
   | { kind: 'not_found' }
   | { kind: 'unknown'; reason: string };
 
 export type ReserveOutput = { kind: 'reserved' } | { kind: 'out_of_stock' };
 export type ChargeOutput =
-  | { kind: 'paid'; pgTxId: string }
+  | { kind: 'paid'; pgTxId: string; paidAt: string | null }
   | { kind: 'declined'; code: string }
   | { kind: 'unknown'; reason: string };
 export type VoidOutput = { kind: 'voided' } | { kind: 'refused'; code: string } | { kind: 'unknown'; reason: string };
@@ -149,6 +157,21 @@ export interface PaymentAlert {
   details: Record<string, unknown>;
 }
 
+/**
+ * Money that moved at the PG, as the payment learned it: what daily settlement adds up.
+ * `at`: when the PG took the money (a charge), or null for the moment of the transition.
+ */
+export interface MoneyMoved {
+  type: 'money';
+  kind: 'charge' | 'refund' | 'void';
+  amount: number;
+  at: number | null;
+}
+
+export type PaymentEmitted = PaymentAlert | MoneyMoved;
+
+const epochOrNull = (time: string | null) => (time === null ? null : Date.parse(time));
+
 /** The output or error of the settled step, or the record of a `pg.status` event. */
 function settled(event: object): { output?: unknown; error?: unknown; record?: PgRecord } {
   return event as { output?: unknown; error?: unknown; record?: PgRecord };
@@ -200,7 +223,7 @@ const paymentSetup = setup({
     context: {} as PaymentContext,
     events: {} as PaymentEvent,
     input: {} as PaymentInput,
-    emitted: {} as PaymentAlert,
+    emitted: {} as PaymentEmitted,
   },
   actors: {
     reserveStock: fromPromise<ReserveOutput, { paymentId: string }>(notProvided),
@@ -266,17 +289,22 @@ const paymentSetup = setup({
     })),
     resetStep: assign({ stepAttempts: 0, waitMs: 0 }),
     countChargeAttempt: assign(({ context }) => ({ chargeAttempts: context.chargeAttempts + 1 })),
-    takeChargePgTxId: assign(({ context, event }) => {
+    takeChargePgTxId: enqueueActions(({ context, event, enqueue }) => {
       const output = settled(event).output as ChargeOutput;
-      return { pgTxId: output.kind === 'paid' ? output.pgTxId : context.pgTxId };
+      if (output.kind !== 'paid') return;
+      enqueue.assign({ pgTxId: output.pgTxId });
+      enqueue.emit({ type: 'money', kind: 'charge', amount: context.amount, at: epochOrNull(output.paidAt) });
     }),
     takeDeclineCode: assign(({ event }) => {
       const output = settled(event).output as ChargeOutput;
       return { failureCode: output.kind === 'declined' ? output.code : 'card_declined' };
     }),
-    takePgTxId: assign(({ context, event }) => {
+    /** The PG's record shows the charge taken: its id and time, and the money it moved. */
+    takePgTxId: enqueueActions(({ context, event, enqueue }) => {
       const record = pgRecordOf(event);
-      return { pgTxId: record?.kind === 'found' ? (record.pgTxId ?? context.pgTxId) : context.pgTxId };
+      if (record?.kind !== 'found') return;
+      enqueue.assign({ pgTxId: record.pgTxId ?? context.pgTxId });
+      enqueue.emit({ type: 'money', kind: 'charge', amount: record.paidAmount, at: epochOrNull(record.paidAt) });
     }),
     /** A new inquiry starts counting its waits from zero. */
     startInquiry: assign({ inquiryAttempts: 0, inquiryWaitedMs: 0, sentWaitedMs: 0, inquiryAlerted: false }),
@@ -311,11 +339,15 @@ const paymentSetup = setup({
       const seq = (context.cancel?.seq ?? 0) + 1;
       return { cancel: { ...request, seq }, stepAttempts: 0, waitMs: 0 };
     }),
-    recordRefund: assign(({ context }) => {
+    recordRefund: enqueueActions(({ context, enqueue }) => {
       const cancelledAmount = refundTotal(context);
-      return { cancelledAmount, chargeReturned: cancelledAmount === context.amount, stepAttempts: 0, waitMs: 0 };
+      enqueue.assign({ cancelledAmount, chargeReturned: cancelledAmount === context.amount, stepAttempts: 0, waitMs: 0 });
+      enqueue.emit({ type: 'money', kind: 'refund', amount: context.cancel?.amount ?? 0, at: null });
     }),
-    recordVoid: assign(({ context }) => ({ chargeReturned: true, cancelledAmount: context.amount, voidAmount: null })),
+    recordVoid: enqueueActions(({ context, enqueue }) => {
+      enqueue.assign({ chargeReturned: true, cancelledAmount: context.amount, voidAmount: null });
+      enqueue.emit({ type: 'money', kind: 'void', amount: context.voidAmount ?? context.amount - context.cancelledAmount, at: null });
+    }),
     scheduleLateCheck: assign(({ context }) => ({
       waitMs: lateCheckOffset(context.retry, context.lateChecks + 1) - lateCheckOffset(context.retry, context.lateChecks),
     })),
@@ -427,7 +459,7 @@ const chargeSettledByPg = [
   {
     guard: 'pgSaysReturned',
     target: '#payment.releasing',
-    actions: ['recordVoid', { type: 'fail', params: { code: 'charge_returned' } }],
+    actions: ['takePgTxId', 'recordVoid', { type: 'fail', params: { code: 'charge_returned' } }],
   },
 ] as const;
 

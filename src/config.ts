@@ -2,6 +2,16 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Cron } from 'croner';
 import { z } from 'zod';
+import { assertTimeZone } from './settlement/business-day.ts';
+
+function isTimeZone(name: string): boolean {
+  try {
+    assertTimeZone(name);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 const ms = (fallback: number) => z.coerce.number().int().nonnegative().default(fallback);
 const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
@@ -54,6 +64,16 @@ const serviceSchema = z.object({
   AMQP_INBOX_QUEUE: z.string().min(1).max(200).default('paystate.inbox'),
   AMQP_MAX_RETRIES: z.coerce.number().int().nonnegative().default(3),
   AMQP_RETRY_DELAY_MS: z.coerce.number().int().positive().default(1_000),
+  /** Business dates are calendar days here (an IANA zone name). */
+  SETTLEMENT_TIME_ZONE: z
+    .string()
+    .default('Asia/Seoul')
+    .refine(isTimeZone, 'an IANA time zone name, e.g. Asia/Seoul'),
+  /** When the day before is settled, read in SETTLEMENT_TIME_ZONE (croner syntax, seconds first when six fields). */
+  SETTLEMENT_CRON: z.string().min(1).default('0 10 0 * * *'),
+  SETTLEMENT_POLL_MS: z.coerce.number().int().positive().default(1_000),
+  /** How long `POST /v1/admin/settlements/run` waits for the figures before it answers 202 anyway. */
+  SETTLEMENT_RUN_WAIT_MS: ms(10_000),
   ALERT_WEBHOOK_URL: z.url().optional(),
   ALERT_POLL_MS: z.coerce.number().int().positive().default(1_000),
 });
@@ -94,10 +114,15 @@ function parse<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv): z.infer<
 /** Parsed once at start-up; a bad value stops the process with a clear message. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const config = parse(serviceSchema, env);
-  try {
-    new Cron(config.RECONCILE_CRON, { paused: true }).stop();
-  } catch (error) {
-    throw new ConfigError(`invalid configuration:\n  RECONCILE_CRON: ${(error as Error).message}`);
+  for (const [name, pattern] of [
+    ['RECONCILE_CRON', config.RECONCILE_CRON],
+    ['SETTLEMENT_CRON', config.SETTLEMENT_CRON],
+  ] as const) {
+    try {
+      new Cron(pattern, { paused: true }).stop();
+    } catch (error) {
+      throw new ConfigError(`invalid configuration:\n  ${name}: ${(error as Error).message}`);
+    }
   }
   return {
     ...config,

@@ -27,9 +27,15 @@ import { retryPolicyFrom } from './payments/retry-policy.ts';
 import { createSnapshotReader } from './payments/snapshot-reader.ts';
 import { recordTransitionEffects } from './payments/transition-effects.ts';
 import { createPgClient } from './pg/pg-client.ts';
+import { createSettlementRunner } from './settlement/settlement-runner.ts';
+import { startSettlementSchedule } from './settlement/settlement-schedule.ts';
+import { createSettlementSteps } from './settlement/settlement-steps.ts';
+import { settlementMachine } from '../machines/settlement.machine.ts';
 
 /** A PG that refuses our credentials pages someone at most this often. */
 const PG_AUTH_ALERT_QUIET_MS = 10 * 60_000;
+/** A settlement run still failing after this many tries in a row raises an urgent alert. */
+const SETTLEMENT_URGENT_AFTER = 5;
 
 export interface RunningService {
   url: string;
@@ -124,6 +130,26 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     timeoutMs: config.WEBHOOK_TIMEOUT_MS,
     pollMs: config.WEBHOOK_POLL_MS,
   });
+  const settlementRunner = createSettlementRunner({
+    conn,
+    machine: settlementMachine.provide({
+      actors: createSettlementSteps({ conn, pg, clock, timeZone: config.SETTLEMENT_TIME_ZONE, logger }),
+    }),
+    retry: { baseMs: config.RETRY_BASE_MS, capMs: config.RETRY_CAP_MS, urgentAfter: SETTLEMENT_URGENT_AFTER },
+    clock,
+    logger,
+    owner,
+    leaseTtlMs: config.LEASE_TTL_MS,
+    pollMs: config.SETTLEMENT_POLL_MS,
+  });
+  const settlementSchedule = startSettlementSchedule({
+    db: conn.db,
+    runner: settlementRunner,
+    cron: config.SETTLEMENT_CRON,
+    timeZone: config.SETTLEMENT_TIME_ZONE,
+    clock,
+    logger,
+  });
   const names = { exchange: config.AMQP_EXCHANGE, inbox: config.AMQP_INBOX_QUEUE };
   const amqp = config.AMQP_URL
     ? await startAmqpBridge({
@@ -154,6 +180,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     reconciler,
     failedEvents,
     inbox,
+    settlements: { runner: settlementRunner, timeZone: config.SETTLEMENT_TIME_ZONE, runWaitMs: config.SETTLEMENT_RUN_WAIT_MS },
     metrics,
     adminToken: config.ADMIN_TOKEN,
     webhookSecret: config.PG_WEBHOOK_SECRET,
@@ -180,6 +207,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     async stop() {
       scheduler.stop();
       reconciler.stop();
+      settlementSchedule.stop();
       clearInterval(leaseRenewal);
       await alertRelay.stop();
       await webhookRelay.stop();
@@ -187,6 +215,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
       await new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
       await host.stop();
+      await settlementRunner.stop();
       await pg.close();
       conn.sqlite.close();
     },

@@ -11,6 +11,7 @@ import type { CreatePayment } from '../payments/create-payment.ts';
 import type { PaymentHost } from '../payments/payment-host.ts';
 import type { Reconciler } from '../payments/reconciler.ts';
 import type { PgClient } from '../pg/pg-client.ts';
+import type { SettlementRunner } from '../settlement/settlement-runner.ts';
 import { requireAdmin } from './admin-auth.ts';
 import { logAppError, problemMiddleware } from './problem.ts';
 import { requestContext } from './request-context.ts';
@@ -21,6 +22,7 @@ import { healthRoutes } from './routes/health.ts';
 import { paymentRoutes } from './routes/payments.ts';
 import { pgWebhookRoutes } from './routes/pg-webhooks.ts';
 import { productRoutes } from './routes/products.ts';
+import { settlementRoutes } from './routes/settlements.ts';
 
 export interface AppDeps {
   conn: Connection;
@@ -32,6 +34,7 @@ export interface AppDeps {
   reconciler: Reconciler;
   failedEvents: FailedEventActions;
   inbox: Inbox;
+  settlements: { runner: SettlementRunner; timeZone: string; runWaitMs: number };
   metrics: Metrics;
   adminToken: string;
   webhookSecret: string;
@@ -69,6 +72,7 @@ export function createApp(deps: AppDeps): Koa {
     adminRoutes({ db: deps.conn.db, host: deps.host, reconciler: deps.reconciler, failedEvents: deps.failedEvents, admin }),
     paymentEventRoutes({ db: deps.conn.db, commit: deps.commit, clock: deps.clock, admin }),
     inboxRoutes(deps.inbox, admin),
+    settlementRoutes({ db: deps.conn.db, ...deps.settlements, clock: deps.clock, admin }),
   ]) {
     app.use(router.routes());
     app.use(router.allowedMethods());

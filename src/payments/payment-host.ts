@@ -17,7 +17,7 @@ import {
 } from '../../db/payments-repo.ts';
 import {
   PAYMENT_MACHINE_VERSION,
-  type PaymentAlert,
+  type PaymentEmitted,
   type PaymentContext,
   type PaymentEvent,
   type PaymentInput,
@@ -42,8 +42,8 @@ export interface TransitionRecord extends Transition {
   fromStatus: PublicStatus;
   status: PublicStatus;
   context: PaymentContext;
-  /** Alerts the machine raised in this transition. */
-  alerts: PaymentAlert[];
+  /** What the machine emitted in this transition: alerts, and money the PG moved. */
+  emitted: PaymentEmitted[];
 }
 
 /** What the host writes: the snapshot and the transitions since the last write. */
@@ -61,8 +61,8 @@ interface LiveActor {
   pending: HostWrite | null;
   /** The snapshot behind the newest queued write. */
   lastQueued: PaymentSnapshot | null;
-  /** Alerts emitted since the last snapshot, attached to the transition that raised them. */
-  emitted: PaymentAlert[];
+  /** Emitted since the last snapshot, attached to the transition that raised them. */
+  emitted: PaymentEmitted[];
   /** Settles with the group-commit job holding the pending write: true once committed, false if refused. */
   pendingCommit: Promise<boolean>;
 }
@@ -310,7 +310,7 @@ export class PaymentHost {
         }
       },
     });
-    live.actor.on('alert', (alert) => live.emitted.push(alert));
+    live.actor.on('*', (emitted) => live.emitted.push(emitted));
     live.lastPath = statePath(live.actor.getSnapshot().value);
     live.lastStatus = publicStatusOf(live.actor.getSnapshot());
     return live;
@@ -339,7 +339,7 @@ export class PaymentHost {
     const path = statePath(snapshot.value);
     const moved = path !== live.lastPath;
     const status = publicStatusOf(snapshot);
-    const alerts = live.emitted;
+    const emitted = live.emitted;
     live.emitted = [];
     // Operator actions are logged even when the state stays (who, when, why).
     const operator = event.type.startsWith('admin.') ? operatorDetail(event) : undefined;
@@ -357,7 +357,7 @@ export class PaymentHost {
       active: !waiting && !snapshot.hasTag(RESTING),
       updatedAt: now,
       transitions:
-        moved || operator || alerts.length > 0
+        moved || operator || emitted.length > 0
           ? [
               {
                 type: event.type,
@@ -368,7 +368,7 @@ export class PaymentHost {
                 fromStatus: live.lastStatus,
                 status,
                 context: snapshot.context,
-                alerts,
+                emitted,
               },
             ]
           : [],

@@ -1,6 +1,7 @@
 import { insertAlert, recordAttention, resolveFailedEvent, resolvePaymentFailedEvents } from '../../db/attention-repo.ts';
 import { finishCancellation, upsertCancellation } from '../../db/cancellations-repo.ts';
 import type { Db } from '../../db/connection.ts';
+import { recordMoneyMovement } from '../../db/money-movements-repo.ts';
 import type { HostWrite, TransitionRecord } from './payment-host.ts';
 
 const inAttention = (state: string | null) => state?.startsWith('requires_attention') ?? false;
@@ -15,7 +16,8 @@ const refundLandedLate = (t: TransitionRecord) =>
  * Rows that must commit together with a payment's transition: a refund request with
  * the state that accepted it, a dead letter and an urgent alert with the state that
  * gave up (rule 7), an operator's resolution with the action that made it, the alerts
- * the machine raised. Each transition is read with its own context, not the newest.
+ * the machine raised and the money it saw move (what settlement adds up). Each
+ * transition is read with its own context, not the newest.
  */
 export function recordTransitionEffects(db: Db, write: HostWrite): void {
   for (const transition of write.transitions) {
@@ -29,8 +31,14 @@ export function recordTransitionEffects(db: Db, write: HostWrite): void {
         at: transition.at,
       });
     }
-    for (const alert of transition.alerts) {
-      insertAlert(db, { paymentId: write.paymentId, severity: alert.severity, title: alert.title, details: alert.details, at: transition.at });
+    for (const emitted of transition.emitted) {
+      if (emitted.type === 'alert') {
+        const { severity, title, details } = emitted;
+        insertAlert(db, { paymentId: write.paymentId, severity, title, details, at: transition.at });
+      } else {
+        const { kind, amount, at } = emitted;
+        recordMoneyMovement(db, { paymentId: write.paymentId, kind, amount, at: at ?? transition.at });
+      }
     }
   }
 }

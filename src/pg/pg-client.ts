@@ -4,14 +4,14 @@ import { createCallSlots, type SlotOutcome } from './call-slots.ts';
 
 /** What a charge call tells us. `unknown` means the customer may or may not be charged. */
 export type ChargeResult =
-  | { kind: 'paid'; pgTxId: string }
+  | { kind: 'paid'; pgTxId: string; paidAt: string | null }
   | { kind: 'declined'; code: string; pgCode: string | null; message: string }
   | { kind: 'unknown'; reason: string };
 
 export type PgPaymentStatus = 'READY' | 'PENDING' | 'PAID' | 'FAILED' | 'PARTIAL_CANCELLED' | 'CANCELLED';
 
 export type LookupResult =
-  | { kind: 'found'; status: PgPaymentStatus; pgTxId: string | null; paidAmount: number; cancelledAmount: number }
+  | { kind: 'found'; status: PgPaymentStatus; pgTxId: string | null; paidAt: string | null; paidAmount: number; cancelledAmount: number }
   | { kind: 'not_found' }
   | { kind: 'unknown'; reason: string };
 
@@ -19,6 +19,28 @@ export type CancelResult =
   | { kind: 'cancelled'; cancellationId: string | null; amount: number }
   | { kind: 'refused'; code: string }
   | { kind: 'unknown'; reason: string };
+
+/** A payment in the PG's list, as settlement compares it. */
+export interface ListedPayment {
+  paymentId: string;
+  status: string;
+  /** What the payment was for (`amount.total`). */
+  amount: number;
+  paidAt: string | null;
+}
+
+/** One page of the PG's list; `cursor` goes back to ask for the next one (null: the list is over). */
+export type PaymentPage =
+  | { kind: 'page'; items: ListedPayment[]; cursor: string | null }
+  | { kind: 'unknown'; reason: string };
+
+export interface PageRequest {
+  /** Creation time range, RFC 3339: from inclusive, until exclusive. */
+  from: string;
+  until: string;
+  cursor: string | null;
+  size: number;
+}
 
 export interface ChargeRequest {
   paymentId: string;
@@ -45,12 +67,14 @@ export interface PgClient {
   chargeWithBillingKey(request: ChargeRequest, signal?: AbortSignal): Promise<ChargeResult>;
   getPayment(paymentId: string, signal?: AbortSignal): Promise<LookupResult>;
   cancelPayment(request: CancelRequest, signal?: AbortSignal): Promise<CancelResult>;
+  /** A page of the payments created in a time range, oldest first (PortOne V2 `GET /payments-by-cursor`). */
+  listPayments(request: PageRequest): Promise<PaymentPage>;
   /** Calls waiting for a connection. */
   readonly queued: number;
   close(): Promise<void>;
 }
 
-export type PgOperation = 'charge' | 'lookup' | 'cancel';
+export type PgOperation = 'charge' | 'lookup' | 'cancel' | 'list';
 
 export interface PgClientOptions {
   baseUrl: string;
@@ -168,6 +192,13 @@ export function createPgClient(options: PgClientOptions): PgClient {
       return toCancelResult(response);
     },
 
+    async listPayments({ from, until, cursor, size }) {
+      // The SDK's getAllPaymentsByCursor sends its body as one JSON query parameter.
+      const requestBody = JSON.stringify({ storeId: options.storeId, from, until, cursor: cursor ?? undefined, size });
+      const response = await call('list', 'GET', `/payments-by-cursor?requestBody=${encodeURIComponent(requestBody)}`);
+      return toPaymentPage(response, size);
+    },
+
     get queued() {
       return slots.queued;
     },
@@ -252,8 +283,8 @@ function toChargeResult(response: RawResponse | { error: string }): ChargeResult
   if ('error' in response) return { kind: 'unknown', reason: response.error };
   const { status, body } = response;
   if (status === 200) {
-    const payment = body.payment as { pgTxId?: unknown } | undefined;
-    return { kind: 'paid', pgTxId: String(payment?.pgTxId ?? '') };
+    const payment = body.payment as { pgTxId?: unknown; paidAt?: unknown } | undefined;
+    return { kind: 'paid', pgTxId: String(payment?.pgTxId ?? ''), paidAt: timestampOrNull(payment?.paidAt) };
   }
   const answer = classifyError(status, body, CHARGE_REFUSALS);
   if (answer.kind === 'unknown') return answer;
@@ -278,9 +309,26 @@ function toLookupResult(response: RawResponse | { error: string }): LookupResult
     kind: 'found',
     status: body.status as PgPaymentStatus,
     pgTxId: stringOrNull(body.pgTxId),
+    paidAt: timestampOrNull(body.paidAt),
     paidAmount: Number(amount.paid ?? 0),
     cancelledAmount: Number(amount.cancelled ?? 0),
   };
+}
+
+function toPaymentPage(response: RawResponse | { error: string }, size: number): PaymentPage {
+  if ('error' in response) return { kind: 'unknown', reason: response.error };
+  const { status, body } = response;
+  if (status !== 200 || !Array.isArray(body.items)) return unknownOutcome(status, body);
+  const entries = body.items as Array<{ payment?: Record<string, unknown>; cursor?: unknown }>;
+  const items: ListedPayment[] = [];
+  for (const { payment } of entries) {
+    const amount = (payment?.amount ?? {}) as { total?: unknown };
+    if (typeof payment?.id !== 'string' || typeof amount.total !== 'number') return { kind: 'unknown', reason: 'malformed_list' };
+    items.push({ paymentId: payment.id, status: String(payment.status), amount: amount.total, paidAt: timestampOrNull(payment.paidAt) });
+  }
+  // A short page is the last one.
+  const cursor = entries.length < size ? null : stringOrNull(entries.at(-1)?.cursor);
+  return { kind: 'page', items, cursor };
 }
 
 function toCancelResult(response: RawResponse | { error: string }): CancelResult {
@@ -301,6 +349,11 @@ function parseJsonObject(text: string): Record<string, unknown> {
   } catch {
     return {};
   }
+}
+
+/** An RFC 3339 time the PG sent, or null when it sent none (or something else). */
+function timestampOrNull(value: unknown): string | null {
+  return typeof value === 'string' && !Number.isNaN(Date.parse(value)) ? value : null;
 }
 
 function stringOrNull(value: unknown): string | null {

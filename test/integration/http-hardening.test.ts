@@ -11,37 +11,11 @@ import { loadConfig } from '../../src/config.ts';
 import { createMockPg } from '../../src/mock-pg/mock-pg.ts';
 import { startService } from '../../src/service.ts';
 import { ADMIN_TOKEN, PG_SECRET, PG_STORE_ID, purchase, startHarness, WEBHOOK_SECRET, type Harness, type Reply } from '../support/harness.ts';
+import { expectProblem, misspellingsOf } from '../support/problems.ts';
 
 const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
 /** A cron that fires only at midnight on 29 February: only a request runs a reconcile pass. */
 const LEAP_DAY_CRON = '0 0 0 29 2 *';
-
-function expectProblem(reply: Reply, status: number, code: string, what = `${status} ${code}`): void {
-  expect(reply.status, what).toBe(status);
-  expect(reply.headers.get('content-type')).toContain('application/problem+json');
-  expect(reply.body).toMatchObject({ status, code });
-  expect(Array.isArray(reply.body.errors)).toBe(true);
-}
-
-/** Spellings of a path that are not the path: case, trailing and doubled slashes, percent-encoded letters. */
-function misspellingsOf(path: string): string[] {
-  const segments = path.slice(1).split('/');
-  const last = segments.length - 1;
-  const replace = (index: number, segment: string) => `/${segments.map((s, i) => (i === index ? segment : s)).join('/')}`;
-  const resource = segments[1]!;
-  return [
-    ...new Set([
-      replace(1, resource.toUpperCase()),
-      replace(1, resource[0]!.toUpperCase() + resource.slice(1)),
-      replace(0, 'V1'),
-      replace(last, segments[last]!.toUpperCase()),
-      `${path}/`,
-      path.replace('/v1/', '/v1//'),
-      `/${path}`,
-      replace(1, `%${resource.charCodeAt(0).toString(16)}${resource.slice(1)}`),
-    ]),
-  ];
-}
 
 describe('admin routes', () => {
   let h: Harness;

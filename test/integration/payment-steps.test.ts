@@ -33,6 +33,7 @@ function fakePg(answers: { cancel: () => CancelResult; lookup: () => LookupResul
     lookups: 0,
     queued: 0,
     chargeWithBillingKey: () => Promise.reject(new Error('no charge expected')),
+    listPayments: () => Promise.reject(new Error('no list expected')),
     getPayment: async () => {
       pg.lookups++;
       return answers.lookup();
@@ -50,6 +51,7 @@ const pgShows = (cancelledAmount: number): LookupResult => ({
   kind: 'found',
   status: cancelledAmount > 0 ? 'PARTIAL_CANCELLED' : 'PAID',
   pgTxId: 'tx',
+  paidAt: '2026-12-01T00:00:00.000Z',
   paidAmount: 30_000,
   cancelledAmount,
 });

@@ -85,7 +85,10 @@ const AUTH_FAILURES = [
 describe('charge answers', () => {
   it('200 is paid', async () => {
     answer = { status: 200, body: { payment: { pgTxId: 'tx_1', paidAt: '2026-01-01T00:00:00Z' } } };
-    expect(await charge()).toEqual({ kind: 'paid', pgTxId: 'tx_1' });
+    expect(await charge()).toEqual({ kind: 'paid', pgTxId: 'tx_1', paidAt: '2026-01-01T00:00:00Z' });
+    // No (or no readable) time: settlement falls back to when the payment learned of the charge.
+    answer = { status: 200, body: { payment: { pgTxId: 'tx_1', paidAt: 'yesterday' } } };
+    expect(await charge()).toEqual({ kind: 'paid', pgTxId: 'tx_1', paidAt: null });
   });
 
   it.each([
@@ -146,8 +149,18 @@ describe('charge answers', () => {
 
 describe('lookup answers', () => {
   it('200 with a known status is found', async () => {
-    answer = { status: 200, body: { id: 'pay_errors_1', status: 'PAID', pgTxId: 'tx_1', amount: { total: 15_000, paid: 15_000, cancelled: 0 } } };
-    expect(await lookup()).toEqual({ kind: 'found', status: 'PAID', pgTxId: 'tx_1', paidAmount: 15_000, cancelledAmount: 0 });
+    answer = {
+      status: 200,
+      body: { id: 'pay_errors_1', status: 'PAID', pgTxId: 'tx_1', paidAt: '2026-01-01T00:00:00Z', amount: { total: 15_000, paid: 15_000, cancelled: 0 } },
+    };
+    expect(await lookup()).toEqual({
+      kind: 'found',
+      status: 'PAID',
+      pgTxId: 'tx_1',
+      paidAt: '2026-01-01T00:00:00Z',
+      paidAmount: 15_000,
+      cancelledAmount: 0,
+    });
   });
 
   it('200 with a status we do not know is unknown', async () => {
@@ -221,5 +234,46 @@ describe('cancel answers', () => {
     answer = { status, body };
     expect(await cancel()).toEqual(unknown(reason));
     expect(onAuthFailure).not.toHaveBeenCalled();
+  });
+});
+
+describe('payment list answers', () => {
+  const list = (cursor: string | null = null, size = 2) =>
+    pg.listPayments({ from: '2026-11-29T15:00:00.000Z', until: '2026-12-01T15:00:00.000Z', cursor, size });
+  const listed = (id: string, cursor: string) => ({
+    payment: { id, status: 'PAID', paidAt: '2026-12-01T01:00:00Z', amount: { total: 1_000, paid: 1_000, cancelled: 0 } },
+    cursor,
+  });
+
+  it('a full page hands back the cursor of its last payment; a short one ends the list', async () => {
+    answer = { status: 200, body: { items: [listed('pay_1', 'c1'), listed('pay_2', 'c2')] } };
+    expect(await list()).toEqual({
+      kind: 'page',
+      items: [
+        { paymentId: 'pay_1', status: 'PAID', amount: 1_000, paidAt: '2026-12-01T01:00:00Z' },
+        { paymentId: 'pay_2', status: 'PAID', amount: 1_000, paidAt: '2026-12-01T01:00:00Z' },
+      ],
+      cursor: 'c2',
+    });
+    answer = { status: 200, body: { items: [listed('pay_3', 'c3')] } };
+    expect(await list('c2')).toMatchObject({ kind: 'page', cursor: null });
+  });
+
+  it('a payment without an id or an amount makes the page unknown, not a shorter list', async () => {
+    answer = { status: 200, body: { items: [{ payment: { status: 'PAID' }, cursor: 'c1' }] } };
+    expect(await list()).toEqual(unknown('malformed_list'));
+    answer = { status: 200, body: { page: 1 } };
+    expect(await list()).toEqual(unknown('http_200'));
+  });
+
+  it.each(AUTH_FAILURES)('$label is unknown and reported as an auth failure', async ({ status, body, reason }) => {
+    answer = { status, body };
+    expect(await list()).toEqual(unknown(reason));
+    expect(onAuthFailure).toHaveBeenCalledExactlyOnceWith('list', status);
+  });
+
+  it.each(NOT_FINAL)('$label is unknown', async ({ status, body, reason }) => {
+    answer = { status, body };
+    expect(await list()).toEqual(unknown(reason));
   });
 });

@@ -36,7 +36,7 @@ const cancel = (id: string, seq: number): CancelRequest => ({
 });
 
 function transition(from: string, to: string, changes: Partial<PaymentContext>, extra: Partial<TransitionRecord> = {}): TransitionRecord {
-  return { type: 'x', from, to, at: 1_000, fromStatus: 'processing', status: 'processing', context: context(changes), alerts: [], ...extra };
+  return { type: 'x', from, to, at: 1_000, fromStatus: 'processing', status: 'processing', context: context(changes), emitted: [], ...extra };
 }
 
 function write(...transitions: TransitionRecord[]): HostWrite {
@@ -91,10 +91,24 @@ describe('transition side effects', () => {
   it('writes the alerts the machine raised, with the transition that raised them', () => {
     recordTransitionEffects(
       conn.db,
-      write(transition('inquiring.checking', 'inquiring.waiting', {}, { alerts: [{ type: 'alert', severity: 'warning', title: 'slow PG', details: { n: 1 } }] })),
+      write(transition('inquiring.checking', 'inquiring.waiting', {}, { emitted: [{ type: 'alert', severity: 'warning', title: 'slow PG', details: { n: 1 } }] })),
     );
     expect(conn.sqlite.prepare('select severity, title, details, created_at as at from alerts').all()).toEqual([
       { severity: 'warning', title: 'slow PG', details: '{"n":1}', at: 1_000 },
+    ]);
+  });
+
+  it("records the money the machine saw move: a charge at the PG's time, a refund at the transition's", () => {
+    recordTransitionEffects(
+      conn.db,
+      write(
+        transition('charging.calling', 'finalizing.fulfilling', {}, { emitted: [{ type: 'money', kind: 'charge', amount: 30_000, at: 900 }] }),
+        transition('cancelling.refunding', 'partially_cancelled', {}, { at: 2_000, emitted: [{ type: 'money', kind: 'refund', amount: 10_000, at: null }] }),
+      ),
+    );
+    expect(conn.sqlite.prepare('select payment_id as paymentId, kind, amount, at from money_movements order by id').all()).toEqual([
+      { paymentId: 'pay_e', kind: 'charge', amount: 30_000, at: 900 },
+      { paymentId: 'pay_e', kind: 'refund', amount: 10_000, at: 2_000 },
     ]);
   });
 });

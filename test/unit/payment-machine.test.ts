@@ -48,17 +48,19 @@ function started(actions: Action[]): Array<{ src: unknown; input: unknown }> {
     });
 }
 
-/** The alerts a transition raises. */
-function alerts(actions: Action[]): Array<{ severity: string; title: string }> {
+/** What a transition emits: alerts, and money the PG moved. */
+function emitted(actions: Action[]): Array<Record<string, unknown> & { type: string }> {
   return actions
     .filter((a) => (a.type as string) === 'xstate.emit')
-    .map((a) => (a as unknown as { params: { event: { severity: string; title: string } } }).params.event);
+    .map((a) => (a as unknown as { params: { event: Record<string, unknown> & { type: string } } }).params.event);
 }
+const alerts = (actions: Action[]) => emitted(actions).filter((e) => e.type === 'alert') as unknown as Array<{ severity: string; title: string }>;
+const money = (actions: Action[]) => emitted(actions).filter((e) => e.type === 'money');
 
 const found = (status: string, paidAmount = 30_000, cancelledAmount = 0): PgRecord =>
-  ({ kind: 'found', status, pgTxId: 'tx-pg', paidAmount, cancelledAmount }) as PgRecord;
+  ({ kind: 'found', status, pgTxId: 'tx-pg', paidAt: '2026-12-01T00:00:00.000Z', paidAmount, cancelledAmount }) as PgRecord;
 const reserved = { done: 'reserveStock', output: { kind: 'reserved' } };
-const paid = { done: 'chargePayment', output: { kind: 'paid', pgTxId: 'tx-1' } };
+const paid = { done: 'chargePayment', output: { kind: 'paid', pgTxId: 'tx-1', paidAt: '2026-12-01T00:00:01.000Z' } };
 const declined = { done: 'chargePayment', output: { kind: 'declined', code: 'card_declined' } };
 const unknownCharge = { done: 'chargePayment', output: { kind: 'unknown', reason: 'timeout' } };
 const inquiry = (output: PgRecord) => ({ done: 'inquirePgStatus', output });
@@ -266,6 +268,36 @@ describe('charging and inquiry', () => {
   it('ignores PG reports of a paid charge once the payment completed, and timers when nothing waits', () => {
     expect(drive(reserved, paid, { done: 'fulfilOrder' }, pgStatus(found('FAILED', 0))).snapshot.value).toBe('completed');
     expect(drive(reserved, due).snapshot.value).toEqual({ charging: 'calling' });
+  });
+});
+
+describe('money the PG moved (what settlement adds up)', () => {
+  const completed: Step[] = [reserved, paid, { done: 'fulfilOrder' }];
+  const cancel = (amount: number) => ({ type: 'api.cancel', id: 'can_1', amount, reason: 'r', idempotencyKey: 'k', fingerprint: 'f' });
+
+  it('reports a charge once, at the time the PG says it took the money', () => {
+    expect(money(drive(reserved, paid).actions)).toEqual([{ type: 'money', kind: 'charge', amount: 30_000, at: Date.parse('2026-12-01T00:00:01.000Z') }]);
+    expect(money(drive(reserved, paid, { done: 'fulfilOrder' }).actions)).toEqual([]);
+    // Learned by inquiry or by webhook: the PG's record carries the time.
+    expect(money(drive(reserved, unknownCharge, inquiry(found('PAID'))).actions)).toEqual([
+      { type: 'money', kind: 'charge', amount: 30_000, at: Date.parse('2026-12-01T00:00:00.000Z') },
+    ]);
+    expect(money(drive(reserved, pgStatus(found('PAID'))).actions)).toMatchObject([{ kind: 'charge' }]);
+  });
+
+  it('reports each refund when it lands, and a void with what it gave back', () => {
+    expect(money(drive(...completed, cancel(10_000), { done: 'refundPayment', output: { kind: 'refunded' } }).actions)).toEqual([
+      { type: 'money', kind: 'refund', amount: 10_000, at: null },
+    ]);
+    expect(money(drive(...completed, cancel(10_000), { done: 'refundPayment', output: { kind: 'unknown', reason: 'x' } }).actions)).toEqual([]);
+    const fulfilFails: Step[] = [reserved, paid, { error: 'fulfilOrder' }, due, { error: 'fulfilOrder' }, due, { error: 'fulfilOrder' }];
+    expect(money(drive(...fulfilFails, { done: 'voidCharge', output: { kind: 'voided' } }).actions)).toEqual([
+      { type: 'money', kind: 'void', amount: 30_000, at: null },
+    ]);
+  });
+
+  it('reports both when an inquiry finds the charge taken and already given back', () => {
+    expect(money(drive(reserved, unknownCharge, inquiry(found('CANCELLED', 30_000, 30_000))).actions).map((m) => m.kind)).toEqual(['charge', 'void']);
   });
 });
 

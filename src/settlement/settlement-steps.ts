@@ -1,0 +1,134 @@
+import { fromPromise } from 'xstate';
+import { insertAlert } from '../../db/attention-repo.ts';
+import type { Connection } from '../../db/connection.ts';
+import { listPartners } from '../../db/partners-repo.ts';
+import {
+  countedPayments,
+  ensureSettlement,
+  movementsBetween,
+  partnersOfPayments,
+  replaceFigures,
+  setDiscrepancies,
+  settlementsOfDate,
+} from '../../db/settlements-repo.ts';
+import type { CheckOutput, FiguresOutput, SettlementMachine } from '../../machines/settlement.machine.ts';
+import type { Logger } from '../logger.ts';
+import type { ListedPayment, PgClient } from '../pg/pg-client.ts';
+import { dayBounds } from './business-day.ts';
+import { compareWithPg, pgChargesOfDay, type Discrepancy } from './discrepancies.ts';
+import { DEFAULT_CURRENCY, settleDay } from './figures.ts';
+
+/** A payment is created at the PG at most this long before it is paid (a charge call, its delays and retries). */
+const CREATED_BEFORE_PAID_MS = 2 * 86_400_000;
+const PAGE_SIZE = 1_000;
+/** A list longer than this many pages is not a day's payments: the run fails instead of looping. */
+const MAX_PAGES = 10_000;
+
+export interface SettlementStepsDeps {
+  conn: Connection;
+  pg: Pick<PgClient, 'listPayments'>;
+  clock: () => number;
+  timeZone: string;
+  logger: Logger;
+}
+
+const DESCRIBED: Record<Discrepancy['kind'], string> = {
+  not_counted_here: 'paid at the PG but not counted by settlement',
+  not_paid_at_pg: 'counted by settlement but not paid at the PG',
+  amount_differs: 'counted with an amount the PG does not show',
+};
+
+/**
+ * The settlement machine's two steps. Each is idempotent, as a restored actor runs its
+ * step again: the figures replace the previous run's, and the check replaces the
+ * discrepancies (alerting only on ones not already on the settlement).
+ */
+export function createSettlementSteps(deps: SettlementStepsDeps): Parameters<SettlementMachine['provide']>[0]['actors'] {
+  const { conn, clock, timeZone } = deps;
+  const db = conn.db;
+  const log = deps.logger.child({ component: 'settlement' });
+
+  function computeFigures(date: string): FiguresOutput {
+    const { start, end } = dayBounds(date, timeZone);
+    return conn.sqlite
+      .transaction(() => {
+        const rates = new Map(listPartners(db).map((p) => [p.id, p.feeRateBps]));
+        const figures = settleDay(movementsBetween(db, start, end), rates);
+        return { settlements: figures.length, lines: replaceFigures(db, date, figures, clock()) };
+      })
+      .immediate();
+  }
+
+  /** Every payment the PG created from two days before the date to its end, page by page. */
+  async function fetchPgList(start: number, end: number): Promise<ListedPayment[]> {
+    const listed: ListedPayment[] = [];
+    const from = new Date(start - CREATED_BEFORE_PAID_MS).toISOString();
+    const until = new Date(end).toISOString();
+    let cursor: string | null = null;
+    for (let page = 0; page < MAX_PAGES; page++) {
+      const answer = await deps.pg.listPayments({ from, until, cursor, size: PAGE_SIZE });
+      if (answer.kind === 'unknown') throw new Error(`the PG's payment list could not be fetched: ${answer.reason}`);
+      listed.push(...answer.items);
+      if (answer.cursor === null || answer.cursor === cursor) return listed;
+      cursor = answer.cursor;
+    }
+    throw new Error(`the PG's payment list did not end after ${MAX_PAGES} pages`);
+  }
+
+  function recordDiscrepancies(date: string, pgCharges: Map<string, number>): CheckOutput {
+    const now = clock();
+    const counted = countedPayments(db, date);
+    const ours = new Map<string, number>();
+    const settlementOf = new Map<string, string>();
+    for (const line of counted) {
+      ours.set(line.paymentId, (ours.get(line.paymentId) ?? 0) + line.amount);
+      settlementOf.set(line.paymentId, line.settlementId);
+    }
+    const found = compareWithPg(ours, pgCharges);
+    const uncounted = found.filter((d) => !settlementOf.has(d.paymentId)).map((d) => d.paymentId);
+    const partnerOf = partnersOfPayments(db, uncounted);
+    const bySettlement = new Map<string, Discrepancy[]>(settlementsOfDate(db, date).map((s) => [s.id, []]));
+    for (const discrepancy of found) {
+      const partnerId = partnerOf.get(discrepancy.paymentId);
+      const settlementId =
+        settlementOf.get(discrepancy.paymentId) ??
+        (partnerId === undefined ? undefined : ensureSettlement(db, date, partnerId, DEFAULT_CURRENCY, 'processing', now));
+      if (settlementId === undefined) {
+        // A payment this service never made: no partner to put it on, so the alert is its record.
+        alert(date, discrepancy, null, now);
+        continue;
+      }
+      if (!bySettlement.has(settlementId)) bySettlement.set(settlementId, []);
+      bySettlement.get(settlementId)!.push(discrepancy);
+    }
+    for (const settlement of settlementsOfDate(db, date)) {
+      const current = bySettlement.get(settlement.id) ?? [];
+      const known = new Set((JSON.parse(settlement.discrepancies) as Discrepancy[]).map(keyOf));
+      for (const discrepancy of current) if (!known.has(keyOf(discrepancy))) alert(date, discrepancy, settlement.partnerId, now);
+      setDiscrepancies(db, settlement.id, current);
+    }
+    if (found.length > 0) log.warn({ date, discrepancies: found.length }, 'settlement disagrees with the PG');
+    return { discrepancies: found.length };
+  }
+
+  function alert(date: string, discrepancy: Discrepancy, partnerId: string | null, at: number): void {
+    insertAlert(db, {
+      paymentId: discrepancy.paymentId,
+      severity: 'warning',
+      title: `Settlement ${date}: payment ${discrepancy.paymentId} ${DESCRIBED[discrepancy.kind]}`,
+      details: { date, partnerId, ...discrepancy },
+      at,
+    });
+  }
+
+  return {
+    computeFigures: fromPromise<FiguresOutput, { date: string }>(async ({ input }) => computeFigures(input.date)),
+    crossCheck: fromPromise<CheckOutput, { date: string }>(async ({ input }) => {
+      const { start, end } = dayBounds(input.date, timeZone);
+      const pgCharges = pgChargesOfDay(await fetchPgList(start, end), start, end);
+      return conn.sqlite.transaction(() => recordDiscrepancies(input.date, pgCharges)).immediate();
+    }),
+  };
+}
+
+const keyOf = (d: Discrepancy) => `${d.kind}:${d.paymentId}`;

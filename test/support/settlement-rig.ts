@@ -1,0 +1,99 @@
+import type { Connection } from '../../db/connection.ts';
+import { recordMoneyMovement } from '../../db/money-movements-repo.ts';
+import { insertPartner } from '../../db/partners-repo.ts';
+import { listSettlements, type SettlementRow } from '../../db/settlements-repo.ts';
+import { settlementMachine } from '../../machines/settlement.machine.ts';
+import { createLogger } from '../../src/logger.ts';
+import { createMockPg, type MockPg } from '../../src/mock-pg/mock-pg.ts';
+import { createPgClient, type PgClient } from '../../src/pg/pg-client.ts';
+import { createSettlementRunner, type SettlementRunner } from '../../src/settlement/settlement-runner.ts';
+import { createSettlementSteps } from '../../src/settlement/settlement-steps.ts';
+import { startFaultyProxy, type FaultyProxy } from './faulty-proxy.ts';
+import { insertPaymentRow } from './payment-rows.ts';
+
+const SECRET = 'settlement-test-secret';
+const STORE_ID = 'store-settlement-test';
+export const SEOUL = 'Asia/Seoul';
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/**
+ * A settlement runner on a test database, checking against a real mock PG (through a
+ * proxy that can lose requests). Payments and their money movements are written as the
+ * payment host would have, at chosen instants, with the PG's books made to match.
+ */
+export interface SettlementRig {
+  conn: Connection;
+  mock: MockPg;
+  proxy: FaultyProxy;
+  runner: SettlementRunner;
+  partner(id: string, feeRateBps: number): void;
+  /** A payment of `amount` whose charge the PG confirmed at `at` (its books agree). */
+  charge(paymentId: string, partnerId: string, amount: number, at: string): void;
+  /** Money given back at `at`: a refund, or a void of the whole charge. */
+  giveBack(paymentId: string, kind: 'refund' | 'void', amount: number, at: string): void;
+  /** Runs the date (as an operator would) and returns its settlements once the run rests or waits. */
+  settle(date: string): Promise<SettlementRow[]>;
+  alerts(): Array<{ severity: string; title: string; paymentId: string | null; details: string }>;
+  close(): Promise<void>;
+}
+
+export async function startSettlementRig(conn: Connection, { pollMs = 20 } = {}): Promise<SettlementRig> {
+  const logger = createLogger(process.env.TEST_LOG_LEVEL ?? 'silent', 'settlement-test');
+  const mock = createMockPg({ secret: SECRET, storeId: STORE_ID, webhookSecret: 'whsec_c2V0dGxlbWVudC10ZXN0', logger });
+  const proxy = await startFaultyProxy(await mock.listen(0, '127.0.0.1'));
+  const pg: PgClient = createPgClient({
+    baseUrl: proxy.url,
+    secret: SECRET,
+    storeId: STORE_ID,
+    timeoutMs: 2_000,
+    connections: 4,
+    queueTimeoutMs: 2_000,
+    logger,
+  });
+  const runner = createSettlementRunner({
+    conn,
+    machine: settlementMachine.provide({ actors: createSettlementSteps({ conn, pg, clock: Date.now, timeZone: SEOUL, logger }) }),
+    retry: { baseMs: 10, capMs: 40, urgentAfter: 3 },
+    clock: Date.now,
+    logger,
+    owner: 'settlement-test',
+    leaseTtlMs: 30_000,
+    pollMs,
+  });
+  const { db } = conn;
+  const paidAt = new Map<string, number>();
+  return {
+    conn,
+    mock,
+    proxy,
+    runner,
+    partner(id, feeRateBps) {
+      insertPartner(db, { id, name: `Partner ${id}`, feeRateBps, createdAt: 1, updatedAt: 1 });
+    },
+    charge(paymentId, partnerId, amount, at) {
+      const ms = Date.parse(at);
+      insertPaymentRow(db, paymentId, 'completed', { partnerId, amount, status: 'completed', createdAt: ms - 1_000 });
+      recordMoneyMovement(db, { paymentId, kind: 'charge', amount, at: ms });
+      mock.editLedger(paymentId, { status: 'PAID', amount, requestedAt: iso(ms - 1_000), paidAt: iso(ms) });
+      paidAt.set(paymentId, ms);
+    },
+    giveBack(paymentId, kind, amount, at) {
+      recordMoneyMovement(db, { paymentId, kind, amount, at: Date.parse(at) });
+    },
+    async settle(date) {
+      runner.request(date, 'operator');
+      await runner.settled(date, 10_000);
+      return listSettlements(db, { date });
+    },
+    alerts: () =>
+      conn.sqlite.prepare('select severity, title, payment_id as paymentId, details from alerts order by id').all() as ReturnType<
+        SettlementRig['alerts']
+      >,
+    async close() {
+      await runner.stop();
+      await pg.close();
+      await proxy.close();
+      await mock.close();
+    },
+  };
+}

@@ -1,0 +1,12 @@
+import { describe, expect, it } from 'vitest';
+import { toCsv } from '../../src/settlement/csv.ts';
+
+describe('CSV (RFC 4180)', () => {
+  it('writes a header and records separated by CRLF', () => {
+    expect(toCsv(['a', 'b'], [['x', 1], ['y', null]])).toBe('a,b\r\nx,1\r\ny,\r\n');
+  });
+
+  it('quotes fields with commas, quotes and line breaks, doubling the quotes', () => {
+    expect(toCsv(['f'], [['a,b'], ['say "hi"'], ['two\nlines'], ['cr\r']])).toBe('f\r\n"a,b"\r\n"say ""hi"""\r\n"two\nlines"\r\n"cr\r"\r\n');
+  });
+});
