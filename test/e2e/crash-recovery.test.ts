@@ -6,6 +6,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { checkInvariants } from '../../scripts/invariants/check-invariants.ts';
 import { fetchLedger } from '../../scripts/invariants/ledger.ts';
 import { SERVICE_NODE_FLAGS, startProcess, type Proc } from '../../scripts/lib/processes.ts';
+import { dateAt } from '../../src/settlement/business-day.ts';
+import { startFaultyProxy } from '../support/faulty-proxy.ts';
 import { startMerchantReceiver } from '../support/merchant-receiver.ts';
 
 const ADMIN_TOKEN = 'e2e-admin-token-0123456789';
@@ -230,4 +232,74 @@ describe('crash recovery with real processes', () => {
       await merchant.close();
     }
   }, 120_000);
+
+  it('settles a date once, with the right figures, after a kill -9 in the middle of its run', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'paystate-e2e-'));
+    const pg = await startProcess('src/mock-pg/main.ts', { PG_SECRET, PG_MOCK_PORT: '0' });
+    procs.push(pg);
+    const proxy = await startFaultyProxy(pg.url);
+    // The PG's list answers slowly: the run is killed while it waits for it, its figures written.
+    const env = { PG_TIMEOUT_MS: '20000', SETTLEMENT_RUN_WAIT_MS: '0', LEASE_TTL_MS: '2000', SETTLEMENT_POLL_MS: '100' };
+    let service = await startServiceProcess(proxy.url, 'e2e-settlement-first', env);
+    const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
+    try {
+      await createProducts(service.url);
+      await post(service.url, '/v1/admin/partners', { id: 'partner-e2e', name: 'E2E', feeRateBps: 250 }, admin);
+      const ids = [...(await purchaseLoad(40, () => service.url, async () => undefined)).values()];
+      await waitUntilAtRest(() => service.url, 60_000);
+      const refunded = ids.slice(0, 5);
+      for (const id of refunded) await post(service.url, `/v1/payments/${id}/cancel`, { reason: 'e2e refund', amount: 1_000 }, { 'idempotency-key': `refund-${id}` });
+      await waitUntilAtRest(() => service.url, 60_000);
+
+      const db = new Database(join(dir, 'paystate.db'), { readonly: true });
+      const read = <T>(sql: string) => db.prepare(sql).all() as T[];
+      const movements = read<{ paymentId: string; kind: string; amount: number; at: number }>(
+        'select payment_id as paymentId, kind, amount, at from money_movements',
+      );
+      const dates = new Set(movements.map((m) => dateAt(m.at, 'Asia/Seoul')));
+      expect(dates.size, 'the payments straddle midnight in Seoul: run the test again').toBe(1);
+      const [date] = [...dates] as [string];
+      const charges = movements.filter((m) => m.kind === 'charge');
+      const refunds = movements.filter((m) => m.kind !== 'charge');
+      expect(charges.length).toBeGreaterThan(0);
+      expect(refunds.length).toBeGreaterThan(0);
+
+      proxy.holdNext('GET', /^\/payments-by-cursor/, 5_000, 10);
+      expect((await post(service.url, '/v1/admin/settlements/run', { date }, admin)).status).toBe(202);
+      const state = () => (db.prepare('select state from settlement_runs where date = ?').get(date) as { state: string } | undefined)?.state;
+      const deadline = Date.now() + 20_000;
+      while (state() !== 'processing.checking' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      expect(state()).toBe('processing.checking');
+      await service.kill('SIGKILL');
+
+      // Another process takes the run up once the dead one's lease has run out.
+      service = await startServiceProcess(proxy.url, 'e2e-settlement-second', env);
+      const finished = Date.now() + 60_000;
+      while (state() !== 'completed' && Date.now() < finished) await new Promise((r) => setTimeout(r, 100));
+      expect(state()).toBe('completed');
+
+      const settlements = read<Record<string, unknown>>(`select * from settlements where date = '${date}'`);
+      const fee = charges.reduce((sum, c) => sum + Math.floor((c.amount * 250) / 10_000), 0);
+      const gross = charges.reduce((sum, c) => sum + c.amount, 0);
+      const given = refunds.reduce((sum, r) => sum + r.amount, 0);
+      expect(settlements).toMatchObject([
+        {
+          partner_id: 'partner-e2e',
+          status: 'completed',
+          payment_count: charges.length,
+          gross_amount: gross,
+          refund_count: refunds.length,
+          refund_amount: given,
+          fee_amount: fee,
+          net_amount: gross - given - fee,
+          discrepancies: '[]',
+        },
+      ]);
+      expect(read(`select count(*) as lines from settlement_lines`)).toEqual([{ lines: movements.length }]);
+      expect(read(`select requests from settlement_runs where date = '${date}'`)).toEqual([{ requests: 1 }]);
+      db.close();
+    } finally {
+      await proxy.close();
+    }
+  }, 180_000);
 });
