@@ -3,6 +3,8 @@ import { Pool } from 'undici';
 
 /** One POST /v1/payments as the client saw it. */
 export interface Ack {
+  /** Epoch ms when the request was sent. */
+  sentAt: number;
   ackMs: number;
   /** HTTP status, 0 when the request failed without an answer. */
   status: number;
@@ -47,6 +49,7 @@ export async function postPayments(baseUrl: string, options: LoadOptions): Promi
   async function send(index: number): Promise<void> {
     sent++;
     lastSentAt = Date.now();
+    const sentAt = lastSentAt;
     const started = performance.now();
     try {
       const response = await pool.request({
@@ -57,12 +60,13 @@ export async function postPayments(baseUrl: string, options: LoadOptions): Promi
       });
       const payload = (await response.body.json()) as { id?: unknown };
       acks.push({
+        sentAt,
         ackMs: performance.now() - started,
         status: response.statusCode,
         paymentId: typeof payload.id === 'string' ? payload.id : null,
       });
     } catch {
-      acks.push({ ackMs: performance.now() - started, status: 0, paymentId: null });
+      acks.push({ sentAt, ackMs: performance.now() - started, status: 0, paymentId: null });
     }
   }
 

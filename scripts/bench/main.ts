@@ -9,6 +9,7 @@ import { HELP, parseOptions, partContext, type BenchOptions, type Part, type Par
 import { printProfiles } from './profile-summary.ts';
 import { checkTargets, printTable, writeReport, type BenchReport } from './report.ts';
 import { runRecovery } from './recovery.ts';
+import { runSettlement } from './settlement.ts';
 import { killEverything } from './stack.ts';
 import { round } from './stats.ts';
 
@@ -54,6 +55,9 @@ async function runOne(part: Part, context: PartContext, report: BenchReport): Pr
       break;
     case 'memory':
       report.memory = await runMemory(context);
+      break;
+    case 'settlement':
+      report.settlement = await runSettlement(context);
       break;
   }
 }

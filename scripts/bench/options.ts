@@ -1,13 +1,14 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { SETTLEMENT_LOAD_PER_SEC } from './settlement.ts';
 import type { ProfileTarget } from './stack.ts';
 
-export const PARTS = ['clean', 'events', 'bound', 'chaos', 'recovery', 'memory'] as const;
+export const PARTS = ['clean', 'events', 'bound', 'chaos', 'recovery', 'memory', 'settlement'] as const;
 export type Part = (typeof PARTS)[number];
 
 /** Payments per part: the issue's sizes, and a small set that runs in well under two minutes. */
-const FULL_SIZES: Record<Part, number> = { clean: 20_000, events: 20_000, bound: 20_000, chaos: 3_000, recovery: 10_000, memory: 100_000 };
-const QUICK_SIZES: Record<Part, number> = { clean: 2_000, events: 2_000, bound: 2_000, chaos: 500, recovery: 1_000, memory: 5_000 };
+const FULL_SIZES: Record<Part, number> = { clean: 20_000, events: 20_000, bound: 20_000, chaos: 3_000, recovery: 10_000, memory: 100_000, settlement: 10_000 };
+const QUICK_SIZES: Record<Part, number> = { clean: 2_000, events: 2_000, bound: 2_000, chaos: 500, recovery: 1_000, memory: 5_000, settlement: 1_000 };
 
 export interface BenchOptions {
   quick: boolean;
@@ -49,6 +50,8 @@ Parts (all by default):
   recovery  seconds from restart to all at rest for ${FULL_SIZES.recovery} payments in flight at a SIGKILL
   memory    RSS of the service with ${FULL_SIZES.memory} payments hibernated in inquiry, 30 s after
             they hibernated
+  settlement  seconds to settle a day of ${FULL_SIZES.settlement} payments (figures and the PG check), and
+            the payment API's 202 p99 at ${SETTLEMENT_LOAD_PER_SEC}/s without a run and during it
 
 Options:
   --quick              every part at a small size (${Object.entries(QUICK_SIZES).map(([k, v]) => `${k} ${v}`).join(', ')})

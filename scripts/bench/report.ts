@@ -5,6 +5,7 @@ import { PACED_PER_SEC, type ChaosResult } from './chaos.ts';
 import type { CleanPathResult, EventsResult } from './clean-path.ts';
 import type { MemoryResult } from './memory.ts';
 import type { RecoveryResult } from './recovery.ts';
+import { SETTLEMENT_LOAD_PER_SEC, type SettlementResult } from './settlement.ts';
 
 export interface BenchReport {
   startedAt: string;
@@ -23,6 +24,7 @@ export interface BenchReport {
   chaos?: ChaosResult;
   recovery?: RecoveryResult;
   memory?: MemoryResult;
+  settlement?: SettlementResult;
   targets?: TargetCheck[];
   /** Parts that could not finish, with the reason. */
   failures?: Partial<Record<string, string>>;
@@ -55,7 +57,7 @@ type Row = [part: string, figure: string, value: number | string, target?: Targe
 function rows(report: BenchReport, targets: TargetCheck[]): Row[] {
   const target = (name: string) => targets.find((t) => t.name === name);
   const out: Row[] = [];
-  const { cleanPath: clean, bound, chaos, recovery, memory } = report;
+  const { cleanPath: clean, bound, chaos, recovery, memory, settlement } = report;
   if (clean) {
     out.push(
       ['clean', 'completed payments/s', clean.paymentsPerSec, target('clean path payments/s')],
@@ -110,6 +112,16 @@ function rows(report: BenchReport, targets: TargetCheck[]): Row[] {
       ['memory', 'RSS MB at hibernation / peak', `${memory.rssAtHibernationMb} / ${memory.peakRssMb}`],
       ['memory', 'actors in memory', memory.actorsInMemory],
       ['memory', 'heap used / heap total / external MB', `${memory.heapUsedMb} / ${memory.heapTotalMb} / ${memory.externalMb}`],
+    );
+  }
+  if (settlement) {
+    out.push(
+      ['settlement', `s to settle a day (${settlement.paymentsSettled} payments, ${settlement.lines} lines)`, settlement.runSeconds],
+      [
+        'settlement',
+        `202 ack p99 ms at ${SETTLEMENT_LOAD_PER_SEC}/s: no run / during the run (max, n)`,
+        `${settlement.ackP99IdleMs} / ${settlement.ackP99DuringRunMs} (${settlement.ackMaxDuringRunMs}, ${settlement.paymentsDuringRun})`,
+      ],
     );
   }
   return out;
