@@ -49,15 +49,44 @@ function insertFulfilment(sqlite: Sqlite, paymentId: string): void {
   sqlite.prepare(`insert into fulfilments (payment_id, customer_id, items, created_at) values (?, 'c-1', '[]', ?)`).run(paymentId, NOW);
 }
 
+/** What recordAttention writes: the failed step's dead letter and the urgent alert. */
 function insertAttention(sqlite: Sqlite, paymentId: string): void {
+  insertDeadLetter(sqlite, paymentId, 'payment_step');
+  insertAlert(sqlite, paymentId, 'urgent');
+}
+
+function insertDeadLetter(sqlite: Sqlite, paymentId: string, kind: 'payment_step' | 'webhook_delivery'): void {
   sqlite
     .prepare(
-      `insert into failed_events (payment_id, step, reason, status, created_at, updated_at) values (?, 'release', 'retries exhausted', 'open', ?, ?)`,
+      `insert into failed_events (kind, payment_id, step, reason, status, created_at, updated_at) values (?, ?, ?, 'retries exhausted', 'open', ?, ?)`,
     )
-    .run(paymentId, NOW, NOW);
+    .run(kind, paymentId, kind === 'payment_step' ? 'voiding' : 'webhook_delivery', NOW, NOW);
+}
+
+function insertAlert(sqlite: Sqlite, paymentId: string, severity: 'warning' | 'urgent'): void {
   sqlite
-    .prepare(`insert into alerts (payment_id, severity, title, details, created_at, next_attempt_at) values (?, 'urgent', 'needs attention', '{}', ?, ?)`)
-    .run(paymentId, NOW, NOW);
+    .prepare(`insert into alerts (payment_id, severity, title, details, created_at, next_attempt_at) values (?, ?, 'about a payment', '{}', ?, ?)`)
+    .run(paymentId, severity, NOW, NOW);
+}
+
+/** The payment's transition log (its machine states, in order) and the outbox events numbered 1, 2, 3… */
+function insertHistory(sqlite: Sqlite, paymentId: string, states: string[], eventTypes: string[]): void {
+  states.forEach((state, i) =>
+    sqlite
+      .prepare(`insert into payment_transitions (payment_id, seq, type, from_state, to_state, at) values (?, ?, 'x', ?, ?, ?)`)
+      .run(paymentId, i + 1, states[i - 1] ?? null, state, NOW),
+  );
+  eventTypes.forEach((type, i) => insertEvent(sqlite, paymentId, i + 1, type));
+}
+
+function insertEvent(sqlite: Sqlite, paymentId: string, sequence: number, type: string): void {
+  sqlite
+    .prepare(`insert into payment_events (id, payment_id, sequence, type, occurred_at, data) values (?, ?, ?, ?, ?, '{}')`)
+    .run(`evt_${paymentId}_${sequence}_${type}`, paymentId, sequence, type, NOW);
+}
+
+function insertMovement(sqlite: Sqlite, paymentId: string, kind: 'charge' | 'refund' | 'void', amount: number): void {
+  sqlite.prepare(`insert into money_movements (payment_id, kind, amount, at) values (?, ?, ?, ?)`).run(paymentId, kind, amount, NOW);
 }
 
 function ledgerEntry(paymentId: string, status: LedgerEntry['status'], amount: number, cancelledAmount = 0): LedgerEntry {
@@ -80,8 +109,12 @@ function ledgerEntry(paymentId: string, status: LedgerEntry['status'], amount: n
 const book = (quantity: number): Item => ({ productId: 'book', quantity, unitPrice: 15_000 });
 const seat = (quantity: number): Item => ({ productId: 'seat', quantity, unitPrice: 300_000 });
 
+const RESERVED = 'reserving.reservingStock';
+const CHARGED = [RESERVED, 'charging.calling', 'finalizing.fulfilling', 'completed'];
+
 /**
- * A quiesced world in which every rule holds, one payment per resting status.
+ * A quiesced world in which every rule holds, one payment per resting status, each with the
+ * rows the current code writes: its transition log and events, its money movements.
  * book: 10 on sale, 2 + 1 held by completed and partially_cancelled; seat: 3 on sale, 1 held by requires_attention.
  */
 function buildConsistentPair(sqlite: Sqlite): LedgerEntry[] {
@@ -91,21 +124,54 @@ function buildConsistentPair(sqlite: Sqlite): LedgerEntry[] {
   insertPayment(sqlite, 'pay_completed', 'completed', [book(2)]);
   insertReservation(sqlite, 'pay_completed', 'book', 2, 'reserved');
   insertFulfilment(sqlite, 'pay_completed');
+  insertHistory(sqlite, 'pay_completed', CHARGED, ['payment.created', 'payment.completed']);
+  insertMovement(sqlite, 'pay_completed', 'charge', 30_000);
 
   insertPayment(sqlite, 'pay_partial', 'partially_cancelled', [book(1)], 5_000);
   insertReservation(sqlite, 'pay_partial', 'book', 1, 'reserved');
   insertFulfilment(sqlite, 'pay_partial');
+  insertHistory(
+    sqlite,
+    'pay_partial',
+    [...CHARGED, 'cancelling.refunding', 'partially_cancelled'],
+    ['payment.created', 'payment.completed', 'payment.cancel_requested', 'payment.partially_cancelled'],
+  );
+  insertMovement(sqlite, 'pay_partial', 'charge', 15_000);
+  insertMovement(sqlite, 'pay_partial', 'refund', 5_000);
 
+  // Paid, then its fulfilment failed for good: the charge was voided and the stock released.
   insertPayment(sqlite, 'pay_cancelled', 'cancelled', [seat(1)], 300_000);
   insertReservation(sqlite, 'pay_cancelled', 'seat', 1, 'released');
+  insertHistory(
+    sqlite,
+    'pay_cancelled',
+    [RESERVED, 'charging.calling', 'finalizing.fulfilling', 'compensating.voiding', 'releasing.releasingStock', 'cancelled'],
+    ['payment.created', 'payment.cancelled'],
+  );
+  insertMovement(sqlite, 'pay_cancelled', 'charge', 300_000);
+  insertMovement(sqlite, 'pay_cancelled', 'void', 300_000);
 
+  // Declined by the PG: no money moved.
   insertPayment(sqlite, 'pay_failed', 'failed', [book(1)]);
   insertReservation(sqlite, 'pay_failed', 'book', 1, 'released');
+  insertHistory(sqlite, 'pay_failed', [RESERVED, 'charging.calling', 'releasing.releasingStock', 'failed.closed'], [
+    'payment.created',
+    'payment.failed',
+  ]);
 
   insertPayment(sqlite, 'pay_rejected', 'rejected', [seat(5)]);
+  insertHistory(sqlite, 'pay_rejected', [RESERVED, 'rejected'], ['payment.created', 'payment.rejected']);
 
+  // Paid, its fulfilment failed and so did the void: the money and the seat wait for an operator.
   insertPayment(sqlite, 'pay_attention', 'requires_attention', [seat(1)]);
   insertReservation(sqlite, 'pay_attention', 'seat', 1, 'reserved');
+  insertHistory(
+    sqlite,
+    'pay_attention',
+    [RESERVED, 'charging.calling', 'finalizing.fulfilling', 'compensating.voiding', 'requires_attention'],
+    ['payment.created', 'payment.requires_attention'],
+  );
+  insertMovement(sqlite, 'pay_attention', 'charge', 300_000);
   insertAttention(sqlite, 'pay_attention');
 
   return [
@@ -143,6 +209,15 @@ function expectOnly(kind: ViolationKind, ids: { paymentId?: string; productId?: 
   const { violations } = check();
   expect(violations.map((v) => v.kind)).toEqual([kind]);
   expect(violations[0]).toMatchObject(ids);
+  return violations[0]!.message;
+}
+
+/** As expectOnly, for a PG ledger changed under the payment: its money movements then disagree with the PG too. */
+function expectWithMoney(kind: ViolationKind, ids: { paymentId: string }) {
+  const { violations } = check();
+  expect(violations.map((v) => v.kind)).toEqual([kind, 'money_disagrees_with_pg']);
+  expect(violations[0]).toMatchObject(ids);
+  expect(violations[1]).toMatchObject(ids);
   return violations[0]!.message;
 }
 
@@ -190,7 +265,7 @@ describe('checkInvariants', () => {
     ledger = ledger.filter((e) => e.paymentId !== 'pay_failed');
     ledger.push(ledgerEntry('pay_failed', 'PAID', 15_000));
     const { violations } = check();
-    expect(violations.map((v) => v.kind)).toEqual(['money_not_returned', 'state_disagrees_with_pg']);
+    expect(violations.map((v) => v.kind)).toEqual(['money_not_returned', 'state_disagrees_with_pg', 'money_disagrees_with_pg']);
     expect(violations[0]!.message).toBe(`payment pay_failed is failed but the PG holds 15000 of the customer's money (PAID)`);
   });
 
@@ -198,12 +273,19 @@ describe('checkInvariants', () => {
     entry('pay_cancelled').cancelledAmount = 100_000;
     entry('pay_cancelled').status = 'PARTIAL_CANCELLED';
     const { violations } = check();
-    expect(violations.map((v) => v.kind)).toEqual(['money_not_returned', 'state_disagrees_with_pg', 'cancelled_amount_mismatch']);
+    expect(violations.map((v) => v.kind)).toEqual([
+      'money_not_returned',
+      'state_disagrees_with_pg',
+      'cancelled_amount_mismatch',
+      'money_disagrees_with_pg',
+    ]);
     expect(violations[0]).toMatchObject({ paymentId: 'pay_cancelled' });
   });
 
   it('does not compare with the PG a payment an operator settled by hand', () => {
+    // The money went back outside the PG: the PG still has it paid, and no void was recorded.
     run(`update payments set failure_code = 'resolved_by_operator' where id = 'pay_cancelled'`);
+    run(`delete from money_movements where payment_id = 'pay_cancelled' and kind = 'void'`);
     entry('pay_cancelled').cancelledAmount = 0;
     entry('pay_cancelled').status = 'PAID';
     expect(check().violations).toEqual([]);
@@ -217,7 +299,7 @@ describe('checkInvariants', () => {
     ledger = ledger.filter((e) => e.paymentId !== paymentId);
     if (pg === 'CANCELLED') ledger.push(ledgerEntry(paymentId, 'CANCELLED', 15_000, 15_000));
     if (pg === 'FAILED') ledger.push(ledgerEntry(paymentId, 'FAILED', 30_000));
-    expect(expectOnly('state_disagrees_with_pg', { paymentId })).toContain(says);
+    expect(expectWithMoney('state_disagrees_with_pg', { paymentId })).toContain(says);
   });
 
   it('state_disagrees_with_pg: a rejected payment the PG has heard of', () => {
@@ -229,14 +311,14 @@ describe('checkInvariants', () => {
 
   it('amount_mismatch: the PG took a different amount', () => {
     entry('pay_completed').paidAmount = 25_000;
-    expect(expectOnly('amount_mismatch', { paymentId: 'pay_completed' })).toBe(
+    expect(expectWithMoney('amount_mismatch', { paymentId: 'pay_completed' })).toBe(
       'payment pay_completed amount 30000 but the PG took 25000 (PAID)',
     );
   });
 
   it('cancelled_amount_mismatch: the PG refunded a different amount', () => {
     entry('pay_partial').cancelledAmount = 7_000;
-    expect(expectOnly('cancelled_amount_mismatch', { paymentId: 'pay_partial' })).toBe(
+    expect(expectWithMoney('cancelled_amount_mismatch', { paymentId: 'pay_partial' })).toBe(
       'payment pay_partial (partially_cancelled) cancelled_amount 5000 but the PG cancelled 7000',
     );
   });
@@ -257,37 +339,47 @@ describe('checkInvariants', () => {
   });
 
   describe('events_disagree_with_history', () => {
-    /** pay_completed's transition log, and the outbox events that log calls for. */
-    function history(events: Array<[number, string]>) {
-      const states = ['reserving.reservingStock', 'charging.calling', 'finalizing.fulfilling', 'completed'];
-      states.forEach((state, i) =>
-        sqlite
-          .prepare(`insert into payment_transitions (payment_id, seq, type, from_state, to_state, at) values ('pay_completed', ?, 'x', ?, ?, ?)`)
-          .run(i + 1, states[i - 1] ?? null, state, NOW),
-      );
-      for (const [sequence, type] of events) {
-        sqlite
-          .prepare(`insert into payment_events (id, payment_id, sequence, type, occurred_at, data) values (?, 'pay_completed', ?, ?, ?, '{}')`)
-          .run(`evt_${sequence}_${type}`, sequence, type, NOW);
-      }
-    }
-
-    it('finds nothing when each change of status has its event, in order', () => {
-      history([
-        [1, 'payment.created'],
-        [2, 'payment.completed'],
-      ]);
-      expect(check().violations).toEqual([]);
-    });
+    const HISTORY_SAYS = 'its history says payment.created, payment.completed';
 
     it.each([
-      ['a missing event', [[1, 'payment.created']]],
-      ['an extra event', [[1, 'payment.created'], [2, 'payment.completed'], [3, 'payment.cancelled']]],
-      ['a gap in the sequence', [[1, 'payment.created'], [3, 'payment.completed']]],
-      ['events out of order', [[1, 'payment.completed'], [2, 'payment.created']]],
-    ] as Array<[string, Array<[number, string]>]>)('flags %s', (_, events) => {
-      history(events);
-      expect(expectOnly('events_disagree_with_history', { paymentId: 'pay_completed' })).toContain('its history says payment.created, payment.completed');
+      ['a missing event', [`delete from payment_events where payment_id = 'pay_completed' and sequence = 2`]],
+      ['a gap in the sequence', [`update payment_events set sequence = 3 where payment_id = 'pay_completed' and sequence = 2`]],
+      [
+        'events out of order',
+        [
+          `update payment_events set type = 'payment.completed' where payment_id = 'pay_completed' and sequence = 1`,
+          `update payment_events set type = 'payment.created' where payment_id = 'pay_completed' and sequence = 2`,
+        ],
+      ],
+    ])('flags %s', (_, corruption) => {
+      corruption.forEach(run);
+      expect(expectOnly('events_disagree_with_history', { paymentId: 'pay_completed' })).toContain(HISTORY_SAYS);
+    });
+
+    it('flags an extra event', () => {
+      insertEvent(sqlite, 'pay_completed', 3, 'payment.cancelled');
+      expect(expectOnly('events_disagree_with_history', { paymentId: 'pay_completed' })).toContain(HISTORY_SAYS);
+    });
+
+    it('flags a payment whose events were never written', () => {
+      run(`delete from payment_events where payment_id = 'pay_completed'`);
+      expect(expectOnly('events_disagree_with_history', { paymentId: 'pay_completed' })).toBe(
+        `payment pay_completed has no events but ${HISTORY_SAYS}`,
+      );
+    });
+
+    it('flags a payment with neither a transition log nor events: every payment has payment.created', () => {
+      run(`delete from payment_transitions where payment_id = 'pay_rejected'`);
+      run(`delete from payment_events where payment_id = 'pay_rejected'`);
+      expect(expectOnly('events_disagree_with_history', { paymentId: 'pay_rejected' })).toBe(
+        'payment pay_rejected has no events but its history says payment.created',
+      );
+    });
+
+    it('does not compare a payment whose log names a state this machine does not have', () => {
+      run(`update payment_transitions set to_state = 'retiredState' where payment_id = 'pay_completed' and seq = 2`);
+      run(`delete from payment_events where payment_id = 'pay_completed'`);
+      expect(check().violations).toEqual([]);
     });
   });
 
@@ -296,9 +388,69 @@ describe('checkInvariants', () => {
     expect(expectOnly('attention_without_dead_letter', { paymentId: 'pay_attention' })).toContain('no open failed event');
   });
 
+  it('attention_without_dead_letter: a dead event delivery is not the payment step dead letter', () => {
+    run(`update failed_events set status = 'retried' where payment_id = 'pay_attention'`);
+    insertDeadLetter(sqlite, 'pay_attention', 'webhook_delivery');
+    expect(expectOnly('attention_without_dead_letter', { paymentId: 'pay_attention' })).toContain('no open failed event');
+  });
+
   it('attention_without_alert: nobody was told', () => {
     run(`delete from alerts where payment_id = 'pay_attention'`);
     expect(expectOnly('attention_without_alert', { paymentId: 'pay_attention' })).toContain('no alert');
+  });
+
+  it('attention_without_alert: a warning about the payment is not the urgent attention alert', () => {
+    run(`delete from alerts where payment_id = 'pay_attention'`);
+    insertAlert(sqlite, 'pay_attention', 'warning');
+    expect(expectOnly('attention_without_alert', { paymentId: 'pay_attention' })).toContain('no alert');
+  });
+
+  describe('money_disagrees_with_pg', () => {
+    it('a charge the PG took that no movement records', () => {
+      run(`delete from money_movements where payment_id = 'pay_completed'`);
+      expect(expectOnly('money_disagrees_with_pg', { paymentId: 'pay_completed' })).toBe(
+        'payment pay_completed (completed, PAID): charges add up to 0 but the PG took 30000',
+      );
+    });
+
+    it('a refund the PG made that no movement records', () => {
+      run(`delete from money_movements where payment_id = 'pay_partial' and kind = 'refund'`);
+      expect(expectOnly('money_disagrees_with_pg', { paymentId: 'pay_partial' })).toBe(
+        'payment pay_partial (partially_cancelled, PARTIAL_CANCELLED): refunds and voids add up to 0 but the PG gave back 5000',
+      );
+    });
+
+    it('a charge recorded twice', () => {
+      insertMovement(sqlite, 'pay_completed', 'charge', 30_000);
+      expect(expectOnly('money_disagrees_with_pg', { paymentId: 'pay_completed' })).toBe(
+        'payment pay_completed (completed, PAID): 2 charge movements; charges add up to 60000 but the PG took 30000',
+      );
+    });
+
+    it('a void of money the PG never took', () => {
+      insertMovement(sqlite, 'pay_failed', 'void', 15_000);
+      expect(expectOnly('money_disagrees_with_pg', { paymentId: 'pay_failed' })).toBe(
+        'payment pay_failed (failed, FAILED): refunds and voids add up to 15000 but the PG gave back 0',
+      );
+    });
+
+    it('a charge recorded twice, even on a payment waiting for an operator', () => {
+      insertMovement(sqlite, 'pay_attention', 'charge', 300_000);
+      expect(expectOnly('money_disagrees_with_pg', { paymentId: 'pay_attention' })).toBe(
+        'payment pay_attention (requires_attention, PAID): 2 charge movements',
+      );
+    });
+
+    it.each([
+      ['in flight (processing)', 'pay_completed', [`update payments set status = 'processing' where id = 'pay_completed'`], ['in_flight']],
+      ['in flight (cancel_requested)', 'pay_completed', [`update payments set status = 'cancel_requested' where id = 'pay_completed'`], ['in_flight']],
+      ['waiting for an operator', 'pay_attention', [], []],
+      ['settled by an operator', 'pay_cancelled', [`update payments set failure_code = 'resolved_by_operator' where id = 'pay_cancelled'`], []],
+    ])('does not compare a payment %s', (_, paymentId, setup, kinds) => {
+      setup.forEach(run);
+      run(`delete from money_movements where payment_id = '${paymentId}'`);
+      expect(check().violations.map((v) => v.kind)).toEqual(kinds);
+    });
   });
 });
 
@@ -359,7 +511,10 @@ describe('check-invariants CLI', () => {
     expect(result.code).toBe(1);
     expect(JSON.parse(result.stdout)).toMatchObject({
       payments: 6,
-      violations: [{ kind: 'cancelled_amount_mismatch', paymentId: 'pay_partial' }],
+      violations: [
+        { kind: 'cancelled_amount_mismatch', paymentId: 'pay_partial' },
+        { kind: 'money_disagrees_with_pg', paymentId: 'pay_partial' },
+      ],
     });
   });
 
