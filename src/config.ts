@@ -62,7 +62,7 @@ const serviceSchema = z.object({
   AMQP_URL: z.url({ protocol: /^amqps?$/ }).optional(),
   AMQP_EXCHANGE: z.string().min(1).max(200).default('paystate.events'),
   AMQP_INBOX_QUEUE: z.string().min(1).max(200).default('paystate.inbox'),
-  AMQP_MAX_RETRIES: z.coerce.number().int().nonnegative().default(3),
+  AMQP_MAX_RETRIES: z.coerce.number().int().min(0).max(20).default(3),
   AMQP_RETRY_DELAY_MS: z.coerce.number().int().positive().default(1_000),
   /** Business dates are calendar days here (an IANA zone name). */
   SETTLEMENT_TIME_ZONE: z

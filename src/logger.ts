@@ -18,3 +18,8 @@ export function createLogger(level: string, name: string): Logger {
 export function maskSecret(value: string): string {
   return value.length <= 4 ? '****' : `****${value.slice(-4)}`;
 }
+
+/** Every `"billingKey": "…"` in a raw (JSON) text, masked: a stored message shown to an operator keeps its shape. */
+export function maskBillingKeys(text: string): string {
+  return text.replace(/("billingKey"\s*:\s*")((?:[^"\\]|\\.)*)"/g, (_, key: string, value: string) => `${key}${maskSecret(value)}"`);
+}

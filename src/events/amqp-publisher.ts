@@ -26,17 +26,45 @@ const BATCH = 200;
  * confirmed it: until then it stays in the outbox, so a broker that goes away loses
  * nothing and publishing resumes from the first unconfirmed event. One process publishes
  * at a time (a lock row), which keeps each payment's events in order on the exchange.
+ *
+ * Not `mandatory`: merchants bind their own queues to the exchange, and an event no queue
+ * wants (no binding for its type yet) is theirs to miss, not a failure of ours; the feed
+ * keeps every event for a consumer that binds late. The broker confirms such a message
+ * and drops it, and it counts as published.
  */
 export function createAmqpPublisher({ db, commit, clock, logger, owner, exchange }: AmqpPublisherDeps) {
   const log = logger.child({ component: 'amqp-publisher' });
+  const takeLock = () => commit.run(() => acquireLock(db, LOCK, owner, clock(), LOCK_TTL_MS));
+
+  function renewLock(): void {
+    takeLock().then(
+      (held) => {
+        if (!held) log.warn('the publish lock lapsed to another process while waiting for confirms; events may be published twice');
+      },
+      (error: unknown) => log.warn({ err: error }, 'could not renew the publish lock; trying again'),
+    );
+  }
+
+  /**
+   * Waits for the broker's confirms while renewing the lock: a broker that blocks the
+   * connection (a resource alarm) can hold them past the lock's TTL, and a peer that
+   * took the lapsed lock would publish the same batch again.
+   */
+  async function confirmHoldingLock(channel: ConfirmChannel): Promise<void> {
+    const renewal = setInterval(renewLock, LOCK_TTL_MS / 3);
+    try {
+      await channel.waitForConfirms();
+    } finally {
+      clearInterval(renewal);
+    }
+  }
 
   /** Publishes what is waiting; returns how many events the broker confirmed. */
   async function publishPending(channel: ConfirmChannel): Promise<number> {
     const events = listUnpublishedEvents(db, BATCH);
     if (events.length === 0) return 0;
-    const now = clock();
     // Taken only when there is work: an idle round writes nothing.
-    if (!(await commit.run(() => acquireLock(db, LOCK, owner, now, LOCK_TTL_MS)))) return 0;
+    if (!(await takeLock())) return 0;
     for (const event of events) {
       channel.publish(exchange, event.type, Buffer.from(JSON.stringify(toPaymentEventResource(event))), {
         persistent: true,
@@ -46,7 +74,7 @@ export function createAmqpPublisher({ db, commit, clock, logger, owner, exchange
         timestamp: Math.floor(event.occurredAt / 1000),
       });
     }
-    await channel.waitForConfirms();
+    await confirmHoldingLock(channel);
     await commit.run(() => markEventsPublished(db, events.map((e) => e.position), clock()));
     log.debug({ published: events.length }, 'events published');
     return events.length;

@@ -5,6 +5,7 @@ import { listFailedEvents, type FailedEventRow } from '../../../db/attention-rep
 import type { Db } from '../../../db/connection.ts';
 import { findPayment } from '../../../db/payments-repo.ts';
 import { AppError, notFound, paymentBusy } from '../../errors.ts';
+import { maskBillingKeys } from '../../logger.ts';
 import type { FailedEventActions } from '../../failed-events.ts';
 import type { PaymentHost } from '../../payments/payment-host.ts';
 import { toPaymentResource } from '../../payments/payment-view.ts';
@@ -28,7 +29,8 @@ export const toFailedEventResource = (row: FailedEventRow) => ({
   kind: row.kind,
   paymentId: row.paymentId,
   ...(row.kind === 'webhook_delivery' ? { eventId: row.eventId, endpointId: row.endpointId } : {}),
-  ...(row.kind === 'inbound_event' ? { message: row.payload } : {}),
+  // A billing key charges the customer: an operator sees only its last characters.
+  ...(row.kind === 'inbound_event' ? { message: row.payload === null ? null : maskBillingKeys(row.payload) } : {}),
   step: row.step,
   reason: row.reason,
   status: row.status,
