@@ -17,6 +17,8 @@ import { logAppError, problemMiddleware } from './problem.ts';
 import { requestContext } from './request-context.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { inboxRoutes } from './routes/inbox.ts';
+import { liveRoutes } from './routes/live.ts';
+import { machineRoutes } from './routes/machines.ts';
 import { paymentEventRoutes } from './routes/payment-events.ts';
 import { healthRoutes } from './routes/health.ts';
 import { paymentRoutes } from './routes/payments.ts';
@@ -69,6 +71,8 @@ export function createApp(deps: AppDeps): Koa {
     healthRoutes(deps.conn.sqlite, deps.metrics.registry),
     productRoutes(deps.conn.db, admin, deps.clock),
     paymentRoutes({ db: deps.conn.db, host: deps.host, createPayment: deps.createPayment, cancelPayment: deps.cancelPayment }),
+    liveRoutes({ db: deps.conn.db, host: deps.host }),
+    machineRoutes(),
     adminRoutes({ db: deps.conn.db, host: deps.host, reconciler: deps.reconciler, failedEvents: deps.failedEvents, admin }),
     paymentEventRoutes({ db: deps.conn.db, commit: deps.commit, clock: deps.clock, admin }),
     inboxRoutes(deps.inbox, admin),

@@ -211,21 +211,31 @@ export class PaymentHost {
     const first = read();
     if (!first || done(first) || timeoutMs <= 0) return first;
     return new Promise((resolve) => {
-      const waiters = this.waiters.get(paymentId) ?? new Set<Waiter>();
-      this.waiters.set(paymentId, waiters);
       const finish = (row: PaymentRow | undefined) => {
         clearTimeout(timer);
-        waiters.delete(check);
-        if (waiters.size === 0) this.waiters.delete(paymentId);
+        unwatch();
         resolve(row);
       };
-      const check: Waiter = () => {
+      const unwatch = this.watch(paymentId, () => {
         const row = read();
         if (!row || done(row)) finish(row);
-      };
+      });
       const timer = setTimeout(() => finish(read()), timeoutMs);
-      waiters.add(check);
     });
+  }
+
+  /**
+   * Calls `listener` after every commit of the payment's writes in this process (another
+   * process's are not seen: poll for those). Returns the function that stops it.
+   */
+  watch(paymentId: string, listener: Waiter): () => void {
+    const waiters = this.waiters.get(paymentId) ?? new Set<Waiter>();
+    this.waiters.set(paymentId, waiters);
+    waiters.add(listener);
+    return () => {
+      waiters.delete(listener);
+      if (waiters.size === 0 && this.waiters.get(paymentId) === waiters) this.waiters.delete(paymentId);
+    };
   }
 
   get liveCount(): number {

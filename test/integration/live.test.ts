@@ -1,0 +1,114 @@
+import Database from 'better-sqlite3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createActor } from 'xstate';
+import { PAYMENT_MACHINE_VERSION, paymentMachine } from '../../machines/payment.machine.ts';
+import { purchase, startHarness, type Harness } from '../support/harness.ts';
+import { expectProblem } from '../support/problems.ts';
+
+interface LiveSnapshot {
+  status: string;
+  state: string;
+  value: unknown;
+  updatedAt: string;
+}
+
+/** Reads a payment's live stream until `done` says so (or the deadline), then leaves. */
+async function readLive(url: string, done: (seen: LiveSnapshot[]) => boolean, timeoutMs = 10_000) {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), timeoutMs);
+  const response = await fetch(url, { signal: controller.signal });
+  const seen: LiveSnapshot[] = [];
+  const raw: string[] = [];
+  const decoder = new TextDecoder();
+  let buffer = '';
+  try {
+    for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+      buffer += decoder.decode(chunk, { stream: true });
+      let end: number;
+      while ((end = buffer.indexOf('\n\n')) >= 0) {
+        const message = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        raw.push(message);
+        const data = message.split('\n').find((line) => line.startsWith('data: '));
+        if (message.startsWith('event: snapshot') && data) seen.push(JSON.parse(data.slice(6)) as LiveSnapshot);
+      }
+      if (done(seen)) break;
+    }
+  } catch (error) {
+    if (!controller.signal.aborted) throw error;
+  } finally {
+    clearTimeout(timer);
+    controller.abort();
+  }
+  return { response, seen, raw };
+}
+
+describe('a payment, live', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness();
+    await h.createProduct({ id: 'book-1', price: 15_000, stock: 10 });
+  });
+  afterAll(() => h.close());
+
+  it('sends the committed snapshot at once and on every change, until the client leaves', async () => {
+    // Charged after a delay: the stream opens while the payment waits for the PG.
+    h.mock.setChaos({ delayMs: 1_000 });
+    const { body } = await h.pay('k-live', purchase('book-1', 1, 'bk_test_delay'));
+    const { response, seen } = await readLive(`${h.url}/v1/payments/${body.id}/live`, (s) => s.at(-1)?.status === 'completed');
+    expect(response.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    expect(seen[0]!.status).toBe('processing');
+    expect(seen.at(-1)).toEqual({ status: 'completed', state: 'completed', value: 'completed', updatedAt: expect.any(String) });
+    // Every step in between, each a different committed state, in order.
+    expect(new Set(seen.map((s) => `${s.state}|${s.updatedAt}`)).size).toBe(seen.length);
+    expect(seen.map((s) => s.state)).toContain('finalizing.fulfilling');
+    expect(seen.find((s) => s.state === 'charging.calling')?.value).toEqual({ charging: 'calling' });
+    // The client left: the service holds nothing for it.
+    expect((await h.request('GET', `/v1/payments/${body.id}`)).body.status).toBe('completed');
+  });
+
+  it('sees a change another process committed', async () => {
+    const { body } = await h.pay('k-elsewhere', purchase('book-1'), '?wait=10');
+    const sqlite = new Database(h.dbPath);
+    const later = Date.now() + 1;
+    const { seen } = await readLive(`${h.url}/v1/payments/${body.id}/live`, (s) => {
+      // Written behind the service's back, as a peer's commit would be.
+      if (s.length === 1) sqlite.prepare('update payments set updated_at = ? where id = ?').run(later, body.id);
+      return s.length === 2;
+    });
+    sqlite.close();
+    expect(seen.map((s) => s.updatedAt)).toEqual([body.updatedAt, new Date(later).toISOString()]);
+  });
+
+  it('answers 404 for a payment that does not exist, and 400 for an id that cannot be one', async () => {
+    expectProblem(await h.request('GET', '/v1/payments/pay_nope/live'), 404, 'not_found');
+    expectProblem(await h.request('GET', `/v1/payments/${'x'.repeat(300)}/live`), 400, 'validation_failed');
+    expectProblem(await h.request('POST', '/v1/payments/pay_nope/live'), 405, 'method_not_allowed');
+  });
+});
+
+describe('machine definitions', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness();
+  });
+  afterAll(() => h.close());
+
+  it('serves the payment machine as Stately’s editor imports it, with named guards and actions', async () => {
+    const { status, body } = await h.request('GET', '/v1/machines/payment');
+    expect(status).toBe(200);
+    expect(body).toMatchObject({ id: 'payment', version: PAYMENT_MACHINE_VERSION });
+    expect(body.definition).toEqual(JSON.parse(JSON.stringify(paymentMachine.toJSON())));
+    const text = JSON.stringify(body.definition);
+    expect(text.includes('"guard":"chargePaid"'), 'the guard is named').toBe(true);
+    expect(text.includes('"actions":["resetStep","takeChargePgTxId"]'), 'the actions are named').toBe(true);
+    // The definition's states are the machine's: a fresh actor starts in the first of them.
+    expect(Object.keys(body.definition.states)).toContain(Object.keys(createActor(paymentMachine, { input: { paymentId: 'p', amount: 1, retry: {} as never } }).getSnapshot().value as object)[0]);
+  });
+
+  it('serves the settlement machine too', async () => {
+    const { body } = await h.request('GET', '/v1/machines/settlement');
+    expect(body).toMatchObject({ id: 'settlement', version: 1 });
+    expect(Object.keys(body.definition.states)).toEqual(['requested', 'processing', 'failed', 'completed']);
+  });
+});
