@@ -44,6 +44,8 @@ export type PgRecord =
       paidAt: string | null;
       paidAmount: number;
       cancelledAmount: number;
+      /** When the PG last gave money back (ISO 8601), if it did. */
+      cancelledAt: string | null;
     }
   | { kind: 'not_found' }
   | { kind: 'unknown'; reason: string };
@@ -53,8 +55,9 @@ export type ChargeOutput =
   | { kind: 'paid'; pgTxId: string; paidAt: string | null }
   | { kind: 'declined'; code: string }
   | { kind: 'unknown'; reason: string };
-export type VoidOutput = { kind: 'voided' } | { kind: 'refused'; code: string } | { kind: 'unknown'; reason: string };
-export type RefundOutput = { kind: 'refunded' } | { kind: 'refused'; code: string } | { kind: 'unknown'; reason: string };
+/** `cancelledAt`: when the PG gave the money back, as it said (null when it did not say). */
+export type VoidOutput = { kind: 'voided'; cancelledAt: string | null } | { kind: 'refused'; code: string } | { kind: 'unknown'; reason: string };
+export type RefundOutput = { kind: 'refunded'; cancelledAt: string | null } | { kind: 'refused'; code: string } | { kind: 'unknown'; reason: string };
 
 /**
  * Which step a payment was in when it needed an operator; an operator's retry resumes it.
@@ -190,6 +193,13 @@ function pgRecordOf(event: object): PgRecord | undefined {
 function pgStatusOf(event: object): PgPaymentStatus | undefined {
   const record = pgRecordOf(event);
   return record?.kind === 'found' ? record.status : undefined;
+}
+
+/** When the PG gave money back, from a void's or refund's answer or from its record; null when unsaid. */
+function returnedAtOf(event: object): number | null {
+  const output = settled(event).output as { cancelledAt?: string | null } | undefined;
+  const record = pgRecordOf(event);
+  return epochOrNull(output?.cancelledAt ?? (record?.kind === 'found' ? record.cancelledAt : null));
 }
 
 /** What the PG shows as given back, or undefined when it did not say. */
@@ -339,14 +349,15 @@ const paymentSetup = setup({
       const seq = (context.cancel?.seq ?? 0) + 1;
       return { cancel: { ...request, seq }, stepAttempts: 0, waitMs: 0 };
     }),
-    recordRefund: enqueueActions(({ context, enqueue }) => {
+    recordRefund: enqueueActions(({ context, event, enqueue }) => {
       const cancelledAmount = refundTotal(context);
       enqueue.assign({ cancelledAmount, chargeReturned: cancelledAmount === context.amount, stepAttempts: 0, waitMs: 0 });
-      enqueue.emit({ type: 'money', kind: 'refund', amount: context.cancel?.amount ?? 0, at: null });
+      enqueue.emit({ type: 'money', kind: 'refund', amount: context.cancel?.amount ?? 0, at: returnedAtOf(event) });
     }),
-    recordVoid: enqueueActions(({ context, enqueue }) => {
+    recordVoid: enqueueActions(({ context, event, enqueue }) => {
       enqueue.assign({ chargeReturned: true, cancelledAmount: context.amount, voidAmount: null });
-      enqueue.emit({ type: 'money', kind: 'void', amount: context.voidAmount ?? context.amount - context.cancelledAmount, at: null });
+      const amount = context.voidAmount ?? context.amount - context.cancelledAmount;
+      enqueue.emit({ type: 'money', kind: 'void', amount, at: returnedAtOf(event) });
     }),
     scheduleLateCheck: assign(({ context }) => ({
       waitMs: lateCheckOffset(context.retry, context.lateChecks + 1) - lateCheckOffset(context.retry, context.lateChecks),
@@ -465,6 +476,8 @@ const chargeSettledByPg = [
 
 /** A PG record shows a charge that this payment is not keeping: it is voided. */
 const lateChargeSeen = { guard: 'pgSaysPaid', target: '#payment.voidingLateCharge', actions: ['takePgTxId', 'noticeLateCharge'] } as const;
+/** A charge that landed late and was already given back (by the PG or by hand): both moves of money are recorded. */
+const lateChargeReturned = { guard: 'pgSaysReturned', target: '#payment.cancelled', actions: ['takePgTxId', 'recordVoid'] } as const;
 
 /**
  * One payment, from stock reservation to a resting state. Pure: every side effect is a
@@ -708,16 +721,17 @@ export const paymentMachine = paymentSetup.createMachine({
         },
         watching: {
           tags: [WAITING],
-          on: { 'timer.due': 'checking', 'pg.status': lateChargeSeen },
+          on: { 'timer.due': 'checking', 'pg.status': [lateChargeSeen, lateChargeReturned] },
         },
         checking: {
-          on: { 'pg.status': lateChargeSeen },
+          on: { 'pg.status': [lateChargeSeen, lateChargeReturned] },
           invoke: {
             id: 'inquirePgStatus',
             src: 'inquirePgStatus',
             input: ({ context }) => ({ paymentId: context.paymentId }),
             onDone: [
               lateChargeSeen,
+              lateChargeReturned,
               // No answer is no check: ask again soon, the scheduled checks stay as they were.
               { guard: 'pgGaveNoAnswer', target: 'watching', actions: 'countStepFailure' },
               { guard: 'laterLateCheck', target: 'watching', actions: ['countLateCheck', 'scheduleLateCheck'] },
@@ -726,7 +740,7 @@ export const paymentMachine = paymentSetup.createMachine({
             onError: { target: 'watching', actions: 'countStepFailure' },
           },
         },
-        closed: { tags: [RESTING], on: { 'pg.status': lateChargeSeen } },
+        closed: { tags: [RESTING], on: { 'pg.status': [lateChargeSeen, lateChargeReturned] } },
       },
     },
 

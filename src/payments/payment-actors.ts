@@ -72,11 +72,13 @@ export function createPaymentActors({ conn, commit, pg, clock, logger, owner }: 
     if (!committed.startsWith(state)) throw new Error(`${state} is not committed (${committed}); not calling the PG`);
   };
 
-  /** What the PG's record shows as given back; undefined when it did not say (rule 6). */
-  const cancelledAtPg = async (paymentId: string, signal: AbortSignal): Promise<number | undefined> => {
+  /** What the PG's record shows as given back, and when; undefined when it did not say (rule 6). */
+  const returnedAtPg = async (paymentId: string, signal: AbortSignal): Promise<{ amount: number; at: string | null } | undefined> => {
     const record = await pg.getPayment(paymentId, signal);
-    return record.kind === 'found' ? record.cancelledAmount : undefined;
+    return record.kind === 'found' ? { amount: record.cancelledAmount, at: record.cancelledAt } : undefined;
   };
+  /** A cancel the PG's record shows as done, at the time the record gives. */
+  const cancelledPerRecord = (amount: number, at: string | null): CancelResult => ({ kind: 'cancelled', cancellationId: null, amount, cancelledAt: at });
 
   /** A cancel that got no answer, or was refused as already done, landed if the PG shows it. */
   const confirmCancel = async (
@@ -87,8 +89,8 @@ export function createPaymentActors({ conn, commit, pg, clock, logger, owner }: 
   ): Promise<CancelResult> => {
     const inDoubt = answer.kind === 'unknown' || (answer.kind === 'refused' && MAYBE_ALREADY_CANCELLED.has(answer.code));
     if (!inDoubt) return answer;
-    const cancelled = await cancelledAtPg(paymentId, signal);
-    return cancelled !== undefined && cancelled >= cancelledTotal ? { kind: 'cancelled', cancellationId: null, amount: 0 } : answer;
+    const returned = await returnedAtPg(paymentId, signal);
+    return returned !== undefined && returned.amount >= cancelledTotal ? cancelledPerRecord(0, returned.at) : answer;
   };
 
   /**
@@ -98,13 +100,13 @@ export function createPaymentActors({ conn, commit, pg, clock, logger, owner }: 
   const sendRefund = async (input: RefundInput, signal: AbortSignal): Promise<{ answer: CancelResult; result: CancelResult }> => {
     const earlierCalls = await fencedWrite(input.paymentId, () => markRefundCallStarted(conn.db, input.cancellationId));
     if (earlierCalls > 0) {
-      const cancelled = await cancelledAtPg(input.paymentId, signal);
-      if (cancelled === undefined) {
+      const returned = await returnedAtPg(input.paymentId, signal);
+      if (returned === undefined) {
         const answer = { kind: 'unknown', reason: 'pg_no_answer_before_resend' } as const;
         return { answer, result: answer };
       }
-      if (cancelled >= input.cancelledTotal) {
-        const answer = { kind: 'cancelled', cancellationId: null, amount: input.amount } as const;
+      if (returned.amount >= input.cancelledTotal) {
+        const answer = cancelledPerRecord(input.amount, returned.at);
         return { answer, result: answer };
       }
     }
@@ -169,7 +171,7 @@ export function createPaymentActors({ conn, commit, pg, clock, logger, owner }: 
       );
       const result = await confirmCancel(input.paymentId, answer, input.amount, signal);
       logger.info({ paymentId: input.paymentId, outcome: result.kind }, 'void answered');
-      return result.kind === 'cancelled' ? { kind: 'voided' } : result;
+      return result.kind === 'cancelled' ? { kind: 'voided', cancelledAt: result.cancelledAt } : result;
     }),
 
     releaseStock: fromPromise<void, { paymentId: string }>(async ({ input }) => {
@@ -195,7 +197,7 @@ export function createPaymentActors({ conn, commit, pg, clock, logger, owner }: 
       if (result.kind === 'unknown') log.warn({ reason: result.reason }, 'refund got no answer; asking the PG whether it landed');
       else if (result.kind === 'refused') log.error({ pgCode: result.code }, 'refund refused by the PG');
       else log.info({ amount: input.amount }, 'refunded');
-      return result.kind === 'cancelled' ? { kind: 'refunded' } : result;
+      return result.kind === 'cancelled' ? { kind: 'refunded', cancelledAt: result.cancelledAt } : result;
     }),
   };
 }

@@ -11,12 +11,21 @@ export type ChargeResult =
 export type PgPaymentStatus = 'READY' | 'PENDING' | 'PAID' | 'FAILED' | 'PARTIAL_CANCELLED' | 'CANCELLED';
 
 export type LookupResult =
-  | { kind: 'found'; status: PgPaymentStatus; pgTxId: string | null; paidAt: string | null; paidAmount: number; cancelledAmount: number }
+  | {
+      kind: 'found';
+      status: PgPaymentStatus;
+      pgTxId: string | null;
+      paidAt: string | null;
+      paidAmount: number;
+      cancelledAmount: number;
+      /** When the PG last gave money back (its last cancellation), if it did. */
+      cancelledAt: string | null;
+    }
   | { kind: 'not_found' }
   | { kind: 'unknown'; reason: string };
 
 export type CancelResult =
-  | { kind: 'cancelled'; cancellationId: string | null; amount: number }
+  | { kind: 'cancelled'; cancellationId: string | null; amount: number; cancelledAt: string | null }
   | { kind: 'refused'; code: string }
   | { kind: 'unknown'; reason: string };
 
@@ -68,7 +77,7 @@ export interface PgClient {
   getPayment(paymentId: string, signal?: AbortSignal): Promise<LookupResult>;
   cancelPayment(request: CancelRequest, signal?: AbortSignal): Promise<CancelResult>;
   /** A page of the payments created in a time range, oldest first (PortOne V2 `GET /payments-by-cursor`). */
-  listPayments(request: PageRequest): Promise<PaymentPage>;
+  listPayments(request: PageRequest, signal?: AbortSignal): Promise<PaymentPage>;
   /** Calls waiting for a connection. */
   readonly queued: number;
   close(): Promise<void>;
@@ -192,10 +201,10 @@ export function createPgClient(options: PgClientOptions): PgClient {
       return toCancelResult(response);
     },
 
-    async listPayments({ from, until, cursor, size }) {
+    async listPayments({ from, until, cursor, size }, signal) {
       // The SDK's getAllPaymentsByCursor sends its body as one JSON query parameter.
       const requestBody = JSON.stringify({ storeId: options.storeId, from, until, cursor: cursor ?? undefined, size });
-      const response = await call('list', 'GET', `/payments-by-cursor?requestBody=${encodeURIComponent(requestBody)}`);
+      const response = await call('list', 'GET', `/payments-by-cursor?requestBody=${encodeURIComponent(requestBody)}`, { signal });
       return toPaymentPage(response, size);
     },
 
@@ -312,6 +321,7 @@ function toLookupResult(response: RawResponse | { error: string }): LookupResult
     paidAt: timestampOrNull(body.paidAt),
     paidAmount: Number(amount.paid ?? 0),
     cancelledAmount: Number(amount.cancelled ?? 0),
+    cancelledAt: timestampOrNull(body.cancelledAt),
   };
 }
 
@@ -326,17 +336,23 @@ function toPaymentPage(response: RawResponse | { error: string }, size: number):
     if (typeof payment?.id !== 'string' || typeof amount.total !== 'number') return { kind: 'unknown', reason: 'malformed_list' };
     items.push({ paymentId: payment.id, status: String(payment.status), amount: amount.total, paidAt: timestampOrNull(payment.paidAt) });
   }
-  // A short page is the last one.
-  const cursor = entries.length < size ? null : stringOrNull(entries.at(-1)?.cursor);
-  return { kind: 'page', items, cursor };
+  // A short page is the last one; a full one must say where the next begins.
+  if (entries.length < size) return { kind: 'page', items, cursor: null };
+  const cursor = stringOrNull(entries.at(-1)?.cursor);
+  return cursor === null ? { kind: 'unknown', reason: 'malformed_list' } : { kind: 'page', items, cursor };
 }
 
 function toCancelResult(response: RawResponse | { error: string }): CancelResult {
   if ('error' in response) return { kind: 'unknown', reason: response.error };
   const { status, body } = response;
   if (status === 200) {
-    const cancellation = (body.cancellation ?? {}) as { id?: unknown; totalAmount?: unknown };
-    return { kind: 'cancelled', cancellationId: stringOrNull(cancellation.id), amount: Number(cancellation.totalAmount ?? 0) };
+    const cancellation = (body.cancellation ?? {}) as { id?: unknown; totalAmount?: unknown; cancelledAt?: unknown };
+    return {
+      kind: 'cancelled',
+      cancellationId: stringOrNull(cancellation.id),
+      amount: Number(cancellation.totalAmount ?? 0),
+      cancelledAt: timestampOrNull(cancellation.cancelledAt),
+    };
   }
   const answer = classifyError(status, body, CANCEL_REFUSALS);
   return answer.kind === 'refusal' ? { kind: 'refused', code: answer.type } : answer;
@@ -351,9 +367,10 @@ function parseJsonObject(text: string): Record<string, unknown> {
   }
 }
 
-/** An RFC 3339 time the PG sent, or null when it sent none (or something else). */
+/** An RFC 3339 time (with its offset) the PG sent, or null when it sent none or something else. */
 function timestampOrNull(value: unknown): string | null {
-  return typeof value === 'string' && !Number.isNaN(Date.parse(value)) ? value : null;
+  // Without an offset, Date.parse would read the time in this host's zone.
+  return typeof value === 'string' && /(Z|[+-]\d{2}:\d{2})$/i.test(value) && !Number.isNaN(Date.parse(value)) ? value : null;
 }
 
 function stringOrNull(value: unknown): string | null {

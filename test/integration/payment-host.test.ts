@@ -52,7 +52,7 @@ function heldCommit(real: GroupCommit): GroupCommit & { release(): void } {
 }
 
 const machine = inertPaymentMachine({
-  refundPayment: fromPromise<RefundOutput, RefundInput>(async () => ({ kind: 'refunded' })),
+  refundPayment: fromPromise<RefundOutput, RefundInput>(async () => ({ kind: 'refunded', cancelledAt: null })),
 });
 
 function hostWith(commit: GroupCommit): PaymentHost {

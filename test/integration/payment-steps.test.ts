@@ -47,11 +47,14 @@ function fakePg(answers: { cancel: () => CancelResult; lookup: () => LookupResul
   return pg;
 }
 
+/** When the PG's record says the refund landed: what the step reports as the time money went back. */
+const REFUNDED_AT = '2026-12-01T23:59:59.000Z';
 const pgShows = (cancelledAmount: number): LookupResult => ({
   kind: 'found',
   status: cancelledAmount > 0 ? 'PARTIAL_CANCELLED' : 'PAID',
   pgTxId: 'tx',
   paidAt: '2026-12-01T00:00:00.000Z',
+  cancelledAt: cancelledAmount > 0 ? REFUNDED_AT : null,
   paidAmount: 30_000,
   cancelledAmount,
 });
@@ -111,8 +114,8 @@ describe('a refund sent again', () => {
     expect(await runStep(actors.refundPayment, refundInput)).toEqual({ kind: 'unknown', reason: 'timeout' });
     expect(pg.cancels).toBe(1);
 
-    // Restored after a crash, or resent after the inquiry: the PG's record now shows it.
-    expect(await runStep(actors.refundPayment, refundInput)).toEqual({ kind: 'refunded' });
+    // Restored after a crash, or resent after the inquiry: the PG's record now shows it, and when.
+    expect(await runStep(actors.refundPayment, refundInput)).toEqual({ kind: 'refunded', cancelledAt: REFUNDED_AT });
     expect(pg.cancels).toBe(1);
     expect(listRefundAttempts(conn.db, 'pay_r').map((a) => a.outcome)).toEqual(['transient', 'succeeded']);
     expect(conn.sqlite.prepare('select pg_calls from cancellations where id = ?').pluck().get('can_1')).toBe(2);
@@ -144,7 +147,7 @@ describe('a refund sent again', () => {
   it('treats "already cancelled up to this total" as done', async () => {
     refundingPayment();
     const pg = fakePg({ cancel: () => ({ kind: 'refused', code: 'CANCEL_AMOUNT_EXCEEDS_CANCELLABLE_AMOUNT' }), lookup: () => pgShows(10_000) });
-    expect(await runStep(actorsWith(pg).refundPayment, refundInput)).toEqual({ kind: 'refunded' });
+    expect(await runStep(actorsWith(pg).refundPayment, refundInput)).toEqual({ kind: 'refunded', cancelledAt: REFUNDED_AT });
   });
 
   it('keeps a real refusal a refusal', async () => {

@@ -160,6 +160,7 @@ describe('lookup answers', () => {
       paidAt: '2026-01-01T00:00:00Z',
       paidAmount: 15_000,
       cancelledAmount: 0,
+      cancelledAt: null,
     });
   });
 
@@ -198,8 +199,11 @@ describe('lookup answers', () => {
 
 describe('cancel answers', () => {
   it('200 is cancelled', async () => {
-    answer = { status: 200, body: { cancellation: { id: 'cx_1', status: 'SUCCEEDED', totalAmount: 15_000 } } };
-    expect(await cancel()).toEqual({ kind: 'cancelled', cancellationId: 'cx_1', amount: 15_000 });
+    answer = { status: 200, body: { cancellation: { id: 'cx_1', status: 'SUCCEEDED', totalAmount: 15_000, cancelledAt: '2026-12-01T14:59:59Z' } } };
+    expect(await cancel()).toEqual({ kind: 'cancelled', cancellationId: 'cx_1', amount: 15_000, cancelledAt: '2026-12-01T14:59:59Z' });
+    // A time without its offset would be read in this host's zone: it counts as not said.
+    answer = { status: 200, body: { cancellation: { id: 'cx_1', totalAmount: 15_000, cancelledAt: '2026-12-01T14:59:59' } } };
+    expect(await cancel()).toMatchObject({ kind: 'cancelled', cancelledAt: null });
   });
 
   // Statuses as PortOne's OpenAPI document gives them for cancelPayment (the mock PG
@@ -261,6 +265,9 @@ describe('payment list answers', () => {
 
   it('a payment without an id or an amount makes the page unknown, not a shorter list', async () => {
     answer = { status: 200, body: { items: [{ payment: { status: 'PAID' }, cursor: 'c1' }] } };
+    expect(await list()).toEqual(unknown('malformed_list'));
+    // A full page that does not say where the next one begins cannot be the end of the list.
+    answer = { status: 200, body: { items: [listed('pay_1', 'c1'), { ...listed('pay_2', 'c2'), cursor: undefined }] } };
     expect(await list()).toEqual(unknown('malformed_list'));
     answer = { status: 200, body: { page: 1 } };
     expect(await list()).toEqual(unknown('http_200'));

@@ -58,7 +58,7 @@ const alerts = (actions: Action[]) => emitted(actions).filter((e) => e.type === 
 const money = (actions: Action[]) => emitted(actions).filter((e) => e.type === 'money');
 
 const found = (status: string, paidAmount = 30_000, cancelledAmount = 0): PgRecord =>
-  ({ kind: 'found', status, pgTxId: 'tx-pg', paidAt: '2026-12-01T00:00:00.000Z', paidAmount, cancelledAmount }) as PgRecord;
+  ({ kind: 'found', status, pgTxId: 'tx-pg', paidAt: '2026-12-01T00:00:00.000Z', paidAmount, cancelledAmount, cancelledAt: null }) as PgRecord;
 const reserved = { done: 'reserveStock', output: { kind: 'reserved' } };
 const paid = { done: 'chargePayment', output: { kind: 'paid', pgTxId: 'tx-1', paidAt: '2026-12-01T00:00:01.000Z' } };
 const declined = { done: 'chargePayment', output: { kind: 'declined', code: 'card_declined' } };
@@ -296,6 +296,22 @@ describe('money the PG moved (what settlement adds up)', () => {
     ]);
   });
 
+  it('dates money given back by the PG’s own time when it says one', () => {
+    const refundedAt = '2026-12-01T14:59:59.000Z';
+    expect(
+      money(drive(...completed, cancel(10_000), { done: 'refundPayment', output: { kind: 'refunded', cancelledAt: refundedAt } }).actions),
+    ).toEqual([{ type: 'money', kind: 'refund', amount: 10_000, at: Date.parse(refundedAt) }]);
+    const fulfilFails: Step[] = [reserved, paid, { error: 'fulfilOrder' }, due, { error: 'fulfilOrder' }, due, { error: 'fulfilOrder' }];
+    expect(money(drive(...fulfilFails, { done: 'voidCharge', output: { kind: 'voided', cancelledAt: refundedAt } }).actions)).toMatchObject([
+      { kind: 'void', at: Date.parse(refundedAt) },
+    ]);
+    const returned: PgRecord = { ...(found('CANCELLED', 30_000, 30_000) as object), cancelledAt: refundedAt } as PgRecord;
+    expect(money(drive(reserved, unknownCharge, inquiry(returned)).actions)).toMatchObject([
+      { kind: 'charge', at: Date.parse('2026-12-01T00:00:00.000Z') },
+      { kind: 'void', at: Date.parse(refundedAt) },
+    ]);
+  });
+
   it('reports both when an inquiry finds the charge taken and already given back', () => {
     expect(money(drive(reserved, unknownCharge, inquiry(found('CANCELLED', 30_000, 30_000))).actions).map((m) => m.kind)).toEqual(['charge', 'void']);
   });
@@ -366,6 +382,16 @@ describe('late charges', () => {
     }
     return [...steps, { done: 'releaseStock' }];
   })();
+
+  it('records a late charge the PG already gave back (by webhook or at a check), and ends cancelled', () => {
+    const returned = found('CANCELLED', 30_000, 30_000);
+    const seen = drive(...gaveUp, pgStatus(returned));
+    expect(seen.snapshot.value).toBe('cancelled');
+    expect(money(seen.actions).map((m) => m.kind)).toEqual(['charge', 'void']);
+    const checked = drive(...gaveUp, due, inquiry(returned));
+    expect(checked.snapshot.value).toBe('cancelled');
+    expect(money(checked.actions).map((m) => m.kind)).toEqual(['charge', 'void']);
+  });
 
   it('watches a failed payment whose charge went unanswered, on a widening schedule', () => {
     const { snapshot } = drive(...gaveUp);
