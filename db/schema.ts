@@ -347,13 +347,19 @@ export const settlementRuns = sqliteTable(
     machineVersion: integer('machine_version').notNull(),
     /** How many times the date was asked to run (by the schedule or an operator). */
     requests: integer('requests').notNull(),
+    /** When it was last asked: the schedule asks again for a date last asked before it ended. */
+    requestedAt: integer('requested_at').notNull(),
+    /** 1 while a request waits for a run that starts after it (a run already under way does not answer it). */
+    pending: integer('pending').notNull(),
+    /** JSON: the last check's discrepancies of PG payments no partner carries (never made here). */
+    unattributed: text('unattributed').notNull().default('[]'),
     dueAt: integer('due_at'),
     leaseOwner: text('lease_owner'),
     leaseExpiresAt: integer('lease_expires_at'),
     createdAt: integer('created_at').notNull(),
     updatedAt: integer('updated_at').notNull(),
   },
-  (t) => [index('settlement_runs_status').on(t.status)],
+  (t) => [index('settlement_runs_status').on(t.status), index('settlement_runs_pending').on(t.pending).where(sql`pending = 1`)],
 );
 
 /** One partner's takings on one business date; a re-run of the date replaces its figures. */

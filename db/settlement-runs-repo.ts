@@ -1,4 +1,4 @@
-import { and, eq, inArray, isNull, lt, lte, or, sql } from 'drizzle-orm';
+import { and, eq, inArray, isNull, lt, lte, min, or, sql } from 'drizzle-orm';
 import type { SettlementStatus } from '../machines/settlement.machine.ts';
 import type { Db } from './connection.ts';
 import { settlementRuns } from './schema.ts';
@@ -14,11 +14,20 @@ export function findRun(db: Db, date: string): SettlementRunRow | undefined {
   return db.select().from(settlementRuns).where(eq(settlementRuns.date, date)).get();
 }
 
-export function countRequest(db: Db, date: string, now: number): void {
-  db.update(settlementRuns)
-    .set({ requests: sql`${settlementRuns.requests} + 1`, updatedAt: now })
-    .where(eq(settlementRuns.date, date))
-    .run();
+/**
+ * Asks for the date's run again: pending until a run starts after it. With
+ * `unlessAskedSince`, only when it was last asked before that instant (a schedule asks
+ * once for a day that is over, however many processes fire). True when it asked.
+ */
+export function requestAgain(db: Db, date: string, now: number, unlessAskedSince?: number): boolean {
+  const asked = unlessAskedSince === undefined ? undefined : lt(settlementRuns.requestedAt, unlessAskedSince);
+  return (
+    db
+      .update(settlementRuns)
+      .set({ pending: 1, requests: sql`${settlementRuns.requests} + 1`, requestedAt: now, updatedAt: now })
+      .where(and(eq(settlementRuns.date, date), asked))
+      .run().changes === 1
+  );
 }
 
 const leaseFree = (owner: string, now: number) =>
@@ -34,6 +43,17 @@ export function claimRun(db: Db, date: string, owner: string, now: number, ttlMs
     .get();
 }
 
+/** Whether the run's lease is still this owner's: every write of a step checks it first. */
+export function holdsRun(db: Db, date: string, owner: string): boolean {
+  return (
+    db
+      .select({ date: settlementRuns.date })
+      .from(settlementRuns)
+      .where(and(eq(settlementRuns.date, date), eq(settlementRuns.leaseOwner, owner)))
+      .get() !== undefined
+  );
+}
+
 export interface RunWrite {
   state: string;
   status: SettlementStatus;
@@ -43,23 +63,27 @@ export interface RunWrite {
   updatedAt: number;
   /** Null once the actor rests or waits: any process may then take the run up. */
   leaseExpiresAt: number | null;
-}
-
-/** Writes the actor's snapshot while we hold the lease; false when another process took it. */
-export function writeRun(db: Db, date: string, owner: string, write: RunWrite): boolean {
-  const lease = write.leaseExpiresAt === null ? { leaseOwner: null, leaseExpiresAt: null } : { leaseExpiresAt: write.leaseExpiresAt };
-  return (
-    db
-      .update(settlementRuns)
-      .set({ ...write, ...lease })
-      .where(and(eq(settlementRuns.date, date), eq(settlementRuns.leaseOwner, owner)))
-      .run().changes === 1
-  );
+  /** A run starts: the requests made so far are answered by it. */
+  startsRun: boolean;
 }
 
 /**
- * Runs no process is driving: started or running under a lease that is free or expired
- * (its process died), or failed and due to retry.
+ * Writes the actor's snapshot while we hold the lease. Returns the row as written, or
+ * undefined when another process took the lease.
+ */
+export function writeRun(db: Db, date: string, owner: string, { startsRun, ...write }: RunWrite): SettlementRunRow | undefined {
+  const lease = write.leaseExpiresAt === null ? { leaseOwner: null, leaseExpiresAt: null } : { leaseExpiresAt: write.leaseExpiresAt };
+  return db
+    .update(settlementRuns)
+    .set({ ...write, ...lease, ...(startsRun ? { pending: 0 } : {}) })
+    .where(and(eq(settlementRuns.date, date), eq(settlementRuns.leaseOwner, owner)))
+    .returning()
+    .get();
+}
+
+/**
+ * Runs no process is driving that have work: started or running under a lease that is
+ * free or expired (its process died), failed and due to retry, or asked for again.
  */
 export function runsToResume(db: Db, owner: string, now: number): string[] {
   return db
@@ -71,6 +95,7 @@ export function runsToResume(db: Db, owner: string, now: number): string[] {
         or(
           inArray(settlementRuns.status, ['requested', 'processing']),
           and(eq(settlementRuns.status, 'failed'), lte(settlementRuns.dueAt, now)),
+          eq(settlementRuns.pending, 1),
         ),
       ),
     )
@@ -86,6 +111,18 @@ export function renewRunLeases(db: Db, dates: readonly string[], owner: string, 
     .run();
 }
 
-export function hasAnyRun(db: Db): boolean {
-  return db.select({ date: settlementRuns.date }).from(settlementRuns).limit(1).get() !== undefined;
+/** The first date ever settled here, if any: the schedule catches up on dates after it. */
+export function earliestRunDate(db: Db): string | undefined {
+  return db.select({ date: min(settlementRuns.date) }).from(settlementRuns).get()?.date ?? undefined;
+}
+
+export function setUnattributed(db: Db, date: string, discrepancies: string): void {
+  db.update(settlementRuns).set({ unattributed: discrepancies }).where(eq(settlementRuns.date, date)).run();
+}
+
+export function releaseRun(db: Db, date: string, owner: string): void {
+  db.update(settlementRuns)
+    .set({ leaseOwner: null, leaseExpiresAt: null })
+    .where(and(eq(settlementRuns.date, date), eq(settlementRuns.leaseOwner, owner)))
+    .run();
 }

@@ -133,7 +133,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
   const settlementRunner = createSettlementRunner({
     conn,
     machine: settlementMachine.provide({
-      actors: createSettlementSteps({ conn, pg, clock, timeZone: config.SETTLEMENT_TIME_ZONE, logger }),
+      actors: createSettlementSteps({ conn, pg, clock, timeZone: config.SETTLEMENT_TIME_ZONE, logger, owner }),
     }),
     retry: { baseMs: config.RETRY_BASE_MS, capMs: config.RETRY_CAP_MS, urgentAfter: SETTLEMENT_URGENT_AFTER },
     clock,

@@ -34,6 +34,9 @@ CREATE TABLE `settlement_runs` (
 	`snapshot` text NOT NULL,
 	`machine_version` integer NOT NULL,
 	`requests` integer NOT NULL,
+	`requested_at` integer NOT NULL,
+	`pending` integer NOT NULL,
+	`unattributed` text DEFAULT '[]' NOT NULL,
 	`due_at` integer,
 	`lease_owner` text,
 	`lease_expires_at` integer,
@@ -42,6 +45,7 @@ CREATE TABLE `settlement_runs` (
 );
 --> statement-breakpoint
 CREATE INDEX `settlement_runs_status` ON `settlement_runs` (`status`);--> statement-breakpoint
+CREATE INDEX `settlement_runs_pending` ON `settlement_runs` (`pending`) WHERE pending = 1;--> statement-breakpoint
 CREATE TABLE `settlements` (
 	`id` text PRIMARY KEY NOT NULL,
 	`partner_id` text NOT NULL,

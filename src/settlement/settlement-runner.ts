@@ -1,18 +1,27 @@
-import { createActor, waitFor, type Actor, type EventObject, type SnapshotFrom } from 'xstate';
+import { createActor, type Actor, type EventObject, type SnapshotFrom } from 'xstate';
 import { insertAlert } from '../../db/attention-repo.ts';
 import type { Connection } from '../../db/connection.ts';
 import { listPartners } from '../../db/partners-repo.ts';
-import { claimRun, countRequest, insertRun, renewRunLeases, runsToResume, writeRun } from '../../db/settlement-runs-repo.ts';
+import {
+  claimRun,
+  findRun,
+  insertRun,
+  releaseRun,
+  renewRunLeases,
+  requestAgain,
+  runsToResume,
+  writeRun,
+} from '../../db/settlement-runs-repo.ts';
 import { ensureSettlement, setStatusOfDate } from '../../db/settlements-repo.ts';
 import { RESTING, statePath, WAITING } from '../../machines/payment-status.ts';
 import {
   SETTLEMENT_MACHINE_VERSION,
   settlementStatusOf,
   type SettlementAlert,
-  type SettlementEvent,
   type SettlementInput,
   type SettlementMachine,
   type SettlementRetry,
+  type SettlementStatus,
 } from '../../machines/settlement.machine.ts';
 import type { Logger } from '../logger.ts';
 import { startPollingLoop } from '../polling-loop.ts';
@@ -31,7 +40,7 @@ export interface SettlementRunnerDeps {
   /** This process's lease owner id. */
   owner: string;
   leaseTtlMs: number;
-  /** How often runs nobody drives (a crashed process's, a failed one due to retry) are looked for. */
+  /** How often runs nobody drives (a crashed process's, a failed one due, one asked for again) are looked for. */
   pollMs: number;
 }
 
@@ -39,22 +48,28 @@ interface LiveRun {
   actor: SettlementActor;
   /** Alerts emitted since the last write, written with it. */
   alerts: SettlementAlert[];
+  /** Status of the last write: a write into `processing` from another status starts a run. */
+  lastStatus: SettlementStatus;
 }
 
-/** Who asked for a run: the schedule asks once per date; an operator may ask again. */
-export type RunRequester = 'schedule' | 'operator';
+/** How often `settled()` reads the run while it waits. */
+const SETTLED_POLL_MS = 50;
 
 /**
  * Drives the settlement actors, one per business date, the way the payment host drives
  * payments: each transition's snapshot is written under a lease (with the settlements'
  * status and the run's alerts, in one transaction), an actor that rests or waits leaves
- * memory, and runs that nobody drives are taken up again by any process.
+ * memory, and runs that nobody drives are taken up again by any process. A request is a
+ * row flag (`pending`) before it is an event: it survives a crash, and one made while a
+ * run is under way is answered by the next run, not lost.
  */
 export function createSettlementRunner(deps: SettlementRunnerDeps) {
   const { conn, clock, owner, leaseTtlMs } = deps;
   const db = conn.db;
   const log = deps.logger.child({ component: 'settlement-runner' });
   const live = new Map<string, LiveRun>();
+  /** Dates whose snapshot this code cannot read: said once, then left to an operator. */
+  const unreadable = new Set<string>();
 
   function persist(date: string, run: LiveRun, event: EventObject, snapshot: SettlementSnapshot): void {
     if (live.get(date) !== run || event.type === 'xstate.init') return;
@@ -63,11 +78,11 @@ export function createSettlementRunner(deps: SettlementRunnerDeps) {
     const idle = snapshot.hasTag(WAITING) || snapshot.hasTag(RESTING);
     const alerts = run.alerts;
     run.alerts = [];
-    let written = false;
+    let written: ReturnType<typeof writeRun>;
     try {
       written = conn.sqlite
         .transaction(() => {
-          const stillOurs = writeRun(db, date, owner, {
+          const row = writeRun(db, date, owner, {
             state: statePath(snapshot.value),
             status,
             snapshot: JSON.stringify(run.actor.getPersistedSnapshot()),
@@ -75,19 +90,30 @@ export function createSettlementRunner(deps: SettlementRunnerDeps) {
             dueAt: snapshot.hasTag(WAITING) ? now + snapshot.context.waitMs : null,
             updatedAt: now,
             leaseExpiresAt: idle ? null : now + leaseTtlMs,
+            startsRun: status === 'processing' && run.lastStatus !== 'processing',
           });
-          if (!stillOurs) return false;
+          if (!row) return undefined;
           setStatusOfDate(db, date, status, now);
           for (const { severity, title, details } of alerts) insertAlert(db, { paymentId: null, severity, title, details, at: now });
-          return true;
+          return row;
         })
         .immediate();
     } catch (error) {
+      // The lease stays ours and the row as it was (a request still pending): a poll takes it up again.
       log.error({ date, err: error }, 'settlement run could not be written; it resumes from its last write');
+      stop(date, run);
+      return;
     }
-    if (!written) log.warn({ date }, 'settlement run left to another process or a later round');
-    // Resting, waiting, or no longer ours: the database holds the run, a poll round or a request wakes it.
-    if (!written || idle) stop(date, run);
+    run.lastStatus = status;
+    if (!written) {
+      log.warn({ date }, 'settlement run taken over by another process');
+      stop(date, run);
+    } else if (idle && written.pending === 1) {
+      // Asked again while it ran: the next run starts now (outside this inspection callback).
+      queueMicrotask(() => run.actor.send({ type: 'run' }));
+    } else if (idle) {
+      stop(date, run);
+    }
   }
 
   function stop(date: string, run: LiveRun): void {
@@ -96,16 +122,18 @@ export function createSettlementRunner(deps: SettlementRunnerDeps) {
   }
 
   /** Takes the run's lease and brings its actor into memory; undefined when another process drives it. */
-  function hydrate(date: string): LiveRun | undefined {
+  function hydrate(date: string): { run: LiveRun; pending: boolean } | undefined {
     const existing = live.get(date);
-    if (existing) return existing;
+    if (existing) return { run: existing, pending: false };
     const row = claimRun(db, date, owner, clock(), leaseTtlMs);
     if (!row) return undefined;
     if (row.machineVersion !== SETTLEMENT_MACHINE_VERSION) {
-      log.error({ date, machineVersion: row.machineVersion }, 'settlement snapshot of a machine version this code cannot read');
+      if (!unreadable.has(date)) log.error({ date, machineVersion: row.machineVersion }, 'settlement snapshot of a machine version this code cannot read');
+      unreadable.add(date);
+      releaseRun(db, date, owner);
       return undefined;
     }
-    const run: LiveRun = { actor: undefined as unknown as SettlementActor, alerts: [] };
+    const run: LiveRun = { actor: undefined as unknown as SettlementActor, alerts: [], lastStatus: row.status };
     run.actor = createActor(deps.machine, {
       snapshot: JSON.parse(row.snapshot) as ReturnType<SettlementActor['getPersistedSnapshot']>,
       // Read only when a machine starts fresh; a restored actor takes its context from the snapshot.
@@ -121,16 +149,25 @@ export function createSettlementRunner(deps: SettlementRunnerDeps) {
     live.set(date, run);
     // A restored actor runs the step it was in again (both steps are idempotent).
     run.actor.start();
-    return live.get(date);
+    return { run, pending: row.pending === 1 };
   }
 
-  /** Wakes a run nobody drives: a requested one starts, a failed one retries, a running one goes on. */
+  /**
+   * Wakes a run nobody drives: a requested one or one asked for again starts, a failed
+   * one retries, a running one goes on (its restored actor runs its step again).
+   */
   function takeUp(date: string): void {
-    const run = hydrate(date);
-    if (!run) return;
-    const snapshot = run.actor.getSnapshot();
-    const event: SettlementEvent | undefined = snapshot.matches('requested') ? { type: 'run' } : snapshot.matches('failed') ? { type: 'timer.due' } : undefined;
-    if (event) run.actor.send(event);
+    const taken = hydrate(date);
+    if (!taken) return;
+    const snapshot = taken.run.actor.getSnapshot();
+    if (snapshot.hasTag('processing')) return;
+    if (taken.pending || snapshot.matches('requested')) taken.run.actor.send({ type: 'run' });
+    else if (snapshot.matches('failed')) taken.run.actor.send({ type: 'timer.due' });
+    else {
+      // Nothing to do after all (another process ran it meanwhile): let anyone take it up.
+      stop(date, taken.run);
+      releaseRun(db, date, owner);
+    }
   }
 
   function newRun(date: string, now: number) {
@@ -143,6 +180,9 @@ export function createSettlementRunner(deps: SettlementRunnerDeps) {
       snapshot: JSON.stringify(actor.getPersistedSnapshot()),
       machineVersion: SETTLEMENT_MACHINE_VERSION,
       requests: 1,
+      requestedAt: now,
+      pending: 1,
+      unattributed: '[]',
       dueAt: null,
       leaseOwner: null,
       leaseExpiresAt: null,
@@ -155,7 +195,7 @@ export function createSettlementRunner(deps: SettlementRunnerDeps) {
     async () => {
       const now = clock();
       renewRunLeases(db, [...live.keys()], owner, now + leaseTtlMs);
-      for (const date of runsToResume(db, owner, now)) if (!live.has(date)) takeUp(date);
+      for (const date of runsToResume(db, owner, now)) if (!live.has(date) && !unreadable.has(date)) takeUp(date);
     },
     deps.pollMs,
     (error) => log.error({ err: error }, 'settlement poll failed'),
@@ -163,12 +203,13 @@ export function createSettlementRunner(deps: SettlementRunnerDeps) {
 
   return {
     /**
-     * Asks for a date's settlement. The schedule's request makes the run only if the date
-     * has none (so two processes on one database settle a date once); an operator's runs it
-     * again. Registered partners get their settlement at once, with status `requested`.
-     * Returns false when the schedule found the date already run.
+     * Asks for a date's settlement; registered partners get theirs at once, `requested`.
+     * With `unlessAskedSince` (the schedule: the date's end), a date last asked at or after
+     * that instant is not asked again, so two processes firing together ask once. A request
+     * made while the date is running is answered by a run that starts after it. Returns
+     * false when nothing was asked.
      */
-    request(date: string, by: RunRequester): boolean {
+    request(date: string, unlessAskedSince?: number): boolean {
       const now = clock();
       const asked = conn.sqlite
         .transaction(() => {
@@ -176,24 +217,27 @@ export function createSettlementRunner(deps: SettlementRunnerDeps) {
             for (const partner of listPartners(db)) ensureSettlement(db, date, partner.id, DEFAULT_CURRENCY, 'requested', now);
             return true;
           }
-          if (by === 'schedule') return false;
-          countRequest(db, date, now);
-          return true;
+          return requestAgain(db, date, now, unlessAskedSince);
         })
         .immediate();
       if (!asked) return false;
-      const run = hydrate(date);
-      // Another process drives the date right now: its run answers the request.
-      run?.actor.send({ type: 'run' });
+      const running = live.get(date);
+      // A run under way here answers the request when it ends (persist sees it pending).
+      if (!running) takeUp(date);
       return true;
     },
 
-    /** Resolves once the date's run (if this process drives it) is no longer running, or after `timeoutMs`. */
+    /**
+     * Resolves once no request of the date waits and its run is not running (completed, or
+     * failed and waiting to retry), or after `timeoutMs`: whichever process runs it.
+     */
     async settled(date: string, timeoutMs: number): Promise<void> {
-      const run = live.get(date);
-      if (!run) return;
-      const idle = (s: SettlementSnapshot) => s.hasTag(WAITING) || s.hasTag(RESTING);
-      await waitFor(run.actor, idle, { timeout: timeoutMs }).catch(() => undefined);
+      const deadline = clock() + timeoutMs;
+      for (;;) {
+        const row = findRun(db, date);
+        if (!row || (row.pending === 0 && (row.status === 'completed' || row.status === 'failed')) || clock() >= deadline) return;
+        await new Promise((resolve) => setTimeout(resolve, SETTLED_POLL_MS));
+      }
     },
 
     isLive: (date: string) => live.has(date),

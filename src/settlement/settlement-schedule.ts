@@ -1,9 +1,12 @@
 import { Cron } from 'croner';
 import type { Db } from '../../db/connection.ts';
-import { findRun, hasAnyRun } from '../../db/settlement-runs-repo.ts';
+import { earliestRunDate } from '../../db/settlement-runs-repo.ts';
 import type { Logger } from '../logger.ts';
-import { addDays, dateAt } from './business-day.ts';
+import { addDays, dateAt, dayBounds } from './business-day.ts';
 import type { SettlementRunner } from './settlement-runner.ts';
+
+/** Firings looked back on at start-up: a process down longer than this leaves older dates to an operator. */
+const CATCH_UP_FIRINGS = 31;
 
 export interface SettlementScheduleDeps {
   db: Db;
@@ -17,25 +20,27 @@ export interface SettlementScheduleDeps {
 
 /**
  * Settles the day before at every firing of the cron, in the settlement time zone. Every
- * process fires; the run row makes the date run once. A process that starts after a
- * firing it missed (it was down) settles that date then, once settlement has begun on
- * this database (a fresh one waits for its first firing or an operator).
+ * process fires; a date is asked for once its day is over, and only if nobody asked for
+ * it since (an operator may have run it while it was still going on), so two processes on
+ * one database settle it once. A process that starts after firings it missed (it was
+ * down) settles those dates then, once settlement has begun on this database (a fresh one
+ * waits for its first firing or an operator).
  */
 export function startSettlementSchedule(deps: SettlementScheduleDeps) {
   const log = deps.logger.child({ component: 'settlement-schedule' });
   const dateBefore = (at: number) => addDays(dateAt(at, deps.timeZone), -1);
   const settle = (date: string) => {
-    if (deps.runner.request(date, 'schedule')) log.info({ date }, 'settlement run requested by the schedule');
+    if (deps.runner.request(date, dayBounds(date, deps.timeZone).end)) log.info({ date }, 'settlement run requested by the schedule');
   };
   const job = new Cron(
     deps.cron,
     { timezone: deps.timeZone, protect: true, catch: (error: unknown) => log.error({ err: error }, 'scheduled settlement failed to start') },
     () => settle(dateBefore(deps.clock())),
   );
-  const [lastFiring] = job.previousRuns(1, new Date(deps.clock()));
-  if (lastFiring && hasAnyRun(deps.db)) {
-    const missed = dateBefore(lastFiring.getTime());
-    if (!findRun(deps.db, missed)) settle(missed);
+  const since = earliestRunDate(deps.db);
+  if (since !== undefined) {
+    const missed = job.previousRuns(CATCH_UP_FIRINGS, new Date(deps.clock())).map((firing) => dateBefore(firing.getTime()));
+    for (const date of [...new Set(missed)].sort()) if (date >= since) settle(date);
   }
   return { stop: () => job.stop() };
 }

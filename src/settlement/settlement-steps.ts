@@ -2,6 +2,7 @@ import { fromPromise } from 'xstate';
 import { insertAlert } from '../../db/attention-repo.ts';
 import type { Connection } from '../../db/connection.ts';
 import { listPartners } from '../../db/partners-repo.ts';
+import { findRun, holdsRun, setUnattributed } from '../../db/settlement-runs-repo.ts';
 import {
   countedPayments,
   ensureSettlement,
@@ -13,13 +14,16 @@ import {
 } from '../../db/settlements-repo.ts';
 import type { CheckOutput, FiguresOutput, SettlementMachine } from '../../machines/settlement.machine.ts';
 import type { Logger } from '../logger.ts';
-import type { ListedPayment, PgClient } from '../pg/pg-client.ts';
+import type { PgClient } from '../pg/pg-client.ts';
 import { dayBounds } from './business-day.ts';
 import { compareWithPg, pgChargesOfDay, type Discrepancy } from './discrepancies.ts';
 import { DEFAULT_CURRENCY, settleDay } from './figures.ts';
 
-/** A payment is created at the PG at most this long before it is paid (a charge call, its delays and retries). */
-const CREATED_BEFORE_PAID_MS = 2 * 86_400_000;
+/**
+ * A payment is created at the PG at most this long before it is paid: each charge attempt
+ * is a new request there, answered (or given up on) within minutes.
+ */
+const CREATED_BEFORE_PAID_MS = 86_400_000;
 const PAGE_SIZE = 1_000;
 /** A list longer than this many pages is not a day's payments: the run fails instead of looping. */
 const MAX_PAGES = 10_000;
@@ -30,6 +34,8 @@ export interface SettlementStepsDeps {
   clock: () => number;
   timeZone: string;
   logger: Logger;
+  /** This process's lease owner id: a step writes only while its run's lease is ours. */
+  owner: string;
 }
 
 const DESCRIBED: Record<Discrepancy['kind'], string> = {
@@ -41,35 +47,52 @@ const DESCRIBED: Record<Discrepancy['kind'], string> = {
 /**
  * The settlement machine's two steps. Each is idempotent, as a restored actor runs its
  * step again: the figures replace the previous run's, and the check replaces the
- * discrepancies (alerting only on ones not already on the settlement).
+ * discrepancies (alerting only on ones the last check did not report).
  */
 export function createSettlementSteps(deps: SettlementStepsDeps): Parameters<SettlementMachine['provide']>[0]['actors'] {
   const { conn, clock, timeZone } = deps;
   const db = conn.db;
   const log = deps.logger.child({ component: 'settlement' });
 
-  function computeFigures(date: string): FiguresOutput {
-    const { start, end } = dayBounds(date, timeZone);
+  /**
+   * A step's writes, fenced: in one transaction that first checks the run is still ours
+   * and its actor still running (a stopped or overtaken run writes nothing).
+   */
+  function fenced<T>(date: string, signal: AbortSignal, work: () => T): T {
     return conn.sqlite
       .transaction(() => {
-        const rates = new Map(listPartners(db).map((p) => [p.id, p.feeRateBps]));
-        const figures = settleDay(movementsBetween(db, start, end), rates);
-        return { settlements: figures.length, lines: replaceFigures(db, date, figures, clock()) };
+        if (signal.aborted || !holdsRun(db, date, deps.owner)) throw new Error(`settlement run of ${date} is no longer this process's`);
+        return work();
       })
       .immediate();
   }
 
-  /** Every payment the PG created from two days before the date to its end, page by page. */
-  async function fetchPgList(start: number, end: number): Promise<ListedPayment[]> {
-    const listed: ListedPayment[] = [];
+  /** Lets the transition that started the step be written before the step writes anything. */
+  const afterTheTransition = () => new Promise((resolve) => setImmediate(resolve));
+
+  function computeFigures(date: string, signal: AbortSignal): FiguresOutput {
+    const { start, end } = dayBounds(date, timeZone);
+    return fenced(date, signal, () => {
+      const rates = new Map(listPartners(db).map((p) => [p.id, p.feeRateBps]));
+      const figures = settleDay(movementsBetween(db, start, end), rates);
+      return { settlements: figures.length, lines: replaceFigures(db, date, figures, clock()) };
+    });
+  }
+
+  /**
+   * The charges the PG confirmed in [start, end), from its list of the payments created
+   * from a day before the date to its end, page by page: only the day's charges are kept.
+   */
+  async function pgChargesBetween(start: number, end: number, signal: AbortSignal): Promise<Map<string, number>> {
+    const charges = new Map<string, number>();
     const from = new Date(start - CREATED_BEFORE_PAID_MS).toISOString();
     const until = new Date(end).toISOString();
     let cursor: string | null = null;
     for (let page = 0; page < MAX_PAGES; page++) {
-      const answer = await deps.pg.listPayments({ from, until, cursor, size: PAGE_SIZE });
+      const answer = await deps.pg.listPayments({ from, until, cursor, size: PAGE_SIZE }, signal);
       if (answer.kind === 'unknown') throw new Error(`the PG's payment list could not be fetched: ${answer.reason}`);
-      listed.push(...answer.items);
-      if (answer.cursor === null || answer.cursor === cursor) return listed;
+      for (const [paymentId, amount] of pgChargesOfDay(answer.items, start, end)) charges.set(paymentId, amount);
+      if (answer.cursor === null || answer.cursor === cursor) return charges;
       cursor = answer.cursor;
     }
     throw new Error(`the PG's payment list did not end after ${MAX_PAGES} pages`);
@@ -88,14 +111,15 @@ export function createSettlementSteps(deps: SettlementStepsDeps): Parameters<Set
     const uncounted = found.filter((d) => !settlementOf.has(d.paymentId)).map((d) => d.paymentId);
     const partnerOf = partnersOfPayments(db, uncounted);
     const bySettlement = new Map<string, Discrepancy[]>(settlementsOfDate(db, date).map((s) => [s.id, []]));
+    const unattributed: Discrepancy[] = [];
     for (const discrepancy of found) {
       const partnerId = partnerOf.get(discrepancy.paymentId);
       const settlementId =
         settlementOf.get(discrepancy.paymentId) ??
         (partnerId === undefined ? undefined : ensureSettlement(db, date, partnerId, DEFAULT_CURRENCY, 'processing', now));
       if (settlementId === undefined) {
-        // A payment this service never made: no partner to put it on, so the alert is its record.
-        alert(date, discrepancy, null, now);
+        // A payment this service never made: no partner carries it; the run keeps it.
+        unattributed.push(discrepancy);
         continue;
       }
       if (!bySettlement.has(settlementId)) bySettlement.set(settlementId, []);
@@ -103,12 +127,19 @@ export function createSettlementSteps(deps: SettlementStepsDeps): Parameters<Set
     }
     for (const settlement of settlementsOfDate(db, date)) {
       const current = bySettlement.get(settlement.id) ?? [];
-      const known = new Set((JSON.parse(settlement.discrepancies) as Discrepancy[]).map(keyOf));
-      for (const discrepancy of current) if (!known.has(keyOf(discrepancy))) alert(date, discrepancy, settlement.partnerId, now);
+      alertNew(date, settlement.discrepancies, current, settlement.partnerId, now);
       setDiscrepancies(db, settlement.id, current);
     }
+    alertNew(date, findRun(db, date)?.unattributed ?? '[]', unattributed, null, now);
+    setUnattributed(db, date, JSON.stringify(unattributed));
     if (found.length > 0) log.warn({ date, discrepancies: found.length }, 'settlement disagrees with the PG');
     return { discrepancies: found.length };
+  }
+
+  /** One alert per discrepancy the last check (`before`, as stored) did not already report. */
+  function alertNew(date: string, before: string, current: readonly Discrepancy[], partnerId: string | null, at: number): void {
+    const known = new Set((JSON.parse(before) as Discrepancy[]).map(keyOf));
+    for (const discrepancy of current) if (!known.has(keyOf(discrepancy))) alert(date, discrepancy, partnerId, at);
   }
 
   function alert(date: string, discrepancy: Discrepancy, partnerId: string | null, at: number): void {
@@ -122,11 +153,15 @@ export function createSettlementSteps(deps: SettlementStepsDeps): Parameters<Set
   }
 
   return {
-    computeFigures: fromPromise<FiguresOutput, { date: string }>(async ({ input }) => computeFigures(input.date)),
-    crossCheck: fromPromise<CheckOutput, { date: string }>(async ({ input }) => {
+    computeFigures: fromPromise<FiguresOutput, { date: string }>(async ({ input, signal }) => {
+      await afterTheTransition();
+      return computeFigures(input.date, signal);
+    }),
+    crossCheck: fromPromise<CheckOutput, { date: string }>(async ({ input, signal }) => {
+      await afterTheTransition();
       const { start, end } = dayBounds(input.date, timeZone);
-      const pgCharges = pgChargesOfDay(await fetchPgList(start, end), start, end);
-      return conn.sqlite.transaction(() => recordDiscrepancies(input.date, pgCharges)).immediate();
+      const pgCharges = await pgChargesBetween(start, end, signal);
+      return fenced(input.date, signal, () => recordDiscrepancies(input.date, pgCharges));
     }),
   };
 }

@@ -62,13 +62,14 @@ describe('partners', () => {
       { id: 'x', name: '   ', feeRateBps: 1 },
       { id: 'x', name: 'n'.repeat(201), feeRateBps: 1 },
       { id: 'x', name: { nested: { deeper: [1, 2, 3] } }, feeRateBps: 1 },
+      { id: 'x', name: 'X', feeRateBps: 1, partnerSince: 'yesterday' },
     ];
     for (const body of badBodies) expectProblem(await post(body), 400, 'validation_failed', JSON.stringify(body));
     // Only an object is a JSON body here.
     for (const body of ['partner', null, 7]) expectProblem(await post(body), 400, 'invalid_json', JSON.stringify(body));
     expectProblem(await h.request('POST', '/v1/admin/partners', { raw: '{"id":', headers: { ...admin, 'content-type': 'application/json' } }), 400, 'invalid_json');
     expectProblem(await h.request('POST', '/v1/admin/partners', { raw: JSON.stringify({ id: 'x', name: 'a'.repeat(70_000), feeRateBps: 1 }), headers: { ...admin, 'content-type': 'application/json' } }), 413, 'payload_too_large');
-    for (const body of [{}, { feeRateBps: 10_001 }, { name: '' }, { feeRateBps: '5' }, []]) {
+    for (const body of [{}, { feeRateBps: 10_001 }, { name: '' }, { feeRateBps: '5' }, [], { id: 'other', name: 'Renamed' }]) {
       expectProblem(await h.request('PATCH', '/v1/admin/partners/steady', { body, headers: admin }), 400, 'validation_failed', JSON.stringify(body));
     }
     expectProblem(await h.request('GET', '/v1/admin/partners/x', { headers: admin }), 404, 'not_found');
@@ -164,11 +165,24 @@ describe('settlements of real payments', () => {
 
   it('refuses bad dates, filters and ids with a 4xx, and runs nothing', async () => {
     const run = (body: unknown) => h.request('POST', '/v1/admin/settlements/run', { body, headers: admin });
-    for (const body of [{}, { date: '2026-02-30' }, { date: 20261201 }, { date: '2026-12-01T00:00:00Z' }, { date: null }, [], { date: ['2026-12-01'] }]) {
+    const badRuns = [
+      {},
+      { date: '2026-02-30' },
+      { date: 20261201 },
+      { date: '2026-12-01T00:00:00Z' },
+      { date: null },
+      [],
+      { date: ['2026-12-01'] },
+      { date: '0100-01-01' },
+      { date: '1999-12-31' },
+      { date: '2026-11-01', partnerId: 'p-fee' },
+    ];
+    for (const body of badRuns) {
       expectProblem(await run(body), 400, 'validation_failed', JSON.stringify(body));
     }
     expectProblem(await run({ date: addDays(todayInSeoul(), 1) }), 422, 'date_in_future');
-    for (const query of ['?status=bogus', '?limit=0', '?limit=1001', '?cursor=garbage', '?date=2026-13-01', `?cursor=${'x'.repeat(500)}`, '?date=1&date=2']) {
+    const badQueries = ['?status=bogus', '?limit=0', '?limit=1001', '?limit=0x10', '?limit=1e2', '?limit=-1', '?cursor=garbage', '?date=2026-13-01', `?cursor=${'x'.repeat(500)}`, '?date=1&date=2'];
+    for (const query of badQueries) {
       expectProblem(await h.request('GET', `/v1/admin/settlements${query}`, { headers: admin }), 400, 'validation_failed', query);
     }
     expectProblem(await h.request('GET', '/v1/admin/settlements/not-a-settlement', { headers: admin }), 400, 'validation_failed');
@@ -230,18 +244,24 @@ describe('the daily schedule', () => {
     }
   });
 
-  it('settles a date whose firing it missed while down, once settlement has begun', async () => {
+  it('settles the dates whose firings it missed while down, once settlement has begun', async () => {
     const h = await startHarness();
     try {
-      await h.request('POST', '/v1/admin/settlements/run', { body: { date: '2026-11-01' }, headers: admin });
-      // Down at midnight: the process that starts afterwards settles the day before.
+      const today = todayInSeoul();
+      const first = addDays(today, -4);
+      await h.request('POST', '/v1/admin/settlements/run', { body: { date: first }, headers: admin });
+      // Down for the last three midnights: the process that starts afterwards settles each day missed.
       await h.restart({ SETTLEMENT_CRON: '0 0 0 * * *' });
-      const yesterday = addDays(todayInSeoul(), -1);
       const sqlite = new Database(h.dbPath, { readonly: true });
       expect(sqlite.prepare('select date, requests from settlement_runs order by date').all()).toEqual(
-        [{ date: '2026-11-01', requests: 1 }, { date: yesterday, requests: 1 }].sort((a, b) => a.date.localeCompare(b.date)),
+        [-4, -3, -2, -1].map((days) => ({ date: addDays(today, days), requests: 1 })),
       );
       sqlite.close();
+      // Started again: nothing is asked twice.
+      await h.restart({ SETTLEMENT_CRON: '0 0 0 * * *' });
+      const again = new Database(h.dbPath, { readonly: true });
+      expect(again.prepare('select sum(requests) from settlement_runs').pluck().get()).toBe(4);
+      again.close();
     } finally {
       await h.close();
     }

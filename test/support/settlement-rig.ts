@@ -14,6 +14,7 @@ import { insertPaymentRow } from './payment-rows.ts';
 const SECRET = 'settlement-test-secret';
 const STORE_ID = 'store-settlement-test';
 export const SEOUL = 'Asia/Seoul';
+const OWNER = 'settlement-test';
 const iso = (ms: number) => new Date(ms).toISOString();
 
 /**
@@ -52,11 +53,11 @@ export async function startSettlementRig(conn: Connection, { pollMs = 20 } = {})
   });
   const runner = createSettlementRunner({
     conn,
-    machine: settlementMachine.provide({ actors: createSettlementSteps({ conn, pg, clock: Date.now, timeZone: SEOUL, logger }) }),
+    machine: settlementMachine.provide({ actors: createSettlementSteps({ conn, pg, clock: Date.now, timeZone: SEOUL, logger, owner: OWNER }) }),
     retry: { baseMs: 10, capMs: 40, urgentAfter: 3 },
     clock: Date.now,
     logger,
-    owner: 'settlement-test',
+    owner: OWNER,
     leaseTtlMs: 30_000,
     pollMs,
   });
@@ -81,7 +82,7 @@ export async function startSettlementRig(conn: Connection, { pollMs = 20 } = {})
       recordMoneyMovement(db, { paymentId, kind, amount, at: Date.parse(at) });
     },
     async settle(date) {
-      runner.request(date, 'operator');
+      runner.request(date);
       await runner.settled(date, 10_000);
       return listSettlements(db, { date });
     },

@@ -102,7 +102,8 @@ describe('settlement run', () => {
     expect(drive(run, figured, checkFailed, run).snapshot.value).toEqual({ processing: 'computing' });
   });
 
-  it('ignores a request to run while it is running: the run in progress answers it', () => {
+  // The runner keeps such a request pending and starts the next run when this one ends.
+  it('takes no second run event while it runs', () => {
     const { snapshot, actions } = drive(run, run);
     expect(snapshot.value).toEqual({ processing: 'computing' });
     expect(started(actions)).toEqual([]);

@@ -34,14 +34,20 @@ const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOStrin
 const partnerId = z.string().min(1).max(255);
 const partnerName = z.string().trim().min(1).max(200);
 const feeRateBps = z.number().int().min(0).max(10_000);
-const partnerBody = z.object({ id: partnerId, name: partnerName, feeRateBps });
+// Strict: a field this API does not take (`{"id":…}` in a change) is an error, not ignored.
+const partnerBody = z.strictObject({ id: partnerId, name: partnerName, feeRateBps });
 const partnerChanges = z
-  .object({ name: partnerName.optional(), feeRateBps: feeRateBps.optional() })
+  .strictObject({ name: partnerName.optional(), feeRateBps: feeRateBps.optional() })
   .refine((changes) => changes.name !== undefined || changes.feeRateBps !== undefined, 'name or feeRateBps is required');
 const partnerPath = z.object({ id: partnerId });
 
-const date = z.string().refine(isCalendarDate, 'a calendar date, YYYY-MM-DD');
-const runBody = z.object({ date });
+/** No payment here is older than this: an earlier date is a typo, not a day to settle. */
+const FIRST_DATE = '2000-01-01';
+const date = z
+  .string()
+  .refine(isCalendarDate, 'a calendar date, YYYY-MM-DD')
+  .refine((text) => text >= FIRST_DATE, `a date from ${FIRST_DATE} on`);
+const runBody = z.strictObject({ date });
 const settlementPath = z.object({ id: z.string().regex(/^stl_[0-9a-z]{9}[0-9a-f]{16}$/, 'not a settlement id') });
 const pageCursor = z
   .string()
@@ -58,7 +64,12 @@ const listQuery = z.object({
   date: date.optional(),
   partnerId: partnerId.optional(),
   status: z.enum(SETTLEMENT_STATUSES).optional(),
-  limit: z.coerce.number().int().min(1).max(1_000).default(100),
+  limit: z
+    .string()
+    .regex(/^\d{1,4}$/, 'an integer 1–1000')
+    .transform(Number)
+    .pipe(z.number().min(1).max(1_000))
+    .default(100),
   cursor: pageCursor.optional(),
 });
 
@@ -139,7 +150,7 @@ export function settlementRoutes({ db, runner, timeZone, runWaitMs, clock, admin
     if (body.date > today) {
       throw new AppError(422, 'date_in_future', `${body.date} has not begun in ${timeZone} (today is ${today})`);
     }
-    runner.request(body.date, 'operator');
+    runner.request(body.date);
     await runner.settled(body.date, runWaitMs);
     ctx.status = 202;
     ctx.body = { data: settlementsOfDate(db, body.date).map(toSettlementResource) };
