@@ -1,4 +1,5 @@
 import { and, assign, enqueueActions, fromPromise, setup } from 'xstate';
+import type { MachineAlert } from './alert.ts';
 import { backoffMs } from './backoff.ts';
 import { RESTING, WAITING } from './payment-status.ts';
 
@@ -152,13 +153,6 @@ export type PaymentEvent =
   | ({ type: 'admin.ignore'; failedEventId: string } & OperatorAction)
   | ({ type: 'admin.resolve'; outcome: Resolution } & OperatorAction);
 
-/** Raised by the machine, written with the transition that raised it, then posted (rule 7). */
-export interface PaymentAlert {
-  type: 'alert';
-  severity: 'warning' | 'urgent';
-  title: string;
-  details: Record<string, unknown>;
-}
 
 /**
  * Money that moved at the PG, as the payment learned it: what daily settlement adds up.
@@ -171,7 +165,7 @@ export interface MoneyMoved {
   at: number | null;
 }
 
-export type PaymentEmitted = PaymentAlert | MoneyMoved;
+export type PaymentEmitted = MachineAlert | MoneyMoved;
 
 const epochOrNull = (time: string | null) => (time === null ? null : Date.parse(time));
 

@@ -1,4 +1,5 @@
 import { assign, enqueueActions, fromPromise, setup } from 'xstate';
+import type { MachineAlert } from './alert.ts';
 import { backoffMs } from './backoff.ts';
 import { RESTING, WAITING } from './payment-status.ts';
 
@@ -45,13 +46,6 @@ export interface CheckOutput {
   discrepancies: number;
 }
 
-export interface SettlementAlert {
-  type: 'alert';
-  severity: 'warning' | 'urgent';
-  title: string;
-  details: Record<string, unknown>;
-}
-
 const notProvided = (): Promise<never> => Promise.reject(new Error('actor not provided'));
 
 function messageOf(error: unknown): string {
@@ -63,7 +57,7 @@ const settlementSetup = setup({
     context: {} as SettlementContext,
     events: {} as SettlementEvent,
     input: {} as SettlementInput,
-    emitted: {} as SettlementAlert,
+    emitted: {} as MachineAlert,
   },
   actors: {
     /** Adds up the date's money movements per partner and writes settlements and lines (replacing a previous run's). */

@@ -13,11 +13,11 @@ import {
   writeRun,
 } from '../../db/settlement-runs-repo.ts';
 import { ensureSettlement, setStatusOfDate } from '../../db/settlements-repo.ts';
+import type { MachineAlert } from '../../machines/alert.ts';
 import { RESTING, statePath, WAITING } from '../../machines/payment-status.ts';
 import {
   SETTLEMENT_MACHINE_VERSION,
   settlementStatusOf,
-  type SettlementAlert,
   type SettlementInput,
   type SettlementMachine,
   type SettlementRetry,
@@ -47,7 +47,7 @@ export interface SettlementRunnerDeps {
 interface LiveRun {
   actor: SettlementActor;
   /** Alerts emitted since the last write, written with it. */
-  alerts: SettlementAlert[];
+  alerts: MachineAlert[];
   /** Status of the last write: a write into `processing` from another status starts a run. */
   lastStatus: SettlementStatus;
 }
