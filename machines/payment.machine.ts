@@ -1,4 +1,4 @@
-import { and, assign, enqueueActions, fromPromise, setup } from 'xstate';
+import { assign, enqueueActions, fromPromise, setup } from 'xstate';
 import type { MachineAlert } from './alert.ts';
 import { backoffMs } from './backoff.ts';
 import { RESTING, WAITING } from './payment-status.ts';
@@ -220,6 +220,38 @@ function lateCheckOffset(retry: RetryPolicy, n: number): number {
   return n <= 0 ? 0 : Math.floor(retry.lateChargeWindowMs / 2 ** (retry.lateChargeChecks - n));
 }
 
+/** A guard's test, usable alone (by name) or in a named conjunction. */
+type Check = (args: { context: PaymentContext; event: PaymentEvent }) => boolean;
+const all =
+  (...checks: Check[]): Check =>
+  (args) =>
+    checks.every((check) => check(args));
+const attentionWasAt =
+  (step: AttentionStep): Check =>
+  ({ context }) =>
+    context.attentionStep === step;
+
+const refunded: Check = ({ event }) => kindOf(event) === 'refunded';
+const pgHasNoCharge: Check = ({ event }) => pgRecordOf(event)?.kind === 'not_found';
+const notFoundGracePassed: Check = ({ context }) => context.sentWaitedMs >= context.retry.notFoundGraceMs;
+const chargesLeft: Check = ({ context }) => context.chargeAttempts < context.retry.maxCharges;
+/** The PG shows the refund in flight (and every earlier one) as given back. */
+const pgShowsRefund: Check = ({ context, event }) => (pgCancelledOf(event) ?? -1) >= refundTotal(context);
+const pgShowsNoRefund: Check = ({ context, event }) => {
+  const cancelled = pgCancelledOf(event);
+  return cancelled !== undefined && cancelled < refundTotal(context);
+};
+const refundEmptiesPayment: Check = ({ context }) => refundTotal(context) === context.amount;
+/** The PG shows the whole charge given back (a void an operator waits on landed after all). */
+const pgShowsVoid: Check = ({ context, event }) => (pgCancelledOf(event) ?? -1) >= context.amount;
+/** Keeping the charge makes sense only for a fulfilled order or one whose fulfilment can run again. */
+const canKeepCharge: Check = ({ context, event }) =>
+  event.type === 'admin.resolve' &&
+  event.outcome === 'kept' &&
+  (context.attentionStep === 'voiding' || context.attentionStep === 'refunding');
+const resolvedCancelled: Check = ({ event }) => event.type === 'admin.resolve' && event.outcome === 'cancelled';
+const partlyRefunded: Check = ({ context }) => context.cancelledAmount > 0;
+
 const notProvided = (): Promise<never> => Promise.reject(new Error('actor not provided'));
 
 const paymentSetup = setup({
@@ -248,7 +280,7 @@ const paymentSetup = setup({
     chargePaid: ({ event }) => kindOf(event) === 'paid',
     chargeDeclined: ({ event }) => kindOf(event) === 'declined',
     voided: ({ event }) => kindOf(event) === 'voided',
-    refunded: ({ event }) => kindOf(event) === 'refunded',
+    refunded,
     pgRefused: ({ event }) => kindOf(event) === 'refused',
     chargeReturned: ({ context }) => context.chargeReturned,
     cancellable: ({ context, event }) =>
@@ -260,30 +292,39 @@ const paymentSetup = setup({
     pgSaysFailed: ({ event }) => pgStatusOf(event) === 'FAILED',
     /** Charged and already given back in full (cancelled at the PG): nothing is owed. */
     pgSaysReturned: ({ event }) => pgStatusOf(event) === 'CANCELLED',
-    pgHasNoCharge: ({ event }) => pgRecordOf(event)?.kind === 'not_found',
+    pgHasNoCharge,
     pgGaveNoAnswer: ({ event }) => pgRecordOf(event)?.kind === 'unknown',
-    notFoundGracePassed: ({ context }) => context.sentWaitedMs >= context.retry.notFoundGraceMs,
-    chargesLeft: ({ context }) => context.chargeAttempts < context.retry.maxCharges,
-    /** The PG shows the refund in flight (and every earlier one) as given back. */
-    pgShowsRefund: ({ context, event }) => (pgCancelledOf(event) ?? -1) >= refundTotal(context),
-    pgShowsNoRefund: ({ context, event }) => {
-      const cancelled = pgCancelledOf(event);
-      return cancelled !== undefined && cancelled < refundTotal(context);
-    },
-    refundEmptiesPayment: ({ context }) => refundTotal(context) === context.amount,
-    /** The PG shows the whole charge given back (a void an operator waits on landed after all). */
-    pgShowsVoid: ({ context, event }) => (pgCancelledOf(event) ?? -1) >= context.amount,
+    notFoundGracePassed,
+    chargesLeft,
+    pgShowsRefund,
+    pgShowsNoRefund,
+    refundEmptiesPayment,
+    pgShowsVoid,
     chargeMayLandLate: ({ context }) => context.chargeUnanswered,
     /** The check being answered is not the last of the window. */
     laterLateCheck: ({ context }) => context.lateChecks + 1 < context.retry.lateChargeChecks,
-    attentionAt: ({ context }, params: { step: AttentionStep }) => context.attentionStep === params.step,
-    /** Keeping the charge makes sense only for a fulfilled order or one whose fulfilment can run again. */
-    canKeepCharge: ({ context, event }) =>
-      event.type === 'admin.resolve' &&
-      event.outcome === 'kept' &&
-      (context.attentionStep === 'voiding' || context.attentionStep === 'refunding'),
-    resolvedCancelled: ({ event }) => event.type === 'admin.resolve' && event.outcome === 'cancelled',
-    partlyRefunded: ({ context }) => context.cancelledAmount > 0,
+    attentionAtVoid: attentionWasAt('voiding'),
+    attentionAtLateVoid: attentionWasAt('voiding_late_charge'),
+    attentionAtRelease: attentionWasAt('releasing'),
+    attentionAtStockReturn: attentionWasAt('returning_stock'),
+    attentionAtRefund: attentionWasAt('refunding'),
+    canKeepCharge,
+    resolvedCancelled,
+    partlyRefunded,
+    // Named conjunctions rather than and([...]): Stately's editor and toJSON() show a name.
+    pgNeverGotChargeAndMayRetry: all(pgHasNoCharge, notFoundGracePassed, chargesLeft),
+    pgNeverGotCharge: all(pgHasNoCharge, notFoundGracePassed),
+    lastRefundLanded: all(refunded, refundEmptiesPayment),
+    pgShowsLastRefund: all(pgShowsRefund, refundEmptiesPayment),
+    pgNeverGotRefund: all(pgShowsNoRefund, notFoundGracePassed),
+    resolvedCancelledAtRelease: all(resolvedCancelled, attentionWasAt('releasing')),
+    resolvedCancelledAtStockReturn: all(resolvedCancelled, attentionWasAt('returning_stock')),
+    keptBeforeFulfilment: all(canKeepCharge, attentionWasAt('voiding')),
+    keptAfterPartialRefund: all(canKeepCharge, partlyRefunded),
+    pgShowsAwaitedLastRefund: all(attentionWasAt('refunding'), pgShowsRefund, refundEmptiesPayment),
+    pgShowsAwaitedRefund: all(attentionWasAt('refunding'), pgShowsRefund),
+    pgShowsAwaitedVoid: all(attentionWasAt('voiding'), pgShowsVoid),
+    pgShowsAwaitedLateVoid: all(attentionWasAt('voiding_late_charge'), pgShowsVoid),
   },
   actions: {
     fail: assign((_, params: { code: string }) => ({ failureCode: params.code })),
@@ -573,13 +614,13 @@ export const paymentMachine = paymentSetup.createMachine({
             onDone: [
               ...chargeSettledByPg,
               {
-                guard: and(['pgHasNoCharge', 'notFoundGracePassed', 'chargesLeft']),
+                guard: 'pgNeverGotChargeAndMayRetry',
                 // The PG never saw the charge: charging again with the same payment id
                 // is safe (the PG answers ALREADY_PAID to a second charge).
                 target: '#payment.charging',
               },
               {
-                guard: and(['pgHasNoCharge', 'notFoundGracePassed']),
+                guard: 'pgNeverGotCharge',
                 target: '#payment.releasing',
                 actions: { type: 'fail', params: { code: 'charge_not_received' } },
               },
@@ -663,7 +704,7 @@ export const paymentMachine = paymentSetup.createMachine({
             },
             onDone: [
               // The last refund brings the stock back; an earlier one leaves money on the payment.
-              { guard: and(['refunded', 'refundEmptiesPayment']), target: 'returningStock', actions: 'recordRefund' },
+              { guard: 'lastRefundLanded', target: 'returningStock', actions: 'recordRefund' },
               { guard: 'refunded', target: '#payment.partially_cancelled', actions: 'recordRefund' },
               // A permanent refusal will not change by asking again.
               { guard: 'pgRefused', target: '#payment.requires_attention', actions: { type: 'needsAttention', params: { step: 'refunding' } } },
@@ -680,10 +721,10 @@ export const paymentMachine = paymentSetup.createMachine({
             src: 'inquirePgStatus',
             input: ({ context }) => ({ paymentId: context.paymentId }),
             onDone: [
-              { guard: and(['pgShowsRefund', 'refundEmptiesPayment']), target: 'returningStock', actions: 'recordRefund' },
+              { guard: 'pgShowsLastRefund', target: 'returningStock', actions: 'recordRefund' },
               { guard: 'pgShowsRefund', target: '#payment.partially_cancelled', actions: 'recordRefund' },
               // The PG never got it: sent again under the same key (the step asks the PG first).
-              { guard: and(['pgShowsNoRefund', 'notFoundGracePassed']), target: 'refunding' },
+              { guard: 'pgNeverGotRefund', target: 'refunding' },
               { target: 'waiting', actions: 'scheduleInquiry' },
             ],
             onError: { target: 'waiting', actions: 'scheduleInquiry' },
@@ -754,27 +795,27 @@ export const paymentMachine = paymentSetup.createMachine({
       on: {
         'admin.retry': [
           {
-            guard: { type: 'attentionAt', params: { step: 'voiding' } },
+            guard: 'attentionAtVoid',
             target: 'compensating',
             actions: 'resumeAfterAttention',
           },
           {
-            guard: { type: 'attentionAt', params: { step: 'voiding_late_charge' } },
+            guard: 'attentionAtLateVoid',
             target: 'voidingLateCharge',
             actions: 'resumeAfterAttention',
           },
           {
-            guard: { type: 'attentionAt', params: { step: 'releasing' } },
+            guard: 'attentionAtRelease',
             target: 'releasing',
             actions: 'resumeAfterAttention',
           },
           {
-            guard: { type: 'attentionAt', params: { step: 'returning_stock' } },
+            guard: 'attentionAtStockReturn',
             target: '#payment.cancelling.returningStock',
             actions: 'resumeAfterAttention',
           },
           {
-            guard: { type: 'attentionAt', params: { step: 'refunding' } },
+            guard: 'attentionAtRefund',
             target: 'cancelling',
             actions: ['resumeAfterAttention', 'startInquiry'],
           },
@@ -785,43 +826,43 @@ export const paymentMachine = paymentSetup.createMachine({
           // A stuck stock release: the money was settled before it (never taken, or given back
           // through the PG), so the release ends the payment as it would have ended anyway.
           {
-            guard: and(['resolvedCancelled', { type: 'attentionAt', params: { step: 'releasing' as const } }]),
+            guard: 'resolvedCancelledAtRelease',
             target: 'releasing',
             actions: 'resumeAfterAttention',
           },
           {
-            guard: and(['resolvedCancelled', { type: 'attentionAt', params: { step: 'returning_stock' as const } }]),
+            guard: 'resolvedCancelledAtStockReturn',
             target: '#payment.cancelling.returningStock',
             actions: 'resumeAfterAttention',
           },
           { guard: 'resolvedCancelled', target: 'releasing', actions: 'resolveAsCancelled' },
           {
-            guard: and(['canKeepCharge', { type: 'attentionAt', params: { step: 'voiding' as const } }]),
+            guard: 'keptBeforeFulfilment',
             // The order was never handed over: fulfilment runs (again) before it counts as completed.
             target: 'finalizing',
             actions: 'keepCharge',
           },
-          { guard: and(['canKeepCharge', 'partlyRefunded']), target: 'partially_cancelled', actions: 'keepCharge' },
+          { guard: 'keptAfterPartialRefund', target: 'partially_cancelled', actions: 'keepCharge' },
           { guard: 'canKeepCharge', target: 'completed', actions: 'keepCharge' },
         ],
         'pg.status': [
           {
-            guard: and([{ type: 'attentionAt', params: { step: 'refunding' as const } }, 'pgShowsRefund', 'refundEmptiesPayment']),
+            guard: 'pgShowsAwaitedLastRefund',
             target: '#payment.cancelling.returningStock',
             actions: ['resumeAfterAttention', 'recordRefund'],
           },
           {
-            guard: and([{ type: 'attentionAt', params: { step: 'refunding' as const } }, 'pgShowsRefund']),
+            guard: 'pgShowsAwaitedRefund',
             target: 'partially_cancelled',
             actions: ['resumeAfterAttention', 'recordRefund'],
           },
           {
-            guard: and([{ type: 'attentionAt', params: { step: 'voiding' as const } }, 'pgShowsVoid']),
+            guard: 'pgShowsAwaitedVoid',
             target: 'releasing',
             actions: ['resumeAfterAttention', 'recordVoid'],
           },
           {
-            guard: and([{ type: 'attentionAt', params: { step: 'voiding_late_charge' as const } }, 'pgShowsVoid']),
+            guard: 'pgShowsAwaitedLateVoid',
             target: 'cancelled',
             actions: ['resumeAfterAttention', 'recordVoid'],
           },

@@ -102,6 +102,17 @@ describe('machine definitions', () => {
     const text = JSON.stringify(body.definition);
     expect(text.includes('"guard":"chargePaid"'), 'the guard is named').toBe(true);
     expect(text.includes('"actions":["resetStep","takeChargePgTxId"]'), 'the actions are named').toBe(true);
+    // A guard the editor cannot name (an inline function, and([...])) leaves a transition that
+    // seems to fire unconditionally ahead of its siblings.
+    const unnamed: string[] = [];
+    const walk = (node: { id: string; on?: Record<string, Array<{ guard?: unknown }>>; states?: Record<string, unknown> }) => {
+      for (const [event, transitions] of Object.entries(node.on ?? {})) {
+        transitions.slice(0, -1).forEach((t, i) => t.guard === undefined && unnamed.push(`${node.id} ${event} #${i}`));
+      }
+      for (const child of Object.values(node.states ?? {})) walk(child as typeof node);
+    };
+    walk(body.definition);
+    expect(unnamed).toEqual([]);
     // The definition's states are the machine's: a fresh actor starts in the first of them.
     expect(Object.keys(body.definition.states)).toContain(Object.keys(createActor(paymentMachine, { input: { paymentId: 'p', amount: 1, retry: {} as never } }).getSnapshot().value as object)[0]);
   });
