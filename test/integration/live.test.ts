@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActor } from 'xstate';
 import { PAYMENT_MACHINE_VERSION, paymentMachine } from '../../machines/payment.machine.ts';
+import { toMermaid } from '../../src/diagram/mermaid.ts';
 import { purchase, startHarness, type Harness } from '../support/harness.ts';
 import { expectProblem } from '../support/problems.ts';
 
@@ -97,7 +98,7 @@ describe('machine definitions', () => {
   it('serves the payment machine as Stately’s editor imports it, with named guards and actions', async () => {
     const { status, body } = await h.request('GET', '/v1/machines/payment');
     expect(status).toBe(200);
-    expect(body).toMatchObject({ id: 'payment', version: PAYMENT_MACHINE_VERSION });
+    expect(body).toMatchObject({ id: 'payment', version: PAYMENT_MACHINE_VERSION, diagram: toMermaid(paymentMachine) });
     expect(body.definition).toEqual(JSON.parse(JSON.stringify(paymentMachine.toJSON())));
     const text = JSON.stringify(body.definition);
     expect(text.includes('"guard":"chargePaid"'), 'the guard is named').toBe(true);
