@@ -21,6 +21,13 @@ export function findProduct(db: Db, id: string): Product | undefined {
   ) as Product | undefined;
 }
 
+/** By id, from after `after`, at most `limit`. */
+export function listProducts(db: Db, after: string | undefined, limit: number): Product[] {
+  return db.$client
+    .prepare(`select ${selectList(products)} from products where id > ? order by id limit ?`)
+    .all(after ?? '', limit) as Product[];
+}
+
 export function findProducts(db: Db, ids: string[]): Product[] {
   return ids.flatMap((id) => findProduct(db, id) ?? []);
 }

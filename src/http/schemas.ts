@@ -7,6 +7,12 @@ const price = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
 
 export const IDEMPOTENCY_KEY = /^[A-Za-z0-9_.:-]{1,255}$/;
 
+export const productListQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(100).default(100),
+  /** The last id of the previous page. */
+  cursor: z.string().min(1).max(64).optional(),
+});
+
 export const productBody = z.object({
   id: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'letters, digits and _ . : - only, at most 64').optional(),
   name: z.string().min(1).max(200),
@@ -69,7 +75,8 @@ export const cancelBody = z.object({
   amount: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).optional(),
 });
 
-export const createQuery = z.object({
+/** `?wait=N` (0–30 s): answer when the payment leaves its in-flight status, or after N seconds. */
+export const waitQuery = z.object({
   wait: z.coerce.number().min(0).max(30).optional(),
 });
 

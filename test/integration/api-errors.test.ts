@@ -155,6 +155,20 @@ describe('products', () => {
     expectProblem(await h.request('GET', '/v1/products/sneaky'), 404, 'not_found');
   });
 
+  it('lists products by id, a page at a time, and refuses bad paging', async () => {
+    for (const id of ['list-b', 'list-a', 'list-c']) {
+      await h.request('POST', '/v1/products', { body: { id, name: id, price: 1_000, stock: 1, partnerId: 'p' }, headers: admin });
+    }
+    const all = (await h.request('GET', '/v1/products')).body.data.map((p: { id: string }) => p.id);
+    expect(all.filter((id: string) => id.startsWith('list-'))).toEqual(['list-a', 'list-b', 'list-c']);
+    const first = await h.request('GET', '/v1/products?limit=1&cursor=list-');
+    expect(first.body).toMatchObject({ data: [{ id: 'list-a', stock: 1, currency: 'KRW' }], nextCursor: 'list-a' });
+    expect((await h.request('GET', `/v1/products?limit=2&cursor=${first.body.nextCursor}`)).body.data.map((p: { id: string }) => p.id)).toEqual(['list-b', 'list-c']);
+    for (const query of ['?limit=0', '?limit=101', '?limit=x', `?cursor=${'c'.repeat(65)}`]) {
+      expectProblem(await h.request('GET', `/v1/products${query}`), 400, 'validation_failed');
+    }
+  });
+
   it('refuses a fractional price', async () => {
     const reply = await h.request('POST', '/v1/products', { body: { name: 'x', price: 10.5, stock: 1, partnerId: 'p' }, headers: admin });
     expectProblem(reply, 400, 'validation_failed');

@@ -45,6 +45,16 @@ async function deadLetter(id: string) {
 }
 
 describe('refunds', () => {
+  it('answers a cancel once the refund settles when asked to wait', async () => {
+    await setUp();
+    const id = await completedPayment('k-wait');
+    const reply = await h.request('POST', `/v1/payments/${id}/cancel?wait=10`, { body: { reason: 'no longer needed' }, headers: { 'idempotency-key': 'c-wait' } });
+    expect(reply.status).toBe(202);
+    expect(reply.body).toMatchObject({ status: 'cancelled', cancelledAmount: 30_000 });
+    const bad = await h.request('POST', `/v1/payments/${id}/cancel?wait=31`, { body: { reason: 'x' }, headers: { 'idempotency-key': 'c-wait-2' } });
+    expect([bad.status, bad.body.code]).toEqual([400, 'validation_failed']);
+  });
+
   it('cancels in full: money back, stock back', async () => {
     await setUp();
     const id = await completedPayment();

@@ -8,7 +8,7 @@ import type { CancelPayment } from '../../payments/cancel-payment.ts';
 import type { CreatePayment } from '../../payments/create-payment.ts';
 import type { PaymentHost } from '../../payments/payment-host.ts';
 import { toCancellationResource, toPaymentResource, toTransitionResource } from '../../payments/payment-view.ts';
-import { cancelBody, createQuery, IDEMPOTENCY_KEY, listQuery, pathId, paymentBody } from '../schemas.ts';
+import { cancelBody, IDEMPOTENCY_KEY, listQuery, pathId, paymentBody, waitQuery } from '../schemas.ts';
 import { validate } from '../validate.ts';
 
 export interface PaymentRoutesDeps {
@@ -39,7 +39,7 @@ export function paymentRoutes({ db, host, createPayment, cancelPayment }: Paymen
 
   router.post('/v1/payments', async (ctx) => {
     const key = idempotencyKeyOf(ctx.get('idempotency-key'));
-    const { wait } = validate(createQuery, ctx.query);
+    const { wait } = validate(waitQuery, ctx.query);
     const body = validate(paymentBody, ctx.request.body);
     const { row, replayed } = await createPayment(key, body);
     const shown = wait ? await host.waitFor(row.id, (r) => r.status !== 'processing', wait * 1000) : row;
@@ -52,11 +52,13 @@ export function paymentRoutes({ db, host, createPayment, cancelPayment }: Paymen
   router.post('/v1/payments/:id/cancel', async (ctx) => {
     const { id } = validate(pathId, ctx.params);
     const key = idempotencyKeyOf(ctx.get('idempotency-key'));
+    const { wait } = validate(waitQuery, ctx.query);
     const body = validate(cancelBody, ctx.request.body);
     const { row, replayed } = await cancelPayment(id, key, body);
+    const shown = wait ? await host.waitFor(id, (r) => r.status !== 'cancel_requested', wait * 1000) : row;
     ctx.status = 202;
     if (replayed) ctx.set('Idempotent-Replayed', 'true');
-    ctx.body = toPaymentResource(row);
+    ctx.body = toPaymentResource(shown ?? row);
   });
 
   router.get('/v1/payments', (ctx) => {

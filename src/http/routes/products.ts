@@ -2,9 +2,9 @@ import { randomBytes } from 'node:crypto';
 import type Router from '@koa/router';
 import { exactRouter } from '../router.ts';
 import type { Db } from '../../../db/connection.ts';
-import { findProduct, insertProduct, type Product } from '../../../db/products-repo.ts';
+import { findProduct, insertProduct, listProducts, type Product } from '../../../db/products-repo.ts';
 import { AppError, notFound } from '../../errors.ts';
-import { pathId, productBody } from '../schemas.ts';
+import { pathId, productBody, productListQuery } from '../schemas.ts';
 import { validate } from '../validate.ts';
 import type { Middleware } from 'koa';
 
@@ -28,6 +28,13 @@ export function productRoutes(db: Db, admin: Middleware, clock: () => number): R
     }
     ctx.status = 201;
     ctx.body = toResource(findProduct(db, id)!);
+  });
+
+  router.get('/v1/products', (ctx) => {
+    const { limit, cursor } = validate(productListQuery, ctx.query);
+    const rows = listProducts(db, cursor, limit + 1);
+    const page = rows.slice(0, limit);
+    ctx.body = { data: page.map(toResource), nextCursor: rows.length > limit ? page.at(-1)!.id : null };
   });
 
   router.get('/v1/products/:id', (ctx) => {
