@@ -109,6 +109,9 @@ describe('the check against the PG', () => {
 
 describe('a PG list that cannot be fetched', () => {
   it('fails the run with an alert and retries until the check succeeds', async () => {
+    // A retry slower than settled()'s poll, so the run is seen resting as failed first.
+    await rig.close();
+    rig = await startSettlementRig(database.connect(), { retryBaseMs: 600 });
     rig.charge('pay_1', 'p-1', 30_000, MORNING);
     rig.proxy.dropNext('GET', /^\/payments-by-cursor/, 2);
     const [settlement] = await rig.settle(DATE);

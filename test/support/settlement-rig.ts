@@ -38,7 +38,8 @@ export interface SettlementRig {
   close(): Promise<void>;
 }
 
-export async function startSettlementRig(conn: Connection, { pollMs = 20 } = {}): Promise<SettlementRig> {
+/** `retryBaseMs`: the first retry's delay; a test that must see a run rest as failed makes it longer than `settled()`'s poll. */
+export async function startSettlementRig(conn: Connection, { pollMs = 20, retryBaseMs = 10 } = {}): Promise<SettlementRig> {
   const logger = createLogger(process.env.TEST_LOG_LEVEL ?? 'silent', 'settlement-test');
   const mock = createMockPg({ secret: SECRET, storeId: STORE_ID, webhookSecret: 'whsec_c2V0dGxlbWVudC10ZXN0', logger });
   const proxy = await startFaultyProxy(await mock.listen(0, '127.0.0.1'));
@@ -54,7 +55,7 @@ export async function startSettlementRig(conn: Connection, { pollMs = 20 } = {})
   const runner = createSettlementRunner({
     conn,
     machine: settlementMachine.provide({ actors: createSettlementSteps({ conn, pg, clock: Date.now, timeZone: SEOUL, logger, owner: OWNER }) }),
-    retry: { baseMs: 10, capMs: 40, urgentAfter: 3 },
+    retry: { baseMs: retryBaseMs, capMs: Math.max(40, retryBaseMs), urgentAfter: 3 },
     clock: Date.now,
     logger,
     owner: OWNER,
