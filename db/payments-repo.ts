@@ -9,6 +9,8 @@ export type TransitionRow = typeof paymentTransitions.$inferSelect;
 
 export interface Transition {
   type: string;
+  /** Why, in words (see src/payments/transition-reason.ts); the event type when omitted. */
+  reason?: string;
   from: string | null;
   to: string;
   at: number;
@@ -146,13 +148,14 @@ export function writeSnapshot(db: Db, write: SnapshotWrite, owner: string): void
 
 function appendTransition(db: Db, paymentId: string, t: Transition): void {
   const insert = prepared(db, 'appendTransition', () =>
-    db.$client.prepare(`insert into payment_transitions (payment_id, seq, type, from_state, to_state, at, detail)
-      select @paymentId, coalesce(max(seq), 0) + 1, @type, @from, @to, @at, @detail
+    db.$client.prepare(`insert into payment_transitions (payment_id, seq, type, reason, from_state, to_state, at, detail)
+      select @paymentId, coalesce(max(seq), 0) + 1, @type, @reason, @from, @to, @at, @detail
       from payment_transitions where payment_id = @paymentId`),
   );
   insert.run({
     paymentId,
     type: t.type,
+    reason: t.reason ?? t.type,
     from: t.from,
     to: t.to,
     at: t.at,

@@ -95,6 +95,8 @@ export const paymentTransitions = sqliteTable(
     fromState: text('from_state'),
     toState: text('to_state').notNull(),
     at: integer('at').notNull(),
+    /** Why, in words: `pg.declined card_declined`, `pg.no_answer timeout` (null in rows from before it). */
+    reason: text('reason'),
     /** JSON: who did it and why, for operator actions. */
     detail: text('detail'),
   },

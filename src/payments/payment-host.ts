@@ -28,6 +28,7 @@ import type { Logger } from '../logger.ts';
 import type { OpsStore } from '../ops-store.ts';
 import type { SnapshotReader } from './snapshot-reader.ts';
 import { isTransient } from './step-errors.ts';
+import { transitionReason } from './transition-reason.ts';
 
 type PaymentActor = Actor<PaymentMachine>;
 type PaymentSnapshot = SnapshotFrom<PaymentMachine>;
@@ -371,6 +372,7 @@ export class PaymentHost {
           ? [
               {
                 type: event.type,
+                reason: transitionReason(event),
                 from: live.lastPath,
                 to: path,
                 at: now,

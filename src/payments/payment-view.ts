@@ -37,6 +37,7 @@ export function toTransitionResource(row: TransitionRow) {
   return {
     seq: row.seq,
     type: row.type,
+    reason: row.reason ?? row.type,
     from: row.fromState,
     to: row.toState,
     at: iso(row.at),

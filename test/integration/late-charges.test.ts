@@ -82,5 +82,13 @@ describe('a charge that lands after the payment gave up', () => {
     await h.service.host.committed();
     const row = readDb((db) => db.prepare('select state, due_at as dueAt, active from payments where id = ?').get(body.id));
     expect(row).toEqual({ state: 'failed.closed', dueAt: null, active: 0 });
+    // The log says why, in words.
+    const log = (await h.request('GET', `/v1/payments/${body.id}/events`)).body.data as Array<{ reason: string; to: string }>;
+    expect(log.map((e) => [e.reason, e.to])).toEqual([
+      ['api.create', 'reserving.reservingStock'],
+      ['stock.reserved', 'charging.calling'],
+      ['pg.declined card_declined', 'releasing.releasingStock'],
+      ['stock.released', 'failed.closed'],
+    ]);
   });
 });

@@ -1,0 +1,1 @@
+ALTER TABLE `payment_transitions` ADD `reason` text;
