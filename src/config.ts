@@ -74,6 +74,17 @@ const serviceSchema = z.object({
   SETTLEMENT_POLL_MS: z.coerce.number().int().positive().default(1_000),
   /** How long `POST /v1/admin/settlements/run` waits for the figures before it answers 202 anyway. */
   SETTLEMENT_RUN_WAIT_MS: ms(10_000),
+  /** 1: show payment actors in Stately's inspector through a relay on 127.0.0.1:INSPECT_PORT. */
+  INSPECT: z.enum(['0', '1']).default('0').transform((flag) => flag === '1'),
+  INSPECT_PORT: port(8080),
+  /** Only these payments (comma-separated ids) … */
+  INSPECT_PAYMENTS: z
+    .string()
+    .regex(/^[^,\s]+(,[^,\s]+)*$/, 'comma-separated payment ids')
+    .transform((list) => new Set(list.split(',')))
+    .optional(),
+  /** … or this share of them (0–1), chosen by id. */
+  INSPECT_SAMPLE: z.coerce.number().min(0).max(1).default(1),
   ALERT_WEBHOOK_URL: z.url().optional(),
   ALERT_POLL_MS: z.coerce.number().int().positive().default(1_000),
 });

@@ -26,6 +26,8 @@ import { startScheduler } from './payments/scheduler.ts';
 import { retryPolicyFrom } from './payments/retry-policy.ts';
 import { createSnapshotReader } from './payments/snapshot-reader.ts';
 import { recordTransitionEffects } from './payments/transition-effects.ts';
+import { startInspectorRelay } from './inspect/inspector-relay.ts';
+import { createPaymentInspector } from './inspect/payment-inspector.ts';
 import { createPgClient } from './pg/pg-client.ts';
 import { createSettlementRunner } from './settlement/settlement-runner.ts';
 import { startSettlementSchedule } from './settlement/settlement-schedule.ts';
@@ -70,6 +72,10 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
   });
   const owner = config.INSTANCE_ID;
   const retry = retryPolicyFrom(config);
+  const relay = config.INSPECT ? await startInspectorRelay(config.INSPECT_PORT, logger) : undefined;
+  const inspector = relay
+    ? createPaymentInspector({ url: relay.wsUrl, paymentIds: config.INSPECT_PAYMENTS, sampleRate: config.INSPECT_SAMPLE })
+    : undefined;
   const machine = paymentMachine.provide({ actors: createPaymentActors({ conn, commit, pg, clock, logger, owner }) });
   const host = new PaymentHost({
     conn,
@@ -86,6 +92,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
       recordStatusEvents(db, write);
     },
     onCreated: recordCreatedEvent,
+    inspectorFor: inspector?.inspectorFor,
   });
   const createPayment = createPaymentService({ conn, host, retry, clock });
   const reconciler = createReconciler({
@@ -216,6 +223,8 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
       server.closeAllConnections();
       await host.stop();
       await settlementRunner.stop();
+      inspector?.stop();
+      await relay?.stop();
       await pg.close();
       conn.sqlite.close();
     },

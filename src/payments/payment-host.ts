@@ -1,4 +1,4 @@
-import { createActor, type Actor, type EventObject, type SnapshotFrom } from 'xstate';
+import { createActor, type Actor, type EventObject, type InspectionEvent, type SnapshotFrom } from 'xstate';
 import type { Connection } from '../../db/connection.ts';
 import type { GroupCommit } from '../../db/group-commit.ts';
 import type { Db } from '../../db/connection.ts';
@@ -97,6 +97,8 @@ export interface PaymentHostDeps {
   onTransitions?: (db: Db, write: HostWrite) => void;
   /** Runs inside the transaction that commits a new payment (its first payment event). */
   onCreated?: (db: Db, paymentId: string, at: number) => void;
+  /** Also shows the payment's actor to a developer's inspector (Stately), when it is one of those watched. */
+  inspectorFor?: (paymentId: string) => ((event: InspectionEvent) => void) | undefined;
 }
 
 /** The payment row fields the caller decides; the host adds snapshot, state, status and lease. */
@@ -313,12 +315,14 @@ export class PaymentHost {
     };
     // Input is read only when a machine starts fresh; a restored actor takes its context from the snapshot.
     const start = 'input' in options ? options : { snapshot: options.snapshot, input: undefined as unknown as PaymentInput };
+    const watched = this.deps.inspectorFor?.(paymentId);
     live.actor = createActor(this.deps.machine, {
       ...start,
       inspect: (inspection) => {
         if (inspection.type === '@xstate.snapshot' && inspection.actorRef === live.actor) {
           this.onSnapshot(paymentId, live, inspection.event, inspection.snapshot as PaymentSnapshot);
         }
+        watched?.(inspection);
       },
     });
     live.actor.on('*', (emitted) => live.emitted.push(emitted));
