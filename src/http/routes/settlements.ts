@@ -14,7 +14,7 @@ import {
 import { SETTLEMENT_STATUSES } from '../../../machines/settlement.machine.ts';
 import { AppError, notFound } from '../../errors.ts';
 import { dateAt, isCalendarDate } from '../../settlement/business-day.ts';
-import { toCsv } from '../../settlement/csv.ts';
+import { toCsv } from '../../csv.ts';
 import type { SettlementRunner } from '../../settlement/settlement-runner.ts';
 import { exactRouter } from '../router.ts';
 import { validate } from '../validate.ts';
