@@ -38,6 +38,8 @@ import { settlementMachine } from '../machines/settlement.machine.ts';
 const PG_AUTH_ALERT_QUIET_MS = 10 * 60_000;
 /** A settlement run still failing after this many tries in a row raises an urgent alert. */
 const SETTLEMENT_URGENT_AFTER = 5;
+/** How long a stopping service lets open connections (event streams) run before it cuts them. */
+const STREAMS_GRACE_MS = 5_000;
 
 export interface RunningService {
   url: string;
@@ -219,8 +221,12 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
       await alertRelay.stop();
       await webhookRelay.stop();
       await amqp?.stop();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeAllConnections();
+      // Requests under way may finish; streams (SSE) never do, so they are cut after a moment.
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const cut = setTimeout(() => server.closeAllConnections(), STREAMS_GRACE_MS);
+      await closed;
+      clearTimeout(cut);
       await host.stop();
       await settlementRunner.stop();
       inspector?.stop();

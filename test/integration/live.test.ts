@@ -88,6 +88,23 @@ describe('a payment, live', () => {
   });
 });
 
+describe('a live stream when the service stops', () => {
+  it('is cut after a grace period instead of holding the shutdown', async () => {
+    const h = await startHarness();
+    try {
+      await h.createProduct({ id: 'book-1', price: 15_000, stock: 10 });
+      const { body } = await h.pay('k-stop', purchase('book-1'), '?wait=10');
+      const reader = (await fetch(`${h.url}/v1/payments/${body.id}/live`)).body!.getReader();
+      await reader.read();
+      // restart() stops the service first; it returns only once the open stream was cut.
+      await h.restart();
+      await expect(reader.read().then(({ done }) => done, () => true)).resolves.toBe(true);
+    } finally {
+      await h.close();
+    }
+  });
+});
+
 describe('machine definitions', () => {
   let h: Harness;
   beforeAll(async () => {
