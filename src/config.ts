@@ -19,6 +19,8 @@ const webhookSecret = z
   .string()
   .regex(/^whsec_[A-Za-z0-9+/]+={0,2}$/, 'must be whsec_ followed by base64')
   .default('whsec_cGF5c3RhdGUtbG9jYWwtd2ViaG9vay1zZWNyZXQ=');
+const logFormat = z.enum(['pretty', 'json']);
+export type LogFormat = z.infer<typeof logFormat>;
 
 const serviceSchema = z.object({
   PORT: port(3000),
@@ -36,6 +38,8 @@ const serviceSchema = z.object({
   SQLITE_SYNCHRONOUS: z.enum(['OFF', 'NORMAL', 'FULL', 'EXTRA']).default('FULL'),
   SQLITE_BUSY_TIMEOUT_MS: ms(5_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Unset: decided by where the log goes (defaultLogFormat). */
+  LOG_FORMAT: logFormat.optional(),
   RETRY_BASE_MS: ms(500),
   RETRY_CAP_MS: ms(60_000),
   STEP_RETRIES: z.coerce.number().int().nonnegative().default(10),
@@ -89,7 +93,12 @@ const serviceSchema = z.object({
   ALERT_POLL_MS: z.coerce.number().int().positive().default(1_000),
 });
 
-export type Config = z.infer<typeof serviceSchema> & { PG_BASE_URL: string; INSTANCE_ID: string };
+export type Config = z.infer<typeof serviceSchema> & { PG_BASE_URL: string; INSTANCE_ID: string; LOG_FORMAT: LogFormat };
+
+/** Readable lines for a person at a terminal; one JSON object per line for whatever collects the logs. */
+export function defaultLogFormat(stdoutIsTTY: boolean): LogFormat {
+  return stdoutIsTTY ? 'pretty' : 'json';
+}
 
 const mockPgSchema = z.object({
   PG_MOCK_PORT: port(4100),
@@ -105,9 +114,10 @@ const mockPgSchema = z.object({
   CHAOS_CANCEL_REFUSAL_RATE: z.coerce.number().min(0).max(1).default(0),
   CHAOS_SEED: z.coerce.number().int().default(1),
   LOG_LEVEL: serviceSchema.shape.LOG_LEVEL,
+  LOG_FORMAT: serviceSchema.shape.LOG_FORMAT,
 });
 
-export type MockPgConfig = z.infer<typeof mockPgSchema>;
+export type MockPgConfig = z.infer<typeof mockPgSchema> & { LOG_FORMAT: LogFormat };
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -123,7 +133,7 @@ function parse<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv): z.infer<
 }
 
 /** Parsed once at start-up; a bad value stops the process with a clear message. */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, stdoutIsTTY = process.stdout.isTTY === true): Config {
   const config = parse(serviceSchema, env);
   for (const [name, pattern] of [
     ['RECONCILE_CRON', config.RECONCILE_CRON],
@@ -138,11 +148,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
     ...config,
     PG_BASE_URL: config.PG_BASE_URL ?? `http://127.0.0.1:${config.PG_MOCK_PORT}`,
+    LOG_FORMAT: config.LOG_FORMAT ?? defaultLogFormat(stdoutIsTTY),
     // Port 0 means "any": such processes cannot recognise their previous incarnation.
     INSTANCE_ID: config.INSTANCE_ID ?? (config.PORT === 0 ? `${hostname()}:${randomUUID()}` : `${hostname()}:${config.PORT}`),
   };
 }
 
-export function loadMockPgConfig(env: NodeJS.ProcessEnv = process.env): MockPgConfig {
-  return parse(mockPgSchema, env);
+export function loadMockPgConfig(env: NodeJS.ProcessEnv = process.env, stdoutIsTTY = process.stdout.isTTY === true): MockPgConfig {
+  const config = parse(mockPgSchema, env);
+  return { ...config, LOG_FORMAT: config.LOG_FORMAT ?? defaultLogFormat(stdoutIsTTY) };
 }

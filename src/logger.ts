@@ -1,17 +1,29 @@
-import { pino, type Logger } from 'pino';
+import { destination, pino, type DestinationStream, type Logger } from 'pino';
+import type { LogFormat } from './config.ts';
+import { prettyStream } from './log-format.ts';
 
 export type { Logger };
 
-export function createLogger(level: string, name: string): Logger {
-  return pino({
-    name,
-    level,
-    // Billing keys and credentials never reach the log in full.
-    redact: {
-      paths: ['billingKey', '*.billingKey', 'req.headers.authorization', 'headers.authorization'],
-      censor: (value) => (typeof value === 'string' ? maskSecret(value) : '[redacted]'),
+export interface LoggerOptions {
+  /** `pretty`: one readable line per record (a person at a terminal); `json`: one object per line. */
+  format?: LogFormat;
+  /** Where the records go; standard output unless given. */
+  destination?: DestinationStream;
+}
+
+export function createLogger(level: string, name: string, { format = 'json', destination: out = destination() }: LoggerOptions = {}): Logger {
+  return pino(
+    {
+      name,
+      level,
+      // Billing keys and credentials never reach the log in full, in either format.
+      redact: {
+        paths: ['billingKey', '*.billingKey', 'req.headers.authorization', 'headers.authorization'],
+        censor: (value) => (typeof value === 'string' ? maskSecret(value) : '[redacted]'),
+      },
     },
-  });
+    format === 'pretty' ? prettyStream(out) : out,
+  );
 }
 
 /** Keeps the last four characters: enough to tell keys apart in a log. */

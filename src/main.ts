@@ -14,7 +14,7 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  const logger = createLogger(config.LOG_LEVEL, 'paystate');
+  const logger = createLogger(config.LOG_LEVEL, 'paystate', { format: config.LOG_FORMAT });
   const service = await startService(config, logger);
   logger.info({ url: service.url, pg: config.PG_BASE_URL }, 'paystate listening');
   console.log(`paystate listening on ${service.url}`);

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { defaultLogFormat } from './config.ts';
 
 /**
  * `npm start`: the service, plus the local mock PG in its own process unless
@@ -10,7 +11,12 @@ async function startMockPg(): Promise<string> {
   const port = process.env.PORT ?? '3000';
   const entry = fileURLToPath(new URL('./mock-pg/main.ts', import.meta.url));
   const child = spawn(process.execPath, ['--import', 'tsx', entry], {
-    env: { ...process.env, PG_WEBHOOK_URL: process.env.PG_WEBHOOK_URL ?? `http://127.0.0.1:${port}/v1/pg/webhooks` },
+    env: {
+      ...process.env,
+      PG_WEBHOOK_URL: process.env.PG_WEBHOOK_URL ?? `http://127.0.0.1:${port}/v1/pg/webhooks`,
+      // Its output is a pipe to this process, which shows it where this process's goes: same format.
+      LOG_FORMAT: process.env.LOG_FORMAT ?? defaultLogFormat(process.stdout.isTTY === true),
+    },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   process.once('exit', () => child.kill('SIGTERM'));

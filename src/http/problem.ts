@@ -17,7 +17,7 @@ const TITLES: Record<number, string> = {
 };
 
 /** nginx's status for a request whose client closed the connection: what the request log shows. */
-const CLIENT_CLOSED_REQUEST = 499;
+export const CLIENT_CLOSED_REQUEST = 499;
 
 /** Errors of the body parser (co-body / raw-body / inflation), of node:zlib and of sockets carry these. */
 interface HttpishError {
@@ -78,6 +78,8 @@ function toAppError(error: unknown): AppError | undefined {
 
 export function sendProblem(ctx: Context, error: AppError): void {
   ctx.status = error.status;
+  // The request line (request-context.ts) says which problem was answered.
+  ctx.state.problem = error.code;
   if (error.status === 503) ctx.set('Retry-After', '1');
   ctx.type = 'application/problem+json';
   ctx.body = {

@@ -28,7 +28,7 @@ function loadConfig() {
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  const logger = createLogger(config.LOG_LEVEL, 'mock-pg');
+  const logger = createLogger(config.LOG_LEVEL, 'mock-pg', { format: config.LOG_FORMAT });
   const mockPg = createMockPg({
     secret: config.PG_SECRET,
     storeId: config.PG_STORE_ID,

@@ -404,11 +404,12 @@ export class PaymentHost {
         live.pending = null;
         writeSnapshot(this.deps.conn.db, merged, this.deps.owner);
         this.deps.onTransitions?.(this.deps.conn.db, merged);
-        return latest;
+        return { latest, arrived: arrivedAtRest(merged, latest) };
       })
       .then(
-        (committed) => {
-          this.afterCommit(paymentId, live, committed);
+        ({ latest, arrived }) => {
+          if (arrived) this.logAtRest(latest);
+          this.afterCommit(paymentId, live, latest);
           return true;
         },
         (error: unknown) => {
@@ -457,6 +458,22 @@ export class PaymentHost {
     }
   }
 
+  /** One line per payment that came to rest: how it ended, for a person reading the log. */
+  private logAtRest(snapshot: PaymentSnapshot): void {
+    const { context } = snapshot;
+    this.log.info(
+      {
+        paymentId: context.paymentId,
+        status: publicStatusOf(snapshot),
+        state: statePath(snapshot.value),
+        amount: context.amount,
+        cancelledAmount: context.cancelledAmount || undefined,
+        failureCode: context.failureCode ?? undefined,
+      },
+      'payment at rest',
+    );
+  }
+
   /** Stops an actor; with `release`, its lease too, so any process may pick the payment up. */
   private evict(paymentId: string, live: LiveActor, release: boolean): void {
     if (this.live.get(paymentId) !== live) return;
@@ -479,6 +496,14 @@ export class PaymentHost {
 function operatorDetail(event: EventObject): Record<string, unknown> {
   const { actor, reason, failedEventId, outcome } = event as { actor?: string; reason?: string; failedEventId?: string; outcome?: string };
   return { actor, reason, failedEventId, outcome };
+}
+
+/**
+ * The write brought the payment into a resting state: it moved, and ended resting. A
+ * resting payment woken and put back, or an operator's note on it, is no arrival.
+ */
+function arrivedAtRest(write: HostWrite, latest: PaymentSnapshot): boolean {
+  return latest.hasTag(RESTING) && write.transitions.some((t) => t.from !== t.to);
 }
 
 function mergeWrites(older: HostWrite, newer: HostWrite): HostWrite {
