@@ -1,4 +1,4 @@
-import { and, asc, eq, isNull, lte } from 'drizzle-orm';
+import { and, asc, eq, isNull, lte, sql } from 'drizzle-orm';
 import type { Db } from './connection.ts';
 import { alerts, failedEvents } from './schema.ts';
 
@@ -149,6 +149,10 @@ export function listFailedEvents(db: Db, status?: FailedEventRow['status']): Fai
     .where(status ? eq(failedEvents.status, status) : undefined)
     .orderBy(asc(failedEvents.id))
     .all();
+}
+
+export function countOpenFailedEvents(db: Db): number {
+  return db.select({ count: sql<number>`count(*)` }).from(failedEvents).where(eq(failedEvents.status, 'open')).get()?.count ?? 0;
 }
 
 export function dueAlerts(db: Db, now: number, limit: number): AlertRow[] {

@@ -1,4 +1,4 @@
-import { and, desc, eq, getTableColumns, isNotNull, isNull, lt, lte, or, sql, type SQL } from 'drizzle-orm';
+import { and, desc, eq, getTableColumns, isNotNull, isNull, gte, lt, lte, or, sql, type SQL } from 'drizzle-orm';
 import type { Db } from './connection.ts';
 import { prepared, selectList } from './prepared.ts';
 import { paymentTransitions, payments } from './schema.ts';
@@ -213,6 +213,10 @@ export function renewLeases(db: Db, owner: string, paymentIds: string[], now: nu
 export interface ListFilter {
   customerId?: string | undefined;
   status?: string | undefined;
+  partnerId?: string | undefined;
+  /** Created in [from, to) (epoch ms). */
+  from?: number | undefined;
+  to?: number | undefined;
   limit: number;
   before?: { createdAt: number; id: string } | undefined;
 }
@@ -222,6 +226,9 @@ export function listPayments(db: Db, filter: ListFilter): PaymentRow[] {
   const conditions: SQL[] = [];
   if (filter.customerId) conditions.push(eq(payments.customerId, filter.customerId));
   if (filter.status) conditions.push(eq(payments.status, filter.status));
+  if (filter.partnerId) conditions.push(eq(payments.partnerId, filter.partnerId));
+  if (filter.from !== undefined) conditions.push(gte(payments.createdAt, filter.from));
+  if (filter.to !== undefined) conditions.push(lt(payments.createdAt, filter.to));
   if (filter.before) {
     const { createdAt, id } = filter.before;
     conditions.push(

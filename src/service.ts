@@ -191,6 +191,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     inbox,
     settlements: { runner: settlementRunner, timeZone: config.SETTLEMENT_TIME_ZONE, runWaitMs: config.SETTLEMENT_RUN_WAIT_MS },
     metrics,
+    ops,
     adminToken: config.ADMIN_TOKEN,
     webhookSecret: config.PG_WEBHOOK_SECRET,
     // Its lookup waits at most for a connection and then for the PG; a little more for the commit.

@@ -7,7 +7,7 @@ import type { CreatePayment } from '../payments/create-payment.ts';
 /** Upstream events that start a payment; the only one today (seed 001's completed order). */
 export const INBOUND_EVENT_TYPES = ['order.completed'] as const;
 
-const envelope = z.object({
+export const envelope = z.object({
   id: z.string().regex(IDEMPOTENCY_KEY, '1-255 characters of [A-Za-z0-9_.:-]'),
   type: z.string().min(1).max(100),
   data: z.unknown(),

@@ -6,21 +6,26 @@ import type { Inbox } from '../events/inbox.ts';
 import type { FailedEventActions } from '../failed-events.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
+import type { OpsStore } from '../ops-store.ts';
 import type { CancelPayment } from '../payments/cancel-payment.ts';
 import type { CreatePayment } from '../payments/create-payment.ts';
 import type { PaymentHost } from '../payments/payment-host.ts';
 import type { Reconciler } from '../payments/reconciler.ts';
 import type { PgClient } from '../pg/pg-client.ts';
 import type { SettlementRunner } from '../settlement/settlement-runner.ts';
+import { pageRoutes } from '../console/page-routes.ts';
 import { requireAdmin } from './admin-auth.ts';
 import { logAppError, problemMiddleware } from './problem.ts';
 import { requestContext } from './request-context.ts';
 import { adminRoutes } from './routes/admin.ts';
+import { docsRoutes } from './routes/docs.ts';
+import { figureRoutes } from './routes/figures.ts';
 import { inboxRoutes } from './routes/inbox.ts';
 import { liveRoutes } from './routes/live.ts';
 import { machineRoutes } from './routes/machines.ts';
 import { paymentEventRoutes } from './routes/payment-events.ts';
 import { healthRoutes } from './routes/health.ts';
+import { paymentExportRoutes } from './routes/payment-export.ts';
 import { paymentRoutes } from './routes/payments.ts';
 import { pgWebhookRoutes } from './routes/pg-webhooks.ts';
 import { productRoutes } from './routes/products.ts';
@@ -38,6 +43,7 @@ export interface AppDeps {
   inbox: Inbox;
   settlements: { runner: SettlementRunner; timeZone: string; runWaitMs: number };
   metrics: Metrics;
+  ops: OpsStore;
   adminToken: string;
   webhookSecret: string;
   /** How long a PG webhook's id stays claimed while one copy is handled. */
@@ -72,11 +78,15 @@ export function createApp(deps: AppDeps): Koa {
     productRoutes(deps.conn.db, admin, deps.clock),
     paymentRoutes({ db: deps.conn.db, host: deps.host, createPayment: deps.createPayment, cancelPayment: deps.cancelPayment }),
     liveRoutes({ db: deps.conn.db, host: deps.host }),
+    figureRoutes({ db: deps.conn.db, ops: deps.ops, pg: deps.pg, admin }),
+    paymentExportRoutes(deps.conn.db, admin),
     machineRoutes(),
     adminRoutes({ db: deps.conn.db, host: deps.host, reconciler: deps.reconciler, failedEvents: deps.failedEvents, admin }),
     paymentEventRoutes({ db: deps.conn.db, commit: deps.commit, clock: deps.clock, admin }),
     inboxRoutes(deps.inbox, admin),
     settlementRoutes({ db: deps.conn.db, ...deps.settlements, clock: deps.clock, admin }),
+    docsRoutes(),
+    pageRoutes(),
   ]) {
     app.use(router.routes());
     app.use(router.allowedMethods());

@@ -22,7 +22,7 @@ export const productBody = z.object({
 });
 
 /** What a client may attach to a payment: small and shallow, so storing and hashing it stays cheap. */
-const METADATA_LIMITS = { depth: 5, keys: 50, keyLength: 40, stringLength: 500, bytes: 8 * 1024 };
+export const METADATA_LIMITS = { depth: 5, keys: 50, keyLength: 40, stringLength: 500, bytes: 8 * 1024 };
 
 /**
  * The first bound a metadata value breaks, or undefined. The walk keeps its own stack
@@ -80,9 +80,17 @@ export const waitQuery = z.object({
   wait: z.coerce.number().min(0).max(30).optional(),
 });
 
+/** An instant with its offset (`2026-12-01T00:00:00+09:00`): a bare date would leave the time zone unsaid. */
+const instant = z.iso.datetime({ offset: true }).transform((value) => Date.parse(value));
+
 export const listQuery = z.object({
   customerId: id.optional(),
   status: z.enum(PUBLIC_STATUSES).optional(),
+  partnerId: id.optional(),
+  /** Created at or after this instant … */
+  from: instant.optional(),
+  /** … and before this one. */
+  to: instant.optional(),
   limit: z.coerce.number().int().min(1).max(100).default(20),
   cursor: z.string().max(200).optional(),
 });

@@ -40,11 +40,11 @@ export const toFailedEventResource = (row: FailedEventRow) => ({
   note: row.note,
 });
 
-const failedEventsQuery = z.object({ status: z.enum(['open', 'retried', 'ignored', 'resolved']).optional() });
-const eventId = z.object({ id: z.string().regex(/^\d{1,15}$/, 'not a failed-event id') });
-const retryBody = z.object({ reason: z.string().min(1).max(500).optional() }).optional();
-const ignoreBody = z.object({ reason: z.string().min(1).max(500) });
-const resolveBody = z.object({ outcome: z.enum(['cancelled', 'kept']), reason: z.string().min(1).max(500) });
+export const failedEventsQuery = z.object({ status: z.enum(['open', 'retried', 'ignored', 'resolved']).optional() });
+export const eventId = z.object({ id: z.string().regex(/^\d{1,15}$/, 'not a failed-event id') });
+export const retryBody = z.object({ reason: z.string().min(1).max(500).optional() }).optional();
+export const ignoreBody = z.object({ reason: z.string().min(1).max(500) });
+export const resolveBody = z.object({ outcome: z.enum(['cancelled', 'kept']), reason: z.string().min(1).max(500) });
 
 /** A name, an e-mail address or an account id: nothing that could forge or garble a line of the audit trail. */
 const ACTOR = /^[A-Za-z0-9_.@:+-]{1,100}$/;

@@ -33,14 +33,14 @@ export const PAYMENT_EVENT_TYPES = ['payment.created', ...PUBLIC_STATUSES.map((s
 const iso = (ms: number) => new Date(ms).toISOString();
 const position = z.string().regex(/^\d{1,15}$/, 'a nextCursor of this feed');
 
-const feedQuery = z.object({
+export const feedQuery = z.object({
   after: position.optional(),
   paymentId: z.string().min(1).max(255).optional(),
   type: z.enum(PAYMENT_EVENT_TYPES).optional(),
   limit: z.coerce.number().int().min(1).max(500).default(100),
 });
 
-const endpointBody = z.object({
+export const endpointBody = z.object({
   url: z
     .url({ protocol: /^https?$/, error: 'an http or https URL' })
     .max(2_000)
@@ -57,8 +57,8 @@ const endpointBody = z.object({
   description: z.string().max(500).optional(),
 });
 
-const endpointId = z.object({ id: z.string().regex(/^we_[0-9a-f]{16}$/, 'not a webhook endpoint id') });
-const deliveriesQuery = z.object({ limit: z.coerce.number().int().min(1).max(100).default(20) });
+export const endpointId = z.object({ id: z.string().regex(/^we_[0-9a-f]{16}$/, 'not a webhook endpoint id') });
+export const deliveriesQuery = z.object({ limit: z.coerce.number().int().min(1).max(100).default(20) });
 
 function toEndpointResource(row: WebhookEndpointRow, withSecret: boolean) {
   return {

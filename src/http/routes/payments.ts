@@ -63,17 +63,17 @@ export function paymentRoutes({ db, host, createPayment, cancelPayment }: Paymen
 
   router.get('/v1/payments', (ctx) => {
     const query = validate(listQuery, ctx.query);
+    const { limit, cursor, ...filter } = query;
     const rows = listPayments(db, {
-      customerId: query.customerId,
-      status: query.status,
-      limit: query.limit + 1,
-      before: query.cursor ? decodeCursor(query.cursor) : undefined,
+      ...filter,
+      limit: limit + 1,
+      before: cursor ? decodeCursor(cursor) : undefined,
     });
-    const page = rows.slice(0, query.limit);
+    const page = rows.slice(0, limit);
     const last = page.at(-1);
     ctx.body = {
       data: page.map(toPaymentResource),
-      nextCursor: rows.length > query.limit && last ? encodeCursor(last.createdAt, last.id) : null,
+      nextCursor: rows.length > limit && last ? encodeCursor(last.createdAt, last.id) : null,
     };
   });
 

@@ -32,7 +32,7 @@ const LIMIT = 64 * 1024;
 /** Standard Webhooks timestamps are whole seconds; a parser that stops at junk must not be reached. */
 const TIMESTAMP = /^\d{1,12}$/;
 
-const webhookBody = z.object({
+export const webhookBody = z.object({
   type: z.string().min(1),
   timestamp: z.string().optional(),
   data: z.object({ paymentId: z.string().min(1).optional() }).loose().optional(),

@@ -35,11 +35,11 @@ const partnerId = z.string().min(1).max(255);
 const partnerName = z.string().trim().min(1).max(200);
 const feeRateBps = z.number().int().min(0).max(10_000);
 // Strict: a field this API does not take (`{"id":…}` in a change) is an error, not ignored.
-const partnerBody = z.strictObject({ id: partnerId, name: partnerName, feeRateBps });
-const partnerChanges = z
+export const partnerBody = z.strictObject({ id: partnerId, name: partnerName, feeRateBps });
+export const partnerChanges = z
   .strictObject({ name: partnerName.optional(), feeRateBps: feeRateBps.optional() })
   .refine((changes) => changes.name !== undefined || changes.feeRateBps !== undefined, 'name or feeRateBps is required');
-const partnerPath = z.object({ id: partnerId });
+export const partnerPath = z.object({ id: partnerId });
 
 /** No payment here is older than this: an earlier date is a typo, not a day to settle. */
 const FIRST_DATE = '2000-01-01';
@@ -47,8 +47,8 @@ const date = z
   .string()
   .refine(isCalendarDate, 'a calendar date, YYYY-MM-DD')
   .refine((text) => text >= FIRST_DATE, `a date from ${FIRST_DATE} on`);
-const runBody = z.strictObject({ date });
-const settlementPath = z.object({ id: z.string().regex(/^stl_[0-9a-z]{9}[0-9a-f]{16}$/, 'not a settlement id') });
+export const runBody = z.strictObject({ date });
+export const settlementPath = z.object({ id: z.string().regex(/^stl_[0-9a-z]{9}[0-9a-f]{16}$/, 'not a settlement id') });
 const pageCursor = z
   .string()
   .max(400)
@@ -60,7 +60,7 @@ const pageCursor = z
     ctx.addIssue({ code: 'custom', message: 'a nextCursor of this list' });
     return z.NEVER;
   });
-const listQuery = z.object({
+export const listQuery = z.object({
   date: date.optional(),
   partnerId: partnerId.optional(),
   status: z.enum(SETTLEMENT_STATUSES).optional(),

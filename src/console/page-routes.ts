@@ -1,0 +1,51 @@
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import type Router from '@koa/router';
+import { sendPage } from '../http/page-headers.ts';
+import { exactRouter } from '../http/router.ts';
+import { PAGES } from './pages.ts';
+
+const require = createRequire(import.meta.url);
+
+/** Every script and style the pages load: from this folder or node_modules, never a CDN. */
+export const ASSETS: Record<string, { path: string; type: string }> = {
+  'style.css': { path: new URL('./assets/style.css', import.meta.url).pathname, type: 'text/css; charset=utf-8' },
+  'mermaid.min.js': { path: require.resolve('mermaid/dist/mermaid.min.js'), type: 'text/javascript; charset=utf-8' },
+  ...Object.fromEntries(
+    ['common.js', 'live-diagram.js', 'console-payments.js', 'console-payment.js', 'console-attention.js', 'console-figures.js', 'checkout.js', 'mypage.js'].map(
+      (name) => [name, { path: new URL(`./assets/${name}`, import.meta.url).pathname, type: 'text/javascript; charset=utf-8' }],
+    ),
+  ),
+};
+
+/** The operator console (`/console`), the checkout page (`/payment`) and a customer's history (`/payment/mypage`). */
+export function pageRoutes(): Router {
+  const router = exactRouter();
+  const page = (path: string, html: string) => router.get(path, (ctx) => sendPage(ctx, html));
+
+  router.get('/', (ctx) => {
+    ctx.redirect('/console');
+    // The same short body whatever the client accepts (Koa's would be HTML for browsers).
+    ctx.type = 'text/plain; charset=utf-8';
+    ctx.body = 'Redirecting to /console.';
+  });
+  page('/console', PAGES.consolePayments);
+  page('/console/payments/:id', PAGES.consolePayment);
+  page('/console/attention', PAGES.consoleAttention);
+  page('/console/figures', PAGES.consoleFigures);
+  page('/payment', PAGES.checkout);
+  page('/payment/mypage', PAGES.myPage);
+
+  const cache = new Map<string, Buffer>();
+  router.get('/assets/:name', (ctx, next) => {
+    const asset = Object.hasOwn(ASSETS, ctx.params.name!) ? ASSETS[ctx.params.name!] : undefined;
+    if (!asset) return next();
+    let body = cache.get(ctx.params.name!);
+    if (!body) cache.set(ctx.params.name!, (body = readFileSync(asset.path)));
+    ctx.set('X-Content-Type-Options', 'nosniff');
+    ctx.set('Cache-Control', 'no-cache');
+    ctx.type = asset.type;
+    ctx.body = body;
+  });
+  return router;
+}
