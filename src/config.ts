@@ -89,6 +89,8 @@ const serviceSchema = z.object({
     .optional(),
   /** … or this share of them (0–1), chosen by id. */
   INSPECT_SAMPLE: z.coerce.number().min(0).max(1).default(1),
+  /** 1: PG_BASE_URL is Paystate's own mock PG (`npm start` says so): the console may change its chaos settings. */
+  PG_MOCK_CONTROLS: z.enum(['0', '1']).default('0').transform((flag) => flag === '1'),
   ALERT_WEBHOOK_URL: z.url().optional(),
   ALERT_POLL_MS: z.coerce.number().int().positive().default(1_000),
 });

@@ -28,6 +28,7 @@ import { createSnapshotReader } from './payments/snapshot-reader.ts';
 import { recordTransitionEffects } from './payments/transition-effects.ts';
 import { startInspectorRelay } from './inspect/inspector-relay.ts';
 import { createPaymentInspector } from './inspect/payment-inspector.ts';
+import { createMockPgControls } from './pg/mock-pg-controls.ts';
 import { createPgClient } from './pg/pg-client.ts';
 import { createSettlementRunner } from './settlement/settlement-runner.ts';
 import { startSettlementSchedule } from './settlement/settlement-schedule.ts';
@@ -192,6 +193,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     settlements: { runner: settlementRunner, timeZone: config.SETTLEMENT_TIME_ZONE, runWaitMs: config.SETTLEMENT_RUN_WAIT_MS },
     metrics,
     ops,
+    mockPg: config.PG_MOCK_CONTROLS ? createMockPgControls({ baseUrl: config.PG_BASE_URL, secret: config.PG_SECRET }) : undefined,
     adminToken: config.ADMIN_TOKEN,
     webhookSecret: config.PG_WEBHOOK_SECRET,
     // Its lookup waits at most for a connection and then for the PG; a little more for the commit.

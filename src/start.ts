@@ -41,5 +41,9 @@ async function startMockPg(): Promise<string> {
   });
 }
 
-if (!process.env.PG_BASE_URL) process.env.PG_BASE_URL = await startMockPg();
+if (!process.env.PG_BASE_URL) {
+  process.env.PG_BASE_URL = await startMockPg();
+  // Our own mock: the console may show its chaos controls.
+  process.env.PG_MOCK_CONTROLS ??= '1';
+}
 await import('./main.ts');

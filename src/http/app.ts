@@ -11,6 +11,7 @@ import type { CancelPayment } from '../payments/cancel-payment.ts';
 import type { CreatePayment } from '../payments/create-payment.ts';
 import type { PaymentHost } from '../payments/payment-host.ts';
 import type { Reconciler } from '../payments/reconciler.ts';
+import type { MockPgControls } from '../pg/mock-pg-controls.ts';
 import type { PgClient } from '../pg/pg-client.ts';
 import type { SettlementRunner } from '../settlement/settlement-runner.ts';
 import { pageRoutes } from '../console/page-routes.ts';
@@ -23,6 +24,7 @@ import { figureRoutes } from './routes/figures.ts';
 import { inboxRoutes } from './routes/inbox.ts';
 import { liveRoutes } from './routes/live.ts';
 import { machineRoutes } from './routes/machines.ts';
+import { mockPgControlRoutes } from './routes/mock-pg-controls.ts';
 import { paymentEventRoutes } from './routes/payment-events.ts';
 import { healthRoutes } from './routes/health.ts';
 import { paymentExportRoutes } from './routes/payment-export.ts';
@@ -44,6 +46,8 @@ export interface AppDeps {
   settlements: { runner: SettlementRunner; timeZone: string; runWaitMs: number };
   metrics: Metrics;
   ops: OpsStore;
+  /** The chaos controls of our own mock PG, when PG_BASE_URL is one. */
+  mockPg: MockPgControls | undefined;
   adminToken: string;
   webhookSecret: string;
   /** How long a PG webhook's id stays claimed while one copy is handled. */
@@ -78,8 +82,9 @@ export function createApp(deps: AppDeps): Koa {
     productRoutes(deps.conn.db, admin, deps.clock),
     paymentRoutes({ db: deps.conn.db, host: deps.host, createPayment: deps.createPayment, cancelPayment: deps.cancelPayment }),
     liveRoutes({ db: deps.conn.db, host: deps.host }),
-    figureRoutes({ db: deps.conn.db, ops: deps.ops, pg: deps.pg, admin }),
+    figureRoutes({ db: deps.conn.db, ops: deps.ops, pg: deps.pg, pgIsMock: deps.mockPg !== undefined, admin }),
     paymentExportRoutes(deps.conn.db, admin),
+    mockPgControlRoutes(deps.mockPg, admin),
     machineRoutes(),
     adminRoutes({ db: deps.conn.db, host: deps.host, reconciler: deps.reconciler, failedEvents: deps.failedEvents, admin }),
     paymentEventRoutes({ db: deps.conn.db, commit: deps.commit, clock: deps.clock, admin }),

@@ -127,5 +127,21 @@ describe('live figures', () => {
     await h.pay('k-1', purchase('seat-1'), '?wait=10');
     await expect.poll(() => page.locator('#count-completed td').textContent(), { timeout: 10_000 }).toBe('1');
     expect(await page.locator('#pg-health td').textContent()).toBe('answering');
+    // The harness's mock is not announced as ours: no chaos controls.
+    expect(await page.locator('#no-chaos').count()).toBe(1);
+  });
+
+  it("changes the local mock PG's chaos settings", async () => {
+    h = await startHarness({ PG_MOCK_CONTROLS: '1' });
+    const rig = await browser.openPage();
+    const { page } = rig;
+    await page.goto(`${h.url}/console/figures`);
+    await rig.signIn();
+    await page.getByLabel('Refunds the issuer refuses (0–1)').fill('1');
+    await page.getByLabel('Delay (ms)').fill('2500');
+    await page.getByRole('button', { name: 'Apply' }).click();
+    await expect.poll(() => page.locator('#chaos-status').textContent()).toContain('cancelRefusalRate 1');
+    expect(h.mock.chaos()).toMatchObject({ cancelRefusalRate: 1, delayMs: 2_500, failureRate: 0 });
+    await rig.screenshot('console-figures');
   });
 });

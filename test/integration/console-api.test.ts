@@ -96,7 +96,7 @@ describe('the live figures', () => {
     expect(body).toMatchObject({
       actorsInMemory: expect.any(Number),
       snapshotWriteFailures: 0,
-      pg: { consecutiveFailures: 0, lastOkAt: expect.any(String), lastFailureAt: null, queued: 0 },
+      pg: { consecutiveFailures: 0, lastOkAt: expect.any(String), lastFailureAt: null, queued: 0, mock: false },
       paymentsByStatus: { completed: 1, failed: 0, requires_attention: 0 },
       openFailedEvents: 0,
     });
@@ -152,5 +152,46 @@ describe('the pages', () => {
       expectProblem(await h.request('GET', path), 404, 'not_found', path);
     }
     expect((await h.request('POST', '/console')).status).toBe(405);
+  });
+});
+
+describe("the local mock PG's chaos controls", () => {
+  let local: Harness;
+  beforeEach(async () => {
+    local = await startHarness({ PG_MOCK_CONTROLS: '1' }, {}, { proxy: true });
+  });
+  afterEach(async () => {
+    await local.close();
+  });
+
+  it('reads and changes the mock PG\'s chaos settings through the service', async () => {
+    const read = await local.request('GET', '/v1/admin/mock-pg/chaos', { headers: admin });
+    expect(read.status).toBe(200);
+    expect(read.body).toMatchObject({ failureRate: 0, cancelRefusalRate: 0, delayMs: expect.any(Number) });
+    const changed = await local.request('POST', '/v1/admin/mock-pg/chaos', { headers: admin, body: { cancelRefusalRate: 1, delayMs: 2_000 } });
+    expect(changed.body).toMatchObject({ cancelRefusalRate: 1, delayMs: 2_000 });
+    expect(local.mock.chaos()).toMatchObject({ cancelRefusalRate: 1, delayMs: 2_000, failureRate: 0 });
+  });
+
+  it('refuses bad settings without asking the mock, and needs the admin token', async () => {
+    for (const body of [{ failureRate: 2 }, { delayMs: -1 }, { failureRate: '0.5' }, { unknown: 1 }, []]) {
+      expectProblem(await local.request('POST', '/v1/admin/mock-pg/chaos', { headers: admin, body }), 400, 'validation_failed', JSON.stringify(body));
+    }
+    expectProblem(await local.request('POST', '/v1/admin/mock-pg/chaos', { headers: admin }), 400, 'validation_failed');
+    expect(local.mock.chaos().failureRate).toBe(0);
+    expectProblem(await local.request('GET', '/v1/admin/mock-pg/chaos'), 401, 'unauthorized');
+    expectProblem(await local.request('POST', '/v1/admin/mock-pg/chaos', { body: { failureRate: 1 } }), 401, 'unauthorized');
+    expect(local.mock.chaos().failureRate).toBe(0);
+    for (const path of misspellingsOf('/v1/admin/mock-pg/chaos')) expect([401, 404], path).toContain((await local.request('GET', path)).status);
+  });
+
+  it('answers 502 when the mock does not answer', async () => {
+    local.proxy!.dropNext('GET', /^\/__chaos/);
+    expectProblem(await local.request('GET', '/v1/admin/mock-pg/chaos', { headers: admin }), 502, 'mock_pg_unreachable');
+  });
+
+  it('is not there when the PG is not our mock', async () => {
+    expectProblem(await h.request('GET', '/v1/admin/mock-pg/chaos', { headers: admin }), 404, 'not_found');
+    expectProblem(await h.request('POST', '/v1/admin/mock-pg/chaos', { headers: admin, body: { failureRate: 1 } }), 404, 'not_found');
   });
 });

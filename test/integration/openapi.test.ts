@@ -283,6 +283,9 @@ describe('real responses match the document', () => {
     await call('get', '/v1/admin/payments/export', { query: '?status=completed&from=2026-01-01T00:00:00%2B09:00', headers: admin });
     await call('get', '/v1/admin/payments/export', { query: '?from=2026-01-01', headers: admin });
     await call('get', '/v1/admin/payments/export', {});
+    // The harness's PG is a mock, but not announced as ours (PG_MOCK_CONTROLS): no controls.
+    await call('get', '/v1/admin/mock-pg/chaos', { headers: admin });
+    await call('post', '/v1/admin/mock-pg/chaos', { body: { failureRate: 2 }, headers: admin });
     const root = await fetch(`${h.url}/`, { redirect: 'manual' });
     expectDocumented('get', '/', { status: root.status, headers: root.headers, body: await root.text() });
     for (const path of ['/console', '/console/attention', '/console/figures', '/payment', '/payment/mypage']) await call('get', path);

@@ -1,7 +1,8 @@
-import { h, readEvents, requireOperator, show, showError, when } from './common.js';
+import { api, h, readEvents, requireOperator, show, showError, when } from './common.js';
 
 // This process's live figures (actors in memory, PG health and queue, from its
-// @xstate/store) and every payment by status, as GET /v1/admin/figures/live sends them.
+// @xstate/store) and every payment by status, as GET /v1/admin/figures/live sends them;
+// and, when the PG is the local mock, its chaos settings.
 
 const live = new AbortController();
 
@@ -32,9 +33,48 @@ function render(f) {
   ];
 }
 
-function start() {
+const CHAOS_FIELDS = [
+  ['failureRate', 'Failures (share of requests, 0–1)', 0.01],
+  ['ambiguousRate', 'Ambiguous failures: charged, then an error (0–1)', 0.01],
+  ['delayRate', 'Delayed answers (0–1)', 0.01],
+  ['delayMs', 'Delay (ms)', 1],
+  ['cancelRefusalRate', 'Refunds the issuer refuses (0–1)', 0.01],
+];
+
+/** The mock PG's chaos settings as a form, when the PG is the local mock. */
+async function chaosControls(figures) {
+  if (!figures.pg.mock) return h('p', { id: 'no-chaos' }, 'The PG is not the local mock: no chaos controls.');
+  const settings = await api('/v1/admin/mock-pg/chaos', { admin: true });
+  const status = h('p', { id: 'chaos-status', 'aria-live': 'polite' });
+  const inputs = CHAOS_FIELDS.map(([name, label, step]) => [name, label, h('input', { id: `chaos-${name}`, name, type: 'number', min: 0, max: name === 'delayMs' ? undefined : 1, step, value: settings[name], required: true })]);
+  const form = h(
+    'form',
+    {
+      id: 'chaos',
+      class: 'filters',
+      onsubmit: async (event) => {
+        event.preventDefault();
+        try {
+          const changed = await api('/v1/admin/mock-pg/chaos', { method: 'POST', admin: true, body: Object.fromEntries(inputs.map(([name, , input]) => [name, Number(input.value)])) });
+          status.textContent = `Saved: ${CHAOS_FIELDS.map(([name]) => `${name} ${changed[name]}`).join(', ')}`;
+        } catch (error) {
+          status.textContent = `Not saved: ${error.message}`;
+        }
+      },
+    },
+    inputs.map(([name, label, input]) => h('div', { class: 'field' }, h('label', { for: `chaos-${name}` }, label), input)),
+    h('button', { type: 'submit' }, 'Apply'),
+  );
+  return h('section', { 'aria-labelledby': 'chaos-title' }, h('h2', { id: 'chaos-title' }, 'Mock PG chaos'), form, status);
+}
+
+async function start() {
   const figures = h('div', { id: 'figures', 'aria-live': 'polite' }, 'Connecting…');
-  show(h('h1', {}, 'Live figures'), figures);
+  try {
+    show(h('h1', {}, 'Live figures'), figures, await chaosControls(await api('/v1/admin/figures', { admin: true })));
+  } catch (error) {
+    return showError(error, start);
+  }
   readEvents('/v1/admin/figures/live', { admin: true, signal: live.signal, onEvent: (name, data) => name === 'figures' && figures.replaceChildren(...render(data)) }).catch(
     (error) => showError(error, start),
   );

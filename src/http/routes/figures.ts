@@ -18,11 +18,13 @@ export interface FigureRoutesDeps {
   db: Db;
   ops: OpsStore;
   pg: Pick<PgClient, 'queued'>;
+  /** The PG is our local mock (its chaos controls are at /v1/admin/mock-pg/chaos). */
+  pgIsMock: boolean;
   admin: Middleware;
 }
 
 /** What an operator watches: this process's actors and PG health (the store), and every payment by status. */
-function figuresOf({ db, ops, pg }: Omit<FigureRoutesDeps, 'admin'>) {
+function figuresOf({ db, ops, pg, pgIsMock }: Omit<FigureRoutesDeps, 'admin'>) {
   const { actorsInMemory, snapshotWriteFailures, pgConsecutiveFailures, pgLastOkAt, pgLastFailureAt } = ops.getSnapshot().context;
   const counts = new Map(countByStatus(db).map((r) => [r.status, r.count]));
   const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
@@ -34,6 +36,7 @@ function figuresOf({ db, ops, pg }: Omit<FigureRoutesDeps, 'admin'>) {
       lastOkAt: iso(pgLastOkAt),
       lastFailureAt: iso(pgLastFailureAt),
       queued: pg.queued,
+      mock: pgIsMock,
     },
     paymentsByStatus: Object.fromEntries(PUBLIC_STATUSES.map((status) => [status, counts.get(status) ?? 0])),
     openFailedEvents: countOpenFailedEvents(db),

@@ -2,8 +2,9 @@ import { z } from 'zod';
 import type { ZodOpenApiPathsObject } from 'zod-openapi';
 import { ASSETS } from '../../../console/page-routes.ts';
 import { PUBLIC_STATUSES } from '../../../../machines/payment-status.ts';
+import { chaosChanges } from '../../routes/mock-pg-controls.ts';
 import { exportQuery } from '../../routes/payment-export.ts';
-import { json, operation } from '../operation.ts';
+import { json, jsonBody, operation } from '../operation.ts';
 
 const instant = z.iso.datetime().nullable();
 
@@ -16,11 +17,25 @@ export const figures = z
       lastOkAt: instant,
       lastFailureAt: instant,
       queued: z.int().min(0).meta({ description: 'PG calls waiting for a connection' }),
+      mock: z.boolean().meta({ description: 'the PG is the local mock: its chaos controls are at /v1/admin/mock-pg/chaos' }),
     }),
     paymentsByStatus: z.object(Object.fromEntries(PUBLIC_STATUSES.map((status) => [status, z.int().min(0)]))).meta({ description: 'every process, from the database' }),
     openFailedEvents: z.int().min(0),
   })
   .meta({ id: 'Figures' });
+
+const chaosSettings = z
+  .object({
+    failureRate: z.number(),
+    delayRate: z.number(),
+    delayMs: z.int(),
+    ambiguousRate: z.number(),
+    cancelRefusalRate: z.number(),
+    seed: z.int(),
+  })
+  .meta({ id: 'MockPgChaos' });
+const noMock = { 404: { not_found: 'the PG is not the local mock (PG_MOCK_CONTROLS is not 1)' } };
+const mockSilent = { 502: { mock_pg_unreachable: 'the mock PG did not answer' } };
 
 const html = (summary: string, operationId: string) =>
   operation('get', { operationId, summary, tag: 'Pages', responses: { 200: { description: 'the page', content: { 'text/html': { schema: z.string() } } } } });
@@ -54,6 +69,25 @@ export const consolePaths: ZodOpenApiPathsObject = {
       requestParams: { query: exportQuery },
       responses: { 200: { description: 'RFC 4180 CSV with a header row; formula-like texts start with `\'`', content: { 'text/csv': { schema: z.string() } } } },
       problems: { 400: { validation_failed: 'a filter breaks its rule' } },
+    }),
+  },
+  '/v1/admin/mock-pg/chaos': {
+    get: operation('get', {
+      operationId: 'getMockPgChaos',
+      summary: "The local mock PG's chaos settings",
+      tag: 'Admin',
+      admin: true,
+      responses: { 200: json('the settings', chaosSettings) },
+      problems: { ...noMock, ...mockSilent },
+    }),
+    post: operation('post', {
+      operationId: 'changeMockPgChaos',
+      summary: "Change some of the local mock PG's chaos settings",
+      tag: 'Admin',
+      admin: true,
+      requestBody: jsonBody(chaosChanges),
+      responses: { 200: json('the settings now', chaosSettings) },
+      problems: { 400: { validation_failed: 'a setting out of range, an unknown one, or none' }, ...noMock, ...mockSilent },
     }),
   },
   '/': {
