@@ -12,7 +12,7 @@ export const ASSETS: Record<string, { path: string; type: string }> = {
   'style.css': { path: new URL('./assets/style.css', import.meta.url).pathname, type: 'text/css; charset=utf-8' },
   'mermaid.min.js': { path: require.resolve('mermaid/dist/mermaid.min.js'), type: 'text/javascript; charset=utf-8' },
   ...Object.fromEntries(
-    ['common.js', 'live-diagram.js', 'console-payments.js', 'console-payment.js', 'console-attention.js', 'console-figures.js', 'checkout.js', 'mypage.js'].map(
+    ['common.js', 'live-diagram.js', 'console-payments.js', 'console-payment.js', 'console-attention.js', 'console-figures.js', 'console-settlements.js', 'console-events.js', 'checkout.js', 'mypage.js'].map(
       (name) => [name, { path: new URL(`./assets/${name}`, import.meta.url).pathname, type: 'text/javascript; charset=utf-8' }],
     ),
   ),
@@ -33,6 +33,8 @@ export function pageRoutes(): Router {
   page('/console/payments/:id', PAGES.consolePayment);
   page('/console/attention', PAGES.consoleAttention);
   page('/console/figures', PAGES.consoleFigures);
+  page('/console/settlements', PAGES.consoleSettlements);
+  page('/console/events', PAGES.consoleEvents);
   page('/payment', PAGES.checkout);
   page('/payment/mypage', PAGES.myPage);
 

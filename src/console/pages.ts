@@ -15,6 +15,8 @@ const CONSOLE_NAV = `<nav aria-label="Console">
     <a href="/console">Payments</a>
     <a href="/console/attention">Needs attention</a>
     <a href="/console/figures">Live figures</a>
+    <a href="/console/settlements">Settlements</a>
+    <a href="/console/events">Events</a>
     <a href="/docs">API reference</a>
   </nav>`;
 
@@ -45,6 +47,8 @@ export const PAGES = {
   consolePayment: shell({ title: 'Payment', script: 'console-payment.js', nav: true }),
   consoleAttention: shell({ title: 'Needs attention', script: 'console-attention.js', nav: true }),
   consoleFigures: shell({ title: 'Live figures', script: 'console-figures.js', nav: true }),
+  consoleSettlements: shell({ title: 'Settlements', script: 'console-settlements.js', nav: true }),
+  consoleEvents: shell({ title: 'Payment events', script: 'console-events.js', nav: true }),
   checkout: shell({ title: 'Checkout', script: 'checkout.js' }),
   myPage: shell({ title: 'My payments', script: 'mypage.js' }),
 };

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { dateAt } from '../../src/settlement/business-day.ts';
 import { useBrowser } from '../support/browser.ts';
 import { ADMIN_TOKEN, purchase, startHarness, type Harness } from '../support/harness.ts';
 
@@ -143,5 +144,28 @@ describe('live figures', () => {
     await expect.poll(() => page.locator('#chaos-status').textContent()).toContain('cancelRefusalRate 1');
     expect(h.mock.chaos()).toMatchObject({ cancelRefusalRate: 1, delayMs: 2_500, failureRate: 0 });
     await rig.screenshot('console-figures');
+  });
+});
+
+describe('settlements and payment events', () => {
+  it("runs a business date and shows each partner's figures, and lists a payment's events", async () => {
+    h = await startHarness();
+    await h.request('POST', '/v1/admin/partners', { headers: admin, body: { id: 'academy', name: 'Academy', feeRateBps: 300 } });
+    await h.createProduct({ id: 'seat-1', price: 30_000, stock: 10, partnerId: 'academy' });
+    const { body } = await h.pay('k-1', purchase('seat-1'), '?wait=10');
+    const today = dateAt(Date.now(), 'Asia/Seoul');
+    const rig = await browser.openPage();
+    const { page } = rig;
+    await page.goto(`${h.url}/console/settlements?date=${today}`);
+    await rig.signIn();
+    await page.getByRole('button', { name: 'Run this date' }).click();
+    const row = page.locator('#settlements tr[data-partner="academy"]');
+    await expect.poll(() => row.locator('.status').textContent(), { timeout: 15_000 }).toBe('completed');
+    expect(await row.locator('.net').textContent()).toBe('₩29,100');
+    await rig.screenshot('console-settlements');
+
+    await page.goto(`${h.url}/console/events?paymentId=${body.id}`);
+    await expect.poll(() => page.locator('#events tbody tr').count()).toBe(2);
+    expect(await page.locator('#events tbody').textContent()).toContain('payment.completed');
   });
 });

@@ -131,7 +131,7 @@ describe('the live figures', () => {
 
 describe('the pages', () => {
   it('serves the console, the checkout and my-page as HTML that loads only this origin', async () => {
-    for (const path of ['/console', '/console/attention', '/console/figures', '/console/payments/pay_x', '/payment', '/payment/mypage']) {
+    for (const path of ['/console', '/console/attention', '/console/figures', '/console/settlements', '/console/events', '/console/payments/pay_x', '/payment', '/payment/mypage']) {
       const reply = await h.request('GET', path);
       expect(reply.status, path).toBe(200);
       expect(reply.headers.get('content-type')).toContain('text/html');

@@ -288,7 +288,7 @@ describe('real responses match the document', () => {
     await call('post', '/v1/admin/mock-pg/chaos', { body: { failureRate: 2 }, headers: admin });
     const root = await fetch(`${h.url}/`, { redirect: 'manual' });
     expectDocumented('get', '/', { status: root.status, headers: root.headers, body: await root.text() });
-    for (const path of ['/console', '/console/attention', '/console/figures', '/payment', '/payment/mypage']) await call('get', path);
+    for (const path of ['/console', '/console/attention', '/console/figures', '/console/settlements', '/console/events', '/payment', '/payment/mypage']) await call('get', path);
     await call('get', '/console/payments/{id}', { params: { id: completedId } });
     await call('get', '/assets/{name}', { params: { name: 'console-payments.js' } });
     await call('get', '/assets/{name}', { params: { name: 'style.css' } });

@@ -110,6 +110,8 @@ export const consolePaths: ZodOpenApiPathsObject = {
   },
   '/console/attention': { get: html('Payments in requires_attention and open dead letters', 'getConsoleAttention') },
   '/console/figures': { get: html('Live figures', 'getConsoleFigures') },
+  '/console/settlements': { get: html("A business date's settlements, run and read (`?date=`)", 'getConsoleSettlements') },
+  '/console/events': { get: html('The payment events feed and the merchant webhook endpoints', 'getConsoleEvents') },
   '/payment': { get: html('The checkout page', 'getCheckout') },
   '/payment/mypage': { get: html("A customer's payments, with cancel buttons (`?customerId=`)", 'getMyPage') },
   '/assets/{name}': {
