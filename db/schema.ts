@@ -57,6 +57,8 @@ export const payments = sqliteTable(
     uniqueIndex('payments_idempotency_key').on(t.idempotencyKey),
     index('payments_created').on(t.createdAt, t.id),
     index('payments_customer_created').on(t.customerId, t.createdAt, t.id),
+    // The console's partner filter: without it a filter for an unknown partner reads every row.
+    index('payments_partner_created').on(t.partnerId, t.createdAt, t.id),
     // Lists by status come newest first: the index hands over the first page without a sort.
     index('payments_status_created').on(t.status, t.createdAt, t.id),
     index('payments_due').on(t.dueAt).where(sql`due_at is not null`),

@@ -89,6 +89,8 @@ const serviceSchema = z.object({
     .optional(),
   /** … or this share of them (0–1), chosen by id. */
   INSPECT_SAMPLE: z.coerce.number().min(0).max(1).default(1),
+  /** Live streams (payments' and the figures' Server-Sent Events) one process serves at once; more get 503. */
+  SSE_MAX_STREAMS: z.coerce.number().int().min(1).max(100_000).default(1_000),
   /** 1: PG_BASE_URL is Paystate's own mock PG (`npm start` says so): the console may change its chaos settings. */
   PG_MOCK_CONTROLS: z.enum(['0', '1']).default('0').transform((flag) => flag === '1'),
   ALERT_WEBHOOK_URL: z.url().optional(),

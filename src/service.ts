@@ -14,6 +14,7 @@ import { recordCreatedEvent, recordStatusEvents } from './events/payment-events.
 import { startWebhookRelay } from './events/webhook-relay.ts';
 import { createFailedEventActions } from './failed-events.ts';
 import { createApp } from './http/app.ts';
+import { createEventStreams } from './http/sse.ts';
 import type { Logger } from './logger.ts';
 import { createMetrics } from './metrics.ts';
 import { createOpsStore } from './ops-store.ts';
@@ -39,11 +40,13 @@ import { settlementMachine } from '../machines/settlement.machine.ts';
 const PG_AUTH_ALERT_QUIET_MS = 10 * 60_000;
 /** A settlement run still failing after this many tries in a row raises an urgent alert. */
 const SETTLEMENT_URGENT_AFTER = 5;
-/** How long a stopping service lets open connections (event streams) run before it cuts them. */
-const STREAMS_GRACE_MS = 5_000;
+/** How long a stopping service lets requests under way finish before it cuts their connections. */
+const REQUESTS_GRACE_MS = 5_000;
 
 export interface RunningService {
   url: string;
+  /** The Stately inspector's bridge page, with INSPECT=1. */
+  inspectorUrl: string | undefined;
   host: PaymentHost;
   stop(): Promise<void>;
 }
@@ -77,7 +80,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
   const retry = retryPolicyFrom(config);
   const relay = config.INSPECT ? await startInspectorRelay(config.INSPECT_PORT, logger) : undefined;
   const inspector = relay
-    ? createPaymentInspector({ url: relay.wsUrl, paymentIds: config.INSPECT_PAYMENTS, sampleRate: config.INSPECT_SAMPLE })
+    ? createPaymentInspector({ url: relay.publishUrl, paymentIds: config.INSPECT_PAYMENTS, sampleRate: config.INSPECT_SAMPLE })
     : undefined;
   const machine = paymentMachine.provide({ actors: createPaymentActors({ conn, commit, pg, clock, logger, owner }) });
   const host = new PaymentHost({
@@ -180,6 +183,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
         logger,
       })
     : undefined;
+  const streams = createEventStreams(config.SSE_MAX_STREAMS);
   const app = createApp({
     conn,
     commit,
@@ -193,6 +197,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     settlements: { runner: settlementRunner, timeZone: config.SETTLEMENT_TIME_ZONE, runWaitMs: config.SETTLEMENT_RUN_WAIT_MS },
     metrics,
     ops,
+    streams,
     mockPg: config.PG_MOCK_CONTROLS ? createMockPgControls({ baseUrl: config.PG_BASE_URL, secret: config.PG_SECRET }) : undefined,
     adminToken: config.ADMIN_TOKEN,
     webhookSecret: config.PG_WEBHOOK_SECRET,
@@ -215,6 +220,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
 
   return {
     url: `http://${config.HOST}:${port}`,
+    inspectorUrl: relay?.pageUrl,
     host,
     async stop() {
       scheduler.stop();
@@ -224,10 +230,12 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
       await alertRelay.stop();
       await webhookRelay.stop();
       await amqp?.stop();
-      // Requests under way may finish; streams (SSE) never do, so they are cut after a moment.
+      // Requests under way may finish; event streams never would, so they end now, and
+      // whatever still holds a connection after a moment is cut.
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      streams.endAll();
       server.closeIdleConnections();
-      const cut = setTimeout(() => server.closeAllConnections(), STREAMS_GRACE_MS);
+      const cut = setTimeout(() => server.closeAllConnections(), REQUESTS_GRACE_MS);
       await closed;
       clearTimeout(cut);
       await host.stop();

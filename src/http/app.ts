@@ -18,6 +18,7 @@ import { pageRoutes } from '../console/page-routes.ts';
 import { requireAdmin } from './admin-auth.ts';
 import { logAppError, problemMiddleware } from './problem.ts';
 import { requestContext } from './request-context.ts';
+import type { EventStreams } from './sse.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { docsRoutes } from './routes/docs.ts';
 import { figureRoutes } from './routes/figures.ts';
@@ -46,6 +47,8 @@ export interface AppDeps {
   settlements: { runner: SettlementRunner; timeZone: string; runWaitMs: number };
   metrics: Metrics;
   ops: OpsStore;
+  /** Every Server-Sent Events stream of the process (bounded; ended when it stops). */
+  streams: EventStreams;
   /** The chaos controls of our own mock PG, when PG_BASE_URL is one. */
   mockPg: MockPgControls | undefined;
   adminToken: string;
@@ -81,8 +84,8 @@ export function createApp(deps: AppDeps): Koa {
     healthRoutes(deps.conn.sqlite, deps.metrics.registry),
     productRoutes(deps.conn.db, admin, deps.clock),
     paymentRoutes({ db: deps.conn.db, host: deps.host, createPayment: deps.createPayment, cancelPayment: deps.cancelPayment }),
-    liveRoutes({ db: deps.conn.db, host: deps.host }),
-    figureRoutes({ db: deps.conn.db, ops: deps.ops, pg: deps.pg, pgIsMock: deps.mockPg !== undefined, admin }),
+    liveRoutes({ db: deps.conn.db, host: deps.host, streams: deps.streams }),
+    figureRoutes({ db: deps.conn.db, ops: deps.ops, pg: deps.pg, pgIsMock: deps.mockPg !== undefined, streams: deps.streams, admin }),
     paymentExportRoutes(deps.conn.db, admin),
     mockPgControlRoutes(deps.mockPg, admin),
     machineRoutes(),

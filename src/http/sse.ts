@@ -1,5 +1,6 @@
 import { PassThrough } from 'node:stream';
 import type { Context } from 'koa';
+import { AppError } from '../errors.ts';
 
 /** A comment line now and then keeps proxies from closing a quiet stream. */
 const KEEP_ALIVE_MS = 15_000;
@@ -9,31 +10,52 @@ export interface EventStream {
   send(event: string, data: unknown): void;
 }
 
-/**
- * Answers the request with a Server-Sent Events stream that stays open until the
- * client leaves; `onClose` runs then (stop watching whatever feeds the stream).
- */
-export function openEventStream(ctx: Context, onClose: () => void): EventStream {
-  const stream = new PassThrough();
-  const keepAlive = setInterval(() => stream.write(': keep-alive\n\n'), KEEP_ALIVE_MS);
-  // The response's close: the client left (the request's fires once its body is read).
-  ctx.res.once('close', () => {
-    clearInterval(keepAlive);
-    onClose();
-    stream.end();
-  });
-  ctx.req.socket.setTimeout(0);
-  ctx.req.socket.setNoDelay(true);
-  ctx.set('Cache-Control', 'no-cache, no-transform');
-  ctx.type = 'text/event-stream';
-  ctx.body = stream;
-  let last = '';
+export interface EventStreams {
+  /**
+   * Answers the request with a Server-Sent Events stream that stays open until the
+   * client leaves or the service stops; `onClose` runs then (stop watching whatever
+   * feeds the stream). 503 `too_many_streams` when `max` are open already.
+   */
+  open(ctx: Context, onClose: () => void): EventStream;
+  /** Ends every open stream (the service is stopping: they would never end by themselves). */
+  endAll(): void;
+}
+
+/** The process's event streams, at most `max` at once: each holds a socket and timers. */
+export function createEventStreams(max: number): EventStreams {
+  const open = new Set<PassThrough>();
   return {
-    send(event, data) {
-      const frame = `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
-      if (frame === last) return;
-      last = frame;
-      stream.write(frame);
+    open(ctx, onClose) {
+      if (open.size >= max) {
+        throw new AppError(503, 'too_many_streams', `This instance serves ${max} live streams already; try again shortly`);
+      }
+      const stream = new PassThrough();
+      open.add(stream);
+      const keepAlive = setInterval(() => stream.write(': keep-alive\n\n'), KEEP_ALIVE_MS);
+      // The response's close: the client left (the request's fires once its body is read).
+      ctx.res.once('close', () => {
+        open.delete(stream);
+        clearInterval(keepAlive);
+        onClose();
+        stream.end();
+      });
+      ctx.req.socket.setTimeout(0);
+      ctx.req.socket.setNoDelay(true);
+      ctx.set('Cache-Control', 'no-cache, no-transform');
+      ctx.type = 'text/event-stream';
+      ctx.body = stream;
+      let last = '';
+      return {
+        send(event, data) {
+          const frame = `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+          if (frame === last) return;
+          last = frame;
+          stream.write(frame);
+        },
+      };
+    },
+    endAll() {
+      for (const stream of open) stream.end();
     },
   };
 }

@@ -88,17 +88,41 @@ describe('a payment, live', () => {
   });
 });
 
-describe('a live stream when the service stops', () => {
-  it('is cut after a grace period instead of holding the shutdown', async () => {
+describe('live streams, counted', () => {
+  it('are ended when the service stops instead of holding the shutdown', async () => {
     const h = await startHarness();
     try {
       await h.createProduct({ id: 'book-1', price: 15_000, stock: 10 });
       const { body } = await h.pay('k-stop', purchase('book-1'), '?wait=10');
       const reader = (await fetch(`${h.url}/v1/payments/${body.id}/live`)).body!.getReader();
       await reader.read();
-      // restart() stops the service first; it returns only once the open stream was cut.
+      const stopping = Date.now();
+      // restart() stops the service first; it returns only once the open stream ended.
       await h.restart();
       await expect(reader.read().then(({ done }) => done, () => true)).resolves.toBe(true);
+      // Ended, not cut after the grace period given to ordinary requests.
+      expect(Date.now() - stopping).toBeLessThan(5_000);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('are at most SSE_MAX_STREAMS at once: one more is a 503, and a freed place is taken again', async () => {
+    const h = await startHarness({ SSE_MAX_STREAMS: '2' });
+    try {
+      await h.createProduct({ id: 'book-1', price: 15_000, stock: 10 });
+      const { body } = await h.pay('k-cap', purchase('book-1'), '?wait=10');
+      const url = `${h.url}/v1/payments/${body.id}/live`;
+      const first = new AbortController();
+      const second = new AbortController();
+      await (await fetch(url, { signal: first.signal })).body!.getReader().read();
+      await (await fetch(url, { signal: second.signal })).body!.getReader().read();
+      const refused = await h.request('GET', `/v1/payments/${body.id}/live`);
+      expectProblem(refused, 503, 'too_many_streams');
+      expect(refused.headers.get('retry-after')).toBe('1');
+      first.abort();
+      await expect.poll(async () => (await fetch(url, { signal: AbortSignal.timeout(2_000) }).then((r) => r.status, () => 0))).toBe(200);
+      second.abort();
     } finally {
       await h.close();
     }

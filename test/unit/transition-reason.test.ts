@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { StepError } from '../../src/payments/step-errors.ts';
 import { transitionReason } from '../../src/payments/transition-reason.ts';
 
 const done = (step: string, output: unknown) => ({ type: `xstate.done.actor.${step}`, output });
@@ -18,10 +19,11 @@ describe('why a transition happened', () => {
     expect(transitionReason(done('releaseStock', undefined))).toBe('stock.released');
   });
 
-  it('says which step failed and why', () => {
-    expect(transitionReason({ type: 'xstate.error.actor.fulfilOrder', error: new Error('database is locked') } as never)).toBe(
-      'fulfilOrder.failed database is locked',
-    );
+  it('says which step failed and whether it may pass, never the error message (the log is public)', () => {
+    const error = (e: unknown) => ({ type: 'xstate.error.actor.fulfilOrder', error: e }) as never;
+    expect(transitionReason(error(new StepError('lease of pay_1 held by host-a:3000', true)))).toBe('fulfilOrder.failed transient');
+    expect(transitionReason(error(new StepError('UNIQUE constraint failed: fulfilments.payment_id', false)))).toBe('fulfilOrder.failed final');
+    expect(transitionReason(error(new Error('database is locked')))).toBe('fulfilOrder.failed final');
   });
 
   it('names webhooks and outside events as they are', () => {

@@ -5,6 +5,7 @@ import { PUBLIC_STATUSES } from '../../../../machines/payment-status.ts';
 import { chaosChanges } from '../../routes/mock-pg-controls.ts';
 import { exportQuery } from '../../routes/payment-export.ts';
 import { json, jsonBody, operation } from '../operation.ts';
+import { tooManyStreams } from './payments.ts';
 
 const instant = z.iso.datetime().nullable();
 
@@ -58,6 +59,7 @@ export const consolePaths: ZodOpenApiPathsObject = {
       tag: 'Admin',
       admin: true,
       responses: { 200: { description: 'the stream: `event: figures` / `data: <Figures JSON>`', content: { 'text/event-stream': { schema: z.string() } } } },
+      problems: tooManyStreams,
     }),
   },
   '/v1/admin/payments/export': {

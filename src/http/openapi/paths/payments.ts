@@ -24,6 +24,7 @@ const replayedHeaders = (location: boolean) =>
   });
 
 const noSuchPayment = { 404: { not_found: 'no such payment' } };
+export const tooManyStreams = { 503: { too_many_streams: 'this instance serves SSE_MAX_STREAMS live streams already (`Retry-After`)' } };
 const badId = { 400: { validation_failed: '`id` is not 1–255 characters' } };
 
 export const paymentPaths: ZodOpenApiPathsObject = {
@@ -130,7 +131,7 @@ export const paymentPaths: ZodOpenApiPathsObject = {
           content: { 'text/event-stream': { schema: z.string() } },
         },
       },
-      problems: { ...badId, ...noSuchPayment },
+      problems: { ...badId, ...noSuchPayment, ...tooManyStreams },
     }),
   },
 };

@@ -1,0 +1,1 @@
+CREATE INDEX `payments_partner_created` ON `payments` (`partner_id`,`created_at`,`id`);
