@@ -6,8 +6,11 @@ type LogRecord = Record<string, unknown>;
 /** Shown in the line's head or left out: what a person reading a terminal does not need per line. */
 const HEAD_KEYS = new Set(['level', 'time', 'msg', 'name', 'component', 'pid', 'hostname']);
 const ERROR_LEVEL = levels.values.error as number;
-/** A value printed without quotes: no spaces, quotes or `=` to confuse the eye. */
-const BARE = /^[^\s"=]+$/;
+/** A value printed without quotes: printable ASCII without spaces, quotes or `=` (no terminal escape can pass). */
+const BARE = /^[!#-<>-~]+$/;
+/** Control characters (ESC starts a terminal's escape sequences): written as JSON escapes. */
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
+const escaped = (text: string) => text.replace(CONTROL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 
 function pad(value: number, width = 2): string {
   return String(value).padStart(width, '0');
@@ -20,8 +23,8 @@ function clockTime(epochMs: number): string {
 }
 
 function formatValue(value: unknown): string {
-  if (typeof value === 'string') return BARE.test(value) ? value : JSON.stringify(value);
-  if (typeof value === 'object' && value !== null) return JSON.stringify(value);
+  if (typeof value === 'string') return BARE.test(value) ? value : escaped(JSON.stringify(value));
+  if (typeof value === 'object' && value !== null) return escaped(JSON.stringify(value));
   return String(value);
 }
 
@@ -43,7 +46,7 @@ export function formatRecord(record: LogRecord): string {
   const label = (levels.labels[level] ?? String(level)).toUpperCase();
   const source = record.component ?? record.name;
   let line = `${clockTime(Number(record.time))} ${label.padEnd(5)}${source === undefined ? '' : ` [${String(source)}]`}`;
-  if (record.msg !== undefined && record.msg !== '') line += ` ${String(record.msg)}`;
+  if (record.msg !== undefined && record.msg !== '') line += ` ${escaped(String(record.msg))}`;
   let stack: string | undefined;
   for (const [key, value] of Object.entries(record)) {
     if (HEAD_KEYS.has(key)) continue;
@@ -51,7 +54,7 @@ export function formatRecord(record: LogRecord): string {
     line += ` ${key}=${formatValue(error ? error.message : value)}`;
     if (error?.stack && level >= ERROR_LEVEL) stack = error.stack;
   }
-  if (stack) line += `\n${stack.replace(/^/gm, '    ')}`;
+  if (stack) line += `\n${stack.split('\n').map((frame) => `    ${escaped(frame)}`).join('\n')}`;
   return `${line}\n`;
 }
 

@@ -1,5 +1,7 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import type Router from '@koa/router';
 import { sendPage } from '../http/page-headers.ts';
 import { exactRouter } from '../http/router.ts';
@@ -9,11 +11,11 @@ const require = createRequire(import.meta.url);
 
 /** Every script and style the pages load: from this folder or node_modules, never a CDN. */
 export const ASSETS: Record<string, { path: string; type: string }> = {
-  'style.css': { path: new URL('./assets/style.css', import.meta.url).pathname, type: 'text/css; charset=utf-8' },
+  'style.css': { path: fileURLToPath(new URL('./assets/style.css', import.meta.url)), type: 'text/css; charset=utf-8' },
   'mermaid.min.js': { path: require.resolve('mermaid/dist/mermaid.min.js'), type: 'text/javascript; charset=utf-8' },
   ...Object.fromEntries(
     ['common.js', 'live-diagram.js', 'console-payments.js', 'console-payment.js', 'console-attention.js', 'console-figures.js', 'console-settlements.js', 'console-events.js', 'checkout.js', 'mypage.js'].map(
-      (name) => [name, { path: new URL(`./assets/${name}`, import.meta.url).pathname, type: 'text/javascript; charset=utf-8' }],
+      (name) => [name, { path: fileURLToPath(new URL(`./assets/${name}`, import.meta.url)), type: 'text/javascript; charset=utf-8' }],
     ),
   ),
 };
@@ -38,16 +40,25 @@ export function pageRoutes(): Router {
   page('/payment', PAGES.checkout);
   page('/payment/mypage', PAGES.myPage);
 
-  const cache = new Map<string, Buffer>();
+  // Read once and sent with an ETag: Mermaid alone is 3.5 MB, and a revalidation costs a 304.
+  const cache = new Map<string, { body: Buffer; etag: string }>();
   router.get('/assets/:name', (ctx, next) => {
-    const asset = Object.hasOwn(ASSETS, ctx.params.name!) ? ASSETS[ctx.params.name!] : undefined;
+    const name = ctx.params.name!;
+    const asset = Object.hasOwn(ASSETS, name) ? ASSETS[name] : undefined;
     if (!asset) return next();
-    let body = cache.get(ctx.params.name!);
-    if (!body) cache.set(ctx.params.name!, (body = readFileSync(asset.path)));
+    let file = cache.get(name);
+    if (!file) {
+      const body = readFileSync(asset.path);
+      file = { body, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"` };
+      cache.set(name, file);
+    }
     ctx.set('X-Content-Type-Options', 'nosniff');
     ctx.set('Cache-Control', 'no-cache');
+    ctx.set('ETag', file.etag);
     ctx.type = asset.type;
-    ctx.body = body;
+    ctx.body = file.body;
+    // Koa weighs If-None-Match only against a 2xx answer: the body first, then the check.
+    if (ctx.fresh) ctx.status = 304;
   });
   return router;
 }

@@ -52,7 +52,7 @@ describe('the checkout page and my-page', () => {
     await page.getByLabel('Card').selectOption('bk_test_decline');
     await page.getByRole('button', { name: 'Pay' }).click();
     await expect.poll(() => page.locator('#outcome').getAttribute('data-status'), { timeout: 10_000 }).toBe('failed');
-    expect(await page.locator('#outcome').textContent()).toContain('Nothing was charged');
+    await expect.poll(() => page.locator('#outcome').textContent()).toContain('Not paid (card declined). Any amount taken is returned.');
     expect((await h.request('GET', '/v1/products/seat-1')).body.stock).toBe(10);
   });
 });

@@ -57,7 +57,7 @@ describe('the payments list', () => {
 
 describe("a payment's live diagram", () => {
   it('marks the state the payment is in and moves when the payment moves', { timeout: 60_000 }, async () => {
-    h = await startHarness({ PG_TIMEOUT_MS: '30000' }, { chaos: { delayMs: 8_000 } });
+    h = await startHarness({ PG_TIMEOUT_MS: '30000' }, { chaos: { delayMs: 12_000 } });
     await h.createProduct({ id: 'seat-1', price: 30_000, stock: 10 });
     const { body } = await h.pay('k-delay', purchase('seat-1', 1, 'bk_test_delay'));
     const rig = await browser.openPage();
@@ -67,7 +67,7 @@ describe("a payment's live diagram", () => {
     // The drawn state, read in one go: the marked node's id and the state the drawing is of.
     const drawn = () =>
       page.locator('#diagram').evaluate((el) => ({ state: (el as HTMLElement).dataset.state, marked: [...el.querySelectorAll('g.current')].map((g) => g.id) }));
-    await expect.poll(drawn).toMatchObject({ state: 'charging.calling', marked: [expect.stringContaining('-state-charging__calling-')] });
+    await expect.poll(drawn, { timeout: 10_000 }).toMatchObject({ state: 'charging.calling', marked: [expect.stringContaining('-state-charging__calling-')] });
     expect(await page.locator('#current-state').textContent()).toBe('Current state: charging.calling');
     await rig.screenshot('console-payment-charging');
 
@@ -95,6 +95,11 @@ describe('the attention queue', () => {
     await expect.poll(() => deadLetter.count()).toBe(1);
     await rig.screenshot('console-attention');
 
+    // Escape closes a reason dialog and does nothing; the next one works as the first.
+    await deadLetter.getByRole('button', { name: 'Retry…' }).click();
+    await page.keyboard.press('Escape');
+    await expect.poll(() => page.locator('dialog').count()).toBe(0);
+    expect((await h.request('GET', '/v1/admin/failed-events?status=open', { headers: admin })).body.data).toHaveLength(1);
     // Retry: the card issuer refuses again, so the payment is back in the queue.
     await deadLetter.getByRole('button', { name: 'Retry…' }).click();
     await page.getByLabel('Reason (kept in the audit trail)').fill('issuer says try again');

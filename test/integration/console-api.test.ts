@@ -1,3 +1,4 @@
+import { get } from 'node:http';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../db/connection.ts';
 import { insertPaymentRow } from '../support/payment-rows.ts';
@@ -148,6 +149,14 @@ describe('the pages', () => {
     expect(mermaid.status).toBe(200);
     expect(mermaid.headers.get('content-type')).toContain('text/javascript');
     expect((await h.request('GET', '/assets/style.css')).headers.get('content-type')).toContain('text/css');
+    // Revalidated, not sent again: a browser asking with the ETag gets a 304.
+    const etag = mermaid.headers.get('etag')!;
+    expect(etag).toMatch(/^"[\w-]+"$/);
+    // (node:http: fetch would add Cache-Control: no-cache to a conditional request, as browsers do not.)
+    const revalidated = await new Promise<number | undefined>((resolve, reject) =>
+      get(`${h.url}/assets/mermaid.min.js`, { headers: { 'if-none-match': etag } }, (res) => (res.resume(), resolve(res.statusCode))).on('error', reject),
+    );
+    expect(revalidated).toBe(304);
     for (const path of ['/assets/nope.js', '/assets/..%2Fpage-routes.ts', '/assets/constructor', '/assets/__proto__', '/assets/', '/ASSETS/style.css', '/console/', '/Console', '/payment/', '/payment/MyPage']) {
       expectProblem(await h.request('GET', path), 404, 'not_found', path);
     }

@@ -52,6 +52,16 @@ describe('pretty log lines', () => {
     expect(lines.join('')).not.toMatch(/bk_live|local-mock-pg-secret/);
   });
 
+  it('lets no terminal escape through: control characters in the message, values and stacks are written escaped', () => {
+    const err = { type: 'Error', message: 'bad \u001b[2J', stack: 'Error: bad \u001b[2J\n    at x (\u009b31m)' };
+    const line = formatRecord({ level: 50, time: AT, name: 'paystate', msg: 'hello \u001b[31mred', name2: 'a\u009bb', plain: 'ok', err });
+    expect(line).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
+    expect(line).toContain('hello \\u001b[31mred');
+    expect(line).toContain('name2="a\\u009bb"');
+    expect(line).toContain('plain=ok');
+    expect(line).toContain('    at x (\\u009b31m)');
+  });
+
   it('keeps JSON as pino writes it when asked for json', () => {
     const { logger, lines } = capture('json');
     logger.info({ billingKey: 'bk_live_0123456789' }, 'charge requested');

@@ -1,4 +1,4 @@
-import { api, h, money, readEvents, show, statusBadge } from './common.js';
+import { api, ApiError, followEvents, h, money, show, statusBadge } from './common.js';
 
 // Seed 004's checkout: choose a product and a quantity, pay with a test card through
 // the public API, and watch the outcome arrive (GET /v1/payments/:id/live).
@@ -17,10 +17,38 @@ function outcome(payment) {
     processing: 'Processing…',
     completed: 'Paid. Your order is confirmed.',
     rejected: 'Not paid: the product is sold out.',
-    failed: `Not paid${payment.failureCode ? ` (${payment.failureCode})` : ''}. Nothing was charged.`,
+    failed: `Not paid${payment.failureCode ? ` (${payment.failureCode.replaceAll('_', ' ')})` : ''}. Any amount taken is returned.`,
     requires_attention: 'We could not confirm this payment; our staff will sort it out.',
   };
   return [statusBadge(payment.status), ' ', words[payment.status] ?? payment.status];
+}
+
+/**
+ * The Idempotency-Key of the purchase on the form: kept until an answer arrives, so
+ * paying again after a lost answer (a timeout, a dropped connection) is the same
+ * purchase, not a second charge; a new one once answered or once the form changes.
+ */
+let purchaseKey = crypto.randomUUID();
+const newPurchase = () => (purchaseKey = crypto.randomUUID());
+
+async function watch(payment, customerId, result) {
+  const watching = new AbortController();
+  const draw = (p) =>
+    result.replaceChildren(
+      h('p', { id: 'outcome', 'data-status': p.status }, outcome(p)),
+      h('p', {}, `Payment ${payment.id}. `, h('a', { href: `/payment/mypage?customerId=${encodeURIComponent(customerId)}` }, 'My payments')),
+    );
+  draw(payment);
+  if (SETTLED.has(payment.status)) return;
+  await followEvents(`/v1/payments/${encodeURIComponent(payment.id)}/live`, {
+    signal: watching.signal,
+    onEvent: (name, snapshot) => {
+      if (name !== 'snapshot' || !SETTLED.has(snapshot.status)) return;
+      watching.abort();
+    },
+  });
+  // Settled: the payment itself says how (a failure's code is not in the live snapshot).
+  draw(await api(`/v1/payments/${encodeURIComponent(payment.id)}`));
 }
 
 async function pay(form, result, button) {
@@ -29,31 +57,23 @@ async function pay(form, result, button) {
   localStorage.setItem(CUSTOMER, customerId);
   button.disabled = true;
   result.replaceChildren('Paying…');
+  let payment;
   try {
-    // One key per click: a retried request (a lost answer) cannot charge twice.
-    const payment = await api('/v1/payments', {
+    payment = await api('/v1/payments', {
       method: 'POST',
-      headers: { 'idempotency-key': crypto.randomUUID() },
+      headers: { 'idempotency-key': purchaseKey },
       body: { customerId, items: [{ productId: data.get('productId'), quantity: Number(data.get('quantity')) }], billingKey: data.get('billingKey') },
     });
-    const watching = new AbortController();
-    const draw = (p) => result.replaceChildren(h('p', { id: 'outcome', 'data-status': p.status }, outcome(p)), h('p', {}, `Payment ${payment.id}. `, h('a', { href: `/payment/mypage?customerId=${encodeURIComponent(customerId)}` }, 'My payments')));
-    draw(payment);
-    await readEvents(`/v1/payments/${encodeURIComponent(payment.id)}/live`, {
-      signal: watching.signal,
-      onEvent: (name, snapshot) => {
-        if (name !== 'snapshot') return;
-        draw({ ...payment, status: snapshot.status });
-        if (SETTLED.has(snapshot.status)) watching.abort();
-      },
-    }).catch((error) => {
-      if (!watching.signal.aborted) throw error;
-    });
+    newPurchase();
   } catch (error) {
+    // A refusal is an answer: the next try is a new purchase. No answer: the same one.
+    if (error instanceof ApiError) newPurchase();
     result.replaceChildren(h('p', { role: 'alert', class: 'error' }, `Not paid: ${error.message}`));
-  } finally {
     button.disabled = false;
+    return;
   }
+  button.disabled = false;
+  await watch(payment, customerId, result).catch((error) => result.append(h('p', { role: 'alert', class: 'error' }, `Could not follow the payment: ${error.message}`)));
 }
 
 async function start() {
@@ -65,7 +85,7 @@ async function start() {
     const field = (id, label, input) => h('div', { class: 'field' }, h('label', { for: id }, label), input);
     const form = h(
       'form',
-      { class: 'card', onsubmit: (event) => (event.preventDefault(), pay(form, result, button)) },
+      { class: 'card', onsubmit: (event) => (event.preventDefault(), pay(form, result, button)), oninput: newPurchase },
       h('h1', {}, 'Checkout'),
       field('productId', 'Product', h('select', { id: 'productId', name: 'productId' }, products.map((p) => h('option', { value: p.id }, `${p.name}: ${money(p.price, p.currency)} (${p.stock} left)`)))),
       field('quantity', 'Quantity', h('input', { id: 'quantity', name: 'quantity', type: 'number', min: 1, max: 1000, value: 1, required: true })),

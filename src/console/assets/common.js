@@ -21,6 +21,7 @@ export const main = () => document.getElementById('main');
 export function show(...children) {
   const target = main();
   target.replaceChildren(...children.flat());
+  target.focus();
 }
 
 export class ApiError extends Error {
@@ -104,9 +105,9 @@ export function showError(error, retry) {
 
 /**
  * Reads a Server-Sent Events stream with fetch (EventSource cannot send the admin
- * header): calls `onEvent(name, data)` for each event until `signal` aborts.
+ * header): calls `onEvent(name, data)` for each event. Resolves when the stream ends.
  */
-export async function readEvents(path, { admin = false, signal, onEvent }) {
+async function readEvents(path, { admin = false, signal, onEvent }) {
   const response = await fetch(path, { headers: { accept: 'text/event-stream', ...(admin ? adminHeaders() : {}) }, signal });
   if (!response.ok) throw new ApiError(response.status, await response.json().catch(() => null));
   const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
@@ -130,6 +131,25 @@ export async function readEvents(path, { admin = false, signal, onEvent }) {
   }
 }
 
+/**
+ * Follows a stream for as long as `signal` allows: when it ends or fails (the service
+ * restarted, a network blip) it reconnects with backoff, telling `onStatus` so the page
+ * can say its figures may be stale. A 401 stops it (and asks for the token again).
+ */
+export async function followEvents(path, { admin = false, signal, onEvent, onStatus = () => {} }) {
+  for (let attempt = 0; !signal.aborted; attempt++) {
+    try {
+      await readEvents(path, { admin, signal, onEvent: (name, data) => ((attempt = 0), onEvent(name, data)) });
+    } catch (error) {
+      if (signal.aborted) return;
+      if (error instanceof ApiError && (error.status === 401 || error.status === 404)) throw error;
+    }
+    if (signal.aborted) return;
+    onStatus('Live updates interrupted; reconnecting…');
+    await new Promise((resolve) => setTimeout(resolve, Math.min(30_000, 500 * 2 ** attempt)));
+  }
+}
+
 export const money = (amount, currency = 'KRW') => new Intl.NumberFormat('en', { style: 'currency', currency }).format(amount);
 export const when = (iso) => (iso ? new Date(iso).toLocaleString() : '');
 
@@ -138,35 +158,50 @@ export function statusBadge(status) {
   return h('span', { class: `status status-${status}` }, status.replaceAll('_', ' '));
 }
 
-/** Asks for a reason in a small form; resolves with it, or null when cancelled. */
+let dialogs = 0;
+
+/**
+ * Asks for a reason in a modal form; resolves with `{ reason, …extra }`, or null when
+ * cancelled (the Cancel button or Escape). `extra` adds a select (an outcome) first.
+ */
 export function askReason(label, extra) {
+  const id = `dialog-${++dialogs}`;
   return new Promise((resolve) => {
-    const input = h('input', { id: 'reason', required: true, maxlength: 500 });
+    let answer = null;
+    const input = h('input', { id: `${id}-reason`, required: true, maxlength: 500 });
+    if (extra) extra.select.id = `${id}-extra`;
     const dialog = h(
       'dialog',
-      { 'aria-labelledby': 'reason-title' },
+      { 'aria-labelledby': `${id}-title` },
       h(
         'form',
         {
           method: 'dialog',
-          onsubmit: (event) => {
-            event.preventDefault();
-            dialog.close();
-            dialog.remove();
-            resolve({ reason: input.value, ...(extra ? { [extra.name]: extra.select.value } : {}) });
+          onsubmit: () => {
+            answer = { reason: input.value, ...(extra ? { [extra.name]: extra.select.value } : {}) };
           },
         },
-        h('h2', { id: 'reason-title' }, label),
+        h('h2', { id: `${id}-title` }, label),
         extra ? [h('label', { for: extra.select.id }, extra.label), extra.select] : [],
-        h('label', { for: 'reason' }, 'Reason (kept in the audit trail)'),
+        h('label', { for: input.id }, 'Reason (kept in the audit trail)'),
         input,
-        h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Confirm'), h('button', { type: 'button', onclick: () => { dialog.close(); dialog.remove(); resolve(null); } }, 'Cancel')),
+        h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Confirm'), h('button', { type: 'button', onclick: () => dialog.close() }, 'Cancel')),
       ),
     );
+    // However it closes (Confirm, Cancel, Escape), it leaves the page and answers once.
+    dialog.addEventListener('close', () => {
+      dialog.remove();
+      resolve(answer);
+    });
     document.body.append(dialog);
     dialog.showModal();
     input.focus();
   });
+}
+
+/** The two ways an operator settles a payment in requires_attention. */
+export function outcomeSelect() {
+  return h('select', {}, h('option', { value: 'cancelled' }, 'cancelled: the money went back outside Paystate'), h('option', { value: 'kept' }, 'kept: the charge stands'));
 }
 
 /**

@@ -1,4 +1,4 @@
-import { api, askReason, dataTable, h, paymentCells, paymentLink, requireOperator, show, showError, when } from './common.js';
+import { api, askReason, dataTable, h, outcomeSelect, paymentCells, paymentLink, requireOperator, show, showError, when } from './common.js';
 
 // What waits on an operator: payments in requires_attention (resolve) and open dead
 // letters (retry or ignore). Every action asks for a reason for the audit trail.
@@ -15,12 +15,8 @@ async function act(path, title, extra) {
 }
 
 function resolveButton(payment) {
-  const select = h('select', { id: 'outcome' }, h('option', { value: 'cancelled' }, 'cancelled: the money went back outside Paystate'), h('option', { value: 'kept' }, 'kept: the charge stands'));
-  return h(
-    'button',
-    { type: 'button', 'data-action': 'resolve', onclick: () => act(`/v1/admin/payments/${encodeURIComponent(payment.id)}/resolve`, `Resolve payment ${payment.id}`, { name: 'outcome', label: 'Outcome', select }) },
-    'Resolve…',
-  );
+  const resolve = () => act(`/v1/admin/payments/${encodeURIComponent(payment.id)}/resolve`, `Resolve payment ${payment.id}`, { name: 'outcome', label: 'Outcome', select: outcomeSelect() });
+  return h('button', { type: 'button', 'data-action': 'resolve', onclick: resolve }, 'Resolve…');
 }
 
 function paymentsTable(payments) {
@@ -74,8 +70,11 @@ function deadLettersTable(events) {
 
 async function start() {
   try {
-    const [attention, deadLetters] = await Promise.all([api('/v1/payments?status=requires_attention&limit=100'), api('/v1/admin/failed-events?status=open', { admin: true })]);
-    show(h('h1', {}, 'Needs attention'), paymentsTable(attention.data), deadLettersTable(deadLetters.data));
+    const cursor = new URLSearchParams(location.search).get('cursor');
+    const query = new URLSearchParams({ status: 'requires_attention', limit: '100', ...(cursor ? { cursor } : {}) });
+    const [attention, deadLetters] = await Promise.all([api(`/v1/payments?${query}`), api('/v1/admin/failed-events?status=open', { admin: true })]);
+    const more = attention.nextCursor ? h('p', {}, h('a', { id: 'more', href: `/console/attention?cursor=${encodeURIComponent(attention.nextCursor)}` }, 'Older payments needing attention →')) : null;
+    show(h('h1', {}, 'Needs attention'), paymentsTable(attention.data), more, deadLettersTable(deadLetters.data));
   } catch (error) {
     showError(error, start);
   }

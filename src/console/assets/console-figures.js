@@ -1,10 +1,10 @@
-import { api, h, readEvents, requireOperator, show, showError, when } from './common.js';
+import { api, followEvents, h, requireOperator, show, showError, when } from './common.js';
 
 // This process's live figures (actors in memory, PG health and queue, from its
 // @xstate/store) and every payment by status, as GET /v1/admin/figures/live sends them;
 // and, when the PG is the local mock, its chaos settings.
 
-const live = new AbortController();
+let live = new AbortController();
 
 function render(f) {
   const row = (label, value, id) => h('tr', { id }, h('th', { scope: 'row' }, label), h('td', { class: 'number' }, value));
@@ -69,15 +69,32 @@ async function chaosControls(figures) {
 }
 
 async function start() {
-  const figures = h('div', { id: 'figures', 'aria-live': 'polite' }, 'Connecting…');
+  // Signing in again runs this again: the previous stream goes with the previous page.
+  live.abort();
+  live = new AbortController();
+  // Tables that change several times a second are not read out; PG health changes are.
+  const figures = h('div', { id: 'figures' }, 'Connecting…');
+  const health = h('p', { id: 'pg-announcement', role: 'status' });
   try {
-    show(h('h1', {}, 'Live figures'), figures, await chaosControls(await api('/v1/admin/figures', { admin: true })));
+    show(h('h1', {}, 'Live figures'), health, figures, await chaosControls(await api('/v1/admin/figures', { admin: true })));
   } catch (error) {
     return showError(error, start);
   }
-  readEvents('/v1/admin/figures/live', { admin: true, signal: live.signal, onEvent: (name, data) => name === 'figures' && figures.replaceChildren(...render(data)) }).catch(
-    (error) => showError(error, start),
-  );
+  let lastHealth;
+  followEvents('/v1/admin/figures/live', {
+    admin: true,
+    signal: live.signal,
+    onEvent: (name, data) => {
+      if (name !== 'figures') return;
+      figures.replaceChildren(...render(data));
+      const words = data.pg.consecutiveFailures === 0 ? 'The PG answers.' : `The PG does not answer (${data.pg.consecutiveFailures} calls in a row).`;
+      if (words !== lastHealth) health.textContent = lastHealth = words;
+    },
+    onStatus: (status) => {
+      health.textContent = status;
+      lastHealth = undefined;
+    },
+  }).catch((error) => showError(error, start));
 }
 
 requireOperator(start);

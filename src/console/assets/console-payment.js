@@ -1,11 +1,11 @@
-import { api, askReason, dataTable, h, money, requireOperator, show, showError, statusBadge, when } from './common.js';
+import { api, askReason, dataTable, h, money, outcomeSelect, requireOperator, show, showError, statusBadge, when } from './common.js';
 import { liveDiagram } from './live-diagram.js';
 
 // One payment: what was bought, its cancellations and their PG attempts, the transition
 // log with reasons, the live diagram, and the operator's resolve when it needs one.
 
 const paymentId = decodeURIComponent(location.pathname.split('/').at(-1));
-const live = new AbortController();
+let live = new AbortController();
 
 function summary(p) {
   const row = (label, value) => [h('dt', {}, label), h('dd', {}, value)];
@@ -57,8 +57,7 @@ const transitionsTable = (log) =>
   );
 
 async function resolve() {
-  const select = h('select', { id: 'outcome' }, h('option', { value: 'cancelled' }, 'cancelled: the money went back outside Paystate'), h('option', { value: 'kept' }, 'kept: the charge stands'));
-  const answer = await askReason('Resolve this payment', { name: 'outcome', label: 'Outcome', select });
+  const answer = await askReason('Resolve this payment', { name: 'outcome', label: 'Outcome', select: outcomeSelect() });
   if (!answer) return;
   try {
     await api(`/v1/admin/payments/${encodeURIComponent(paymentId)}/resolve`, { method: 'POST', admin: true, body: answer });
@@ -82,6 +81,9 @@ async function refresh() {
 }
 
 async function start() {
+  // Signing in again runs this again: the previous live stream goes with the previous page.
+  live.abort();
+  live = new AbortController();
   try {
     const machine = await api('/v1/machines/payment');
     sections = { summary: h('div'), items: h('div'), cancellations: h('div'), log: h('div'), actions: h('div', { class: 'actions' }) };

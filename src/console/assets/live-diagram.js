@@ -1,4 +1,4 @@
-import { h, readEvents } from './common.js';
+import { followEvents, h } from './common.js';
 
 // A payment's machine drawn offline (Mermaid from node_modules, the diagram text from
 // GET /v1/machines/payment, which the README's diagram is made of too), its current
@@ -50,17 +50,33 @@ async function draw(container, caption, diagram, state) {
  */
 export function liveDiagram(paymentId, diagram, { signal, onSnapshot }) {
   const caption = h('p', { id: 'current-state', 'aria-live': 'polite' }, 'Connecting…');
-  const container = h('div', { id: 'diagram', class: 'diagram', role: 'img', 'aria-label': 'State diagram of the payment machine' });
-  let drawing = Promise.resolve();
-  readEvents(`/v1/payments/${encodeURIComponent(paymentId)}/live`, {
+  // Focusable, so the drawing can be scrolled from the keyboard.
+  const container = h('div', { id: 'diagram', class: 'diagram', tabindex: 0, role: 'img', 'aria-label': 'State diagram of the payment machine' });
+  // Only the latest state is drawn: snapshots that come while one is drawn are passed over.
+  let latest;
+  let drawing = false;
+  const drawLatest = async () => {
+    if (drawing) return;
+    drawing = true;
+    try {
+      while (latest !== undefined && latest !== container.dataset.state) await draw(container, caption, diagram, latest);
+    } catch (error) {
+      caption.textContent = error.message;
+    } finally {
+      drawing = false;
+    }
+  };
+  followEvents(`/v1/payments/${encodeURIComponent(paymentId)}/live`, {
     signal,
     onEvent: (name, snapshot) => {
       if (name !== 'snapshot') return;
-      drawing = drawing.then(() => draw(container, caption, diagram, snapshot.state)).catch((error) => (caption.textContent = error.message));
+      latest = snapshot.state;
+      // Back after an interruption to a state already drawn: say so again.
+      if (latest === container.dataset.state) caption.textContent = `Current state: ${latest}`;
+      drawLatest();
       onSnapshot?.(snapshot);
     },
-  }).catch((error) => {
-    if (!signal?.aborted) caption.textContent = `Live updates stopped: ${error.message}`;
-  });
+    onStatus: (status) => (caption.textContent = status),
+  }).catch((error) => (caption.textContent = `Live updates stopped: ${error.message}`));
   return h('figure', { class: 'live' }, caption, container);
 }
