@@ -59,6 +59,9 @@ export const payments = sqliteTable(
     index('payments_customer_created').on(t.customerId, t.createdAt, t.id),
     // The console's partner filter: without it a filter for an unknown partner reads every row.
     index('payments_partner_created').on(t.partnerId, t.createdAt, t.id),
+    // A partner's payments in one status (the console's usual view): without it, a partner
+    // with many payments and none in that status is read whole on every request.
+    index('payments_partner_status_created').on(t.partnerId, t.status, t.createdAt, t.id),
     // Lists by status come newest first: the index hands over the first page without a sort.
     index('payments_status_created').on(t.status, t.createdAt, t.id),
     index('payments_due').on(t.dueAt).where(sql`due_at is not null`),

@@ -40,6 +40,8 @@ import { settlementMachine } from '../machines/settlement.machine.ts';
 const PG_AUTH_ALERT_QUIET_MS = 10 * 60_000;
 /** A settlement run still failing after this many tries in a row raises an urgent alert. */
 const SETTLEMENT_URGENT_AFTER = 5;
+/** Operators watching the live figures at once (admin only; apart from the public streams). */
+const FIGURE_STREAMS = 100;
 /** How long a stopping service lets requests under way finish before it cuts their connections. */
 const REQUESTS_GRACE_MS = 5_000;
 
@@ -183,7 +185,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
         logger,
       })
     : undefined;
-  const streams = createEventStreams(config.SSE_MAX_STREAMS);
+  const streams = { payments: createEventStreams(config.SSE_MAX_STREAMS), figures: createEventStreams(FIGURE_STREAMS) };
   const app = createApp({
     conn,
     commit,
@@ -233,7 +235,8 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
       // Requests under way may finish; event streams never would, so they end now, and
       // whatever still holds a connection after a moment is cut.
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      streams.endAll();
+      streams.payments.endAll();
+      streams.figures.endAll();
       server.closeIdleConnections();
       const cut = setTimeout(() => server.closeAllConnections(), REQUESTS_GRACE_MS);
       await closed;

@@ -8,8 +8,8 @@ const digest = (value: string) => createHash('sha256').update(value).digest();
 export function requireAdmin(adminToken: string) {
   const expected = digest(adminToken);
   return async (ctx: Context, next: Next): Promise<void> => {
-    const header = ctx.get('authorization');
-    const token = header.startsWith('Bearer ') ? header.slice('Bearer '.length) : '';
+    // The scheme is case-insensitive (RFC 9110); the token is not.
+    const [, token = ''] = /^bearer (.*)$/is.exec(ctx.get('authorization')) ?? [];
     if (!timingSafeEqual(digest(token), expected) || token.length === 0) {
       throw new AppError(401, 'unauthorized', 'A valid admin bearer token is required');
     }

@@ -47,8 +47,12 @@ export interface AppDeps {
   settlements: { runner: SettlementRunner; timeZone: string; runWaitMs: number };
   metrics: Metrics;
   ops: OpsStore;
-  /** Every Server-Sent Events stream of the process (bounded; ended when it stops). */
-  streams: EventStreams;
+  /**
+   * The process's Server-Sent Events streams, bounded and ended when it stops: the public
+   * payment streams apart from the operators' figures, so anyone holding many of the
+   * first cannot lock the console out.
+   */
+  streams: { payments: EventStreams; figures: EventStreams };
   /** The chaos controls of our own mock PG, when PG_BASE_URL is one. */
   mockPg: MockPgControls | undefined;
   adminToken: string;
@@ -84,8 +88,8 @@ export function createApp(deps: AppDeps): Koa {
     healthRoutes(deps.conn.sqlite, deps.metrics.registry),
     productRoutes(deps.conn.db, admin, deps.clock),
     paymentRoutes({ db: deps.conn.db, host: deps.host, createPayment: deps.createPayment, cancelPayment: deps.cancelPayment }),
-    liveRoutes({ db: deps.conn.db, host: deps.host, streams: deps.streams }),
-    figureRoutes({ db: deps.conn.db, ops: deps.ops, pg: deps.pg, pgIsMock: deps.mockPg !== undefined, streams: deps.streams, admin }),
+    liveRoutes({ db: deps.conn.db, host: deps.host, streams: deps.streams.payments }),
+    figureRoutes({ db: deps.conn.db, ops: deps.ops, pg: deps.pg, pgIsMock: deps.mockPg !== undefined, streams: deps.streams.figures, admin }),
     paymentExportRoutes(deps.conn.db, admin),
     mockPgControlRoutes(deps.mockPg, admin),
     machineRoutes(),

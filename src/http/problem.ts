@@ -39,7 +39,8 @@ const BROTLI_FORMAT_ERROR = /^ERR__ERROR_FORMAT_/;
  * "request aborted", node's "aborted" and reset socket, the HTTP parser cut off mid-message, a
  * write to a closed socket.
  */
-const CLIENT_GONE_CODES = new Set(['ECONNABORTED', 'ECONNRESET', 'HPE_INVALID_EOF_STATE', 'EPIPE']);
+// ERR_STREAM_PREMATURE_CLOSE: a streamed answer (a live stream, an export) whose client left.
+const CLIENT_GONE_CODES = new Set(['ECONNABORTED', 'ECONNRESET', 'HPE_INVALID_EOF_STATE', 'EPIPE', 'ERR_STREAM_PREMATURE_CLOSE']);
 
 /**
  * The client went away: not a fault of ours or of a dependency. A dependency can fail with

@@ -48,7 +48,9 @@ export function createEventStreams(max: number): EventStreams {
       return {
         send(event, data) {
           const frame = `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
-          if (frame === last) return;
+          // A client that does not read is not buffered for: every frame is the whole state,
+          // and the next send after it caught up (a poll repeats) carries the latest.
+          if (frame === last || stream.writableNeedDrain) return;
           last = frame;
           stream.write(frame);
         },

@@ -86,7 +86,14 @@ export async function startInspectorRelay(port: number, logger: Logger): Promise
       ours(req) && (req.url === publishPath ? origin === undefined : req.url === '/' && origin === pageUrl),
   });
   const listeners = new Set<WebSocket>();
+  // A bad frame, an oversized message, a reset: that connection ends, never the service.
+  const dropped = (error: Error) => logger.debug({ err: error }, 'inspector relay: connection dropped');
+  relay.on('error', dropped);
   relay.on('connection', (socket, req) => {
+    socket.on('error', (error) => {
+      dropped(error);
+      socket.terminate();
+    });
     if (req.url !== publishPath) {
       listeners.add(socket);
       socket.on('close', () => listeners.delete(socket));

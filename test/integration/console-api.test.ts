@@ -121,7 +121,10 @@ describe('the live figures', () => {
     controller.abort();
   });
 
-  it('needs the admin token', async () => {
+  it('needs the admin token (its scheme in any case, as RFC 9110 has it)', async () => {
+    expect((await h.request('GET', '/v1/admin/figures', { headers: { authorization: `bearer ${ADMIN_TOKEN}` } })).status).toBe(200);
+    expect((await h.request('GET', '/v1/admin/figures', { headers: { authorization: `BEARER ${ADMIN_TOKEN}` } })).status).toBe(200);
+    expectProblem(await h.request('GET', '/v1/admin/figures', { headers: { authorization: `Bearer ${ADMIN_TOKEN.toUpperCase()}` } }), 401, 'unauthorized');
     expectProblem(await h.request('GET', '/v1/admin/figures'), 401, 'unauthorized');
     expectProblem(await h.request('GET', '/v1/admin/figures/live'), 401, 'unauthorized');
     for (const path of [...misspellingsOf('/v1/admin/figures'), ...misspellingsOf('/v1/admin/figures/live')]) {

@@ -1,4 +1,5 @@
 import { get } from 'node:http';
+import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { eventually } from '../support/alert-receiver.ts';
@@ -101,6 +102,34 @@ describe('the Stately inspector', () => {
     expect(reader.raw.some((m) => m.includes('forged'))).toBe(false);
     writer.socket.close();
     reader.socket.close();
+  });
+
+  it('survives a bad frame and an oversized message: the connection ends, never the service', async () => {
+    h = await inspected();
+    await h.createProduct({ id: 'book-1', price: 15_000, stock: 5 });
+    const pageUrl = h.service.inspectorUrl!;
+    const { port } = new URL(pageUrl);
+    // An unmasked frame from a client, after a valid handshake from the page's origin.
+    const raw = connect(Number(port), '127.0.0.1');
+    await new Promise<void>((resolve) => raw.once('connect', resolve));
+    raw.write(
+      `GET / HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nOrigin: ${pageUrl}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+        'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+    );
+    await new Promise((resolve) => raw.once('data', resolve));
+    raw.write(Buffer.from('81026869', 'hex'));
+    await new Promise((resolve) => raw.once('close', resolve));
+    // One byte over the limit from a well-behaved client.
+    const big = await listen(pageUrl);
+    const closed = new Promise((resolve) => big.socket.once('close', resolve));
+    big.socket.send('x'.repeat(256 * 1024 + 1));
+    await closed;
+    // Still serving, and still relaying.
+    expect((await h.request('GET', '/healthz')).status).toBe(200);
+    const browser = await listen(pageUrl);
+    const { body } = await h.pay('k-alive', purchase('book-1'), '?wait=10');
+    await eventually(() => browser.raw.some((m) => m.includes(body.id)));
+    browser.socket.close();
   });
 
   it('shows only the payments it is told to watch', async () => {

@@ -81,4 +81,16 @@ describe('what the service logs', () => {
     expect(restingLines(payment.id)).toHaveLength(1);
     expect(records.some((r) => JSON.stringify(r).includes('bk_test_ok'))).toBe(false);
   });
+
+  it('logs a client that leaves a live stream at debug, not as an error', async () => {
+    const { id } = (await (await post('/v1/payments?wait=10', purchase('book-1'), { 'idempotency-key': 'order-logs-2' })).json()) as { id: string };
+    for (let i = 0; i < 3; i++) {
+      const controller = new AbortController();
+      const response = await fetch(`${service.url}/v1/payments/${id}/live`, { signal: controller.signal });
+      await response.body!.getReader().read();
+      controller.abort();
+    }
+    await expect.poll(() => requestLines(`/v1/payments/${id}/live`).length).toBe(3);
+    expect(records.filter((r) => r.level >= 50)).toEqual([]);
+  });
 });

@@ -24,7 +24,7 @@ const replayedHeaders = (location: boolean) =>
   });
 
 const noSuchPayment = { 404: { not_found: 'no such payment' } };
-export const tooManyStreams = { 503: { too_many_streams: 'this instance serves SSE_MAX_STREAMS live streams already (`Retry-After`)' } };
+export const tooManyStreams = { 503: { too_many_streams: 'this instance serves as many live streams of this kind as it takes (`Retry-After`)' } };
 const badId = { 400: { validation_failed: '`id` is not 1–255 characters' } };
 
 export const paymentPaths: ZodOpenApiPathsObject = {

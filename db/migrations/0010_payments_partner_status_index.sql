@@ -1,0 +1,1 @@
+CREATE INDEX `payments_partner_status_created` ON `payments` (`partner_id`,`status`,`created_at`,`id`);
