@@ -1,16 +1,9 @@
-import { mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 import Database from 'better-sqlite3';
-import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { loadConfig } from '../../src/config.ts';
-import { createMockPg } from '../../src/mock-pg/mock-pg.ts';
-import { startService } from '../../src/service.ts';
-import { ADMIN_TOKEN, PG_SECRET, PG_STORE_ID, purchase, startHarness, WEBHOOK_SECRET, type Harness, type Reply } from '../support/harness.ts';
+import { ADMIN_TOKEN, purchase, startHarness, type Harness, type Reply } from '../support/harness.ts';
+import { captureLogs } from '../support/log-capture.ts';
 import { expectProblem, misspellingsOf } from '../support/problems.ts';
 
 const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
@@ -288,48 +281,6 @@ describe('prices', () => {
   });
 });
 
-interface LogLine {
-  level: number;
-  msg: string;
-  reason?: string;
-  status?: number;
-  err?: { stack?: string };
-}
-
-/** The service with a debug-level logger whose lines the test reads (the harness logs nowhere). */
-async function startLoggedService() {
-  const lines: LogLine[] = [];
-  const sink = new Writable({
-    write(chunk, _encoding, done) {
-      for (const line of String(chunk).split('\n').filter(Boolean)) lines.push(JSON.parse(line) as LogLine);
-      done();
-    },
-  });
-  const dir = mkdtempSync(join(tmpdir(), 'paystate-test-'));
-  const mock = createMockPg({ secret: PG_SECRET, storeId: PG_STORE_ID, webhookSecret: WEBHOOK_SECRET });
-  const config = loadConfig({
-    PORT: '0',
-    DATABASE_PATH: join(dir, 'paystate.db'),
-    PG_BASE_URL: await mock.listen(0, '127.0.0.1'),
-    PG_SECRET,
-    PG_STORE_ID,
-    PG_WEBHOOK_SECRET: WEBHOOK_SECRET,
-    ADMIN_TOKEN,
-    RECONCILE_CRON: LEAP_DAY_CRON,
-  });
-  const service = await startService(config, pino({ level: 'debug' }, sink));
-  return {
-    lines,
-    url: service.url,
-    dbPath: config.DATABASE_PATH,
-    async close() {
-      await service.stop();
-      await mock.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
-
 /** Promises a body of 1,000 bytes, sends a few, then goes away. */
 async function abortMidBody(url: string, path: string): Promise<void> {
   const { hostname, port } = new URL(url);
@@ -358,36 +309,37 @@ async function eventually<T>(find: () => T | undefined, timeoutMs = 3_000): Prom
 }
 
 describe('error-level logs', () => {
-  let service: Awaited<ReturnType<typeof startLoggedService>>;
+  const { logger, records } = captureLogs();
+  let service: Harness;
   beforeAll(async () => {
-    service = await startLoggedService();
+    service = await startHarness({ RECONCILE_CRON: LEAP_DAY_CRON }, {}, { logger });
   });
   afterAll(() => service.close());
   afterEach(() => {
     vi.restoreAllMocks();
   });
 
-  const errorLines = (from = 0) => service.lines.slice(from).filter((line) => line.level >= 50);
+  const errorLines = (from = 0) => records.slice(from).filter((line) => line.level >= 50);
 
   it('logs a client that goes away mid-body at debug, without a stack, and prints nothing', async () => {
     const printed = vi.spyOn(console, 'error');
     for (const path of ['/v1/payments', '/v1/pg/webhooks']) {
-      const before = service.lines.length;
+      const before = records.length;
       await abortMidBody(service.url, path);
-      const aborted = await eventually(() => service.lines.slice(before).find((line) => line.reason === 'client_aborted'));
+      const aborted = await eventually(() => records.slice(before).find((line) => line.reason === 'client_aborted'));
       expect(aborted.level).toBe(20);
       expect(aborted.err).toBeUndefined();
       // Give Koa's own error event (the socket's parse error) time to arrive as well.
       await new Promise((r) => setTimeout(r, 200));
       // Not a 500: the request is logged with nginx's "client closed request".
-      expect(service.lines.slice(before).find((line) => line.msg === 'request')).toMatchObject({ level: 20, status: 499 });
+      expect(records.slice(before).find((line) => line.msg === 'request')).toMatchObject({ level: 20, status: 499 });
     }
     expect(errorLines()).toEqual([]);
     expect(printed).not.toHaveBeenCalled();
   });
 
   it('still logs a fault of ours at error level', async () => {
-    const before = service.lines.length;
+    const before = records.length;
     const sqlite = new Database(service.dbPath);
     sqlite.exec(`CREATE TRIGGER broken_products BEFORE INSERT ON products BEGIN SELECT RAISE(ABORT, 'products is offline'); END`);
     sqlite.close();

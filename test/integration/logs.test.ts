@@ -1,52 +1,21 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config.ts';
-import { createLogger } from '../../src/logger.ts';
-import { createMockPg, type MockPg } from '../../src/mock-pg/mock-pg.ts';
-import { startService, type RunningService } from '../../src/service.ts';
-import { ADMIN_TOKEN, PG_SECRET, PG_STORE_ID, purchase, WEBHOOK_SECRET } from '../support/harness.ts';
-
-interface LogRecord {
-  level: number;
-  msg: string;
-  component?: string;
-  [field: string]: unknown;
-}
+import { captureLogs } from '../support/log-capture.ts';
+import { ADMIN_TOKEN, purchase, startHarness, type Harness } from '../support/harness.ts';
 
 /** The service as `npm start` runs it, but logging (JSON, debug and up) into this test's array. */
 describe('what the service logs', () => {
-  const records: LogRecord[] = [];
-  let dir: string;
-  let mock: MockPg;
-  let service: RunningService;
+  const { logger, records } = captureLogs();
+  let h: Harness;
 
   const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
-    fetch(`${service.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+    fetch(`${h.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
   const requestLines = (path: string) => records.filter((r) => r.msg === 'request' && r.path === path);
   const restingLines = (paymentId: string) => records.filter((r) => r.msg === 'payment at rest' && r.paymentId === paymentId);
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'paystate-logs-'));
-    mock = createMockPg({ secret: PG_SECRET, storeId: PG_STORE_ID, webhookSecret: WEBHOOK_SECRET });
-    const config = loadConfig({
-      PORT: '0',
-      DATABASE_PATH: join(dir, 'paystate.db'),
-      PG_BASE_URL: await mock.listen(0, '127.0.0.1'),
-      PG_SECRET,
-      PG_STORE_ID,
-      PG_WEBHOOK_SECRET: WEBHOOK_SECRET,
-      ADMIN_TOKEN,
-    });
-    const logger = createLogger('debug', 'paystate', { format: 'json', destination: { write: (line) => records.push(JSON.parse(line) as LogRecord) } });
-    service = await startService(config, logger);
+    h = await startHarness({}, {}, { logger });
   });
-  afterAll(async () => {
-    await service.stop();
-    await mock.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => h.close());
 
   it('logs one line per request at info, with its method, path, status and request id', async () => {
     const product = { id: 'book-1', name: 'A book', price: 15_000, stock: 5, partnerId: 'p1' };
@@ -56,14 +25,14 @@ describe('what the service logs', () => {
       expect.objectContaining({ level: 30, component: 'http', method: 'POST', status: 201, requestId: 'req-create-1', ms: expect.any(Number) }),
     ]);
 
-    const missing = await fetch(`${service.url}/v1/products/none`);
+    const missing = await fetch(`${h.url}/v1/products/none`);
     expect(missing.status).toBe(404);
     expect(requestLines('/v1/products/none')).toEqual([expect.objectContaining({ level: 30, method: 'GET', status: 404, problem: 'not_found' })]);
   });
 
   it('logs the health and metrics probes at debug', async () => {
     for (const path of ['/healthz', '/metrics']) {
-      expect((await fetch(`${service.url}${path}`)).status).toBe(200);
+      expect((await fetch(`${h.url}${path}`)).status).toBe(200);
       expect(requestLines(path)).toEqual([expect.objectContaining({ level: 20, method: 'GET', status: 200 })]);
     }
   });
@@ -76,8 +45,8 @@ describe('what the service logs', () => {
       expect.objectContaining({ level: 30, component: 'payment-host', status: 'completed', state: 'completed', amount: 30_000 }),
     ]);
 
-    expect(service.host.resume(payment.id)).toBe(true);
-    await service.host.committed();
+    expect(h.service.host.resume(payment.id)).toBe(true);
+    await h.service.host.committed();
     expect(restingLines(payment.id)).toHaveLength(1);
     expect(records.some((r) => JSON.stringify(r).includes('bk_test_ok'))).toBe(false);
   });
@@ -86,7 +55,7 @@ describe('what the service logs', () => {
     const { id } = (await (await post('/v1/payments?wait=10', purchase('book-1'), { 'idempotency-key': 'order-logs-2' })).json()) as { id: string };
     for (let i = 0; i < 3; i++) {
       const controller = new AbortController();
-      const response = await fetch(`${service.url}/v1/payments/${id}/live`, { signal: controller.signal });
+      const response = await fetch(`${h.url}/v1/payments/${id}/live`, { signal: controller.signal });
       await response.body!.getReader().read();
       controller.abort();
     }

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig, type Config } from '../../src/config.ts';
-import { createLogger } from '../../src/logger.ts';
+import { createLogger, type Logger } from '../../src/logger.ts';
 import { createMockPg, type MockPg, type MockPgOptions } from '../../src/mock-pg/mock-pg.ts';
 import { startService, type RunningService } from '../../src/service.ts';
 import { startFaultyProxy, type FaultyProxy } from './faulty-proxy.ts';
@@ -43,7 +43,7 @@ export interface Harness {
 export async function startHarness(
   env: Record<string, string> = {},
   mockOptions: Partial<MockPgOptions> = {},
-  { proxy: withProxy = false } = {},
+  { proxy: withProxy = false, logger: given }: { proxy?: boolean; logger?: Logger } = {},
 ): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), 'paystate-test-'));
   const dbPath = join(dir, 'paystate.db');
@@ -69,7 +69,7 @@ export async function startHarness(
     ...env,
   };
   const config = loadConfig(configEnv);
-  const logger = createLogger(config.LOG_LEVEL, 'paystate-test');
+  const logger = given ?? createLogger(config.LOG_LEVEL, 'paystate-test');
   let service = await startService(config, logger);
   const peers: RunningService[] = [];
 
