@@ -26,10 +26,9 @@ export interface FigureRoutesDeps {
   admin: Middleware;
 }
 
-/** What an operator watches: this process's actors and PG health (the store), and every payment by status. */
-function figuresOf({ db, ops, pg, pgIsMock }: FigureSources) {
+/** This process's figures, from its store: cheap, read on every change. */
+function processFigures({ ops, pg, pgIsMock }: FigureSources) {
   const { actorsInMemory, snapshotWriteFailures, pgConsecutiveFailures, pgLastOkAt, pgLastFailureAt } = ops.getSnapshot().context;
-  const counts = new Map(countByStatus(db).map((r) => [r.status, r.count]));
   const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
   return {
     actorsInMemory,
@@ -41,31 +40,50 @@ function figuresOf({ db, ops, pg, pgIsMock }: FigureSources) {
       queued: pg.queued,
       mock: pgIsMock,
     },
+  };
+}
+
+/** Every process's payments by status and the open dead letters: a scan of an index, read on a timer. */
+function databaseFigures({ db }: FigureSources) {
+  const counts = new Map(countByStatus(db).map((r) => [r.status, r.count]));
+  return {
     paymentsByStatus: Object.fromEntries(PUBLIC_STATUSES.map((status) => [status, counts.get(status) ?? 0])),
     openFailedEvents: countOpenFailedEvents(db),
   };
 }
 
+/** What an operator watches: this process's actors and PG health (the store), and every payment by status. */
+function figuresOf(sources: FigureSources) {
+  return { ...processFigures(sources), ...databaseFigures(sources) };
+}
+
 type Figures = ReturnType<typeof figuresOf>;
 
 /**
- * The figures for every watcher at once: computed once per change (coalesced) and once
- * every DATABASE_POLL_MS while anyone watches, whatever the number of watchers.
+ * The figures for every watcher at once, whatever their number: the store's part on each
+ * change (coalesced), the database's part every DATABASE_POLL_MS (a busy store would
+ * otherwise recount every payment four times a second).
  */
 function figuresFeed(sources: FigureSources) {
   const watchers = new Set<(figures: Figures) => void>();
   let stop: (() => void) | undefined;
   let pending: NodeJS.Timeout | undefined;
+  // Read when the first watcher comes (start), then on the timer.
+  let counted: ReturnType<typeof databaseFigures>;
   const publish = () => {
     pending = undefined;
-    const figures = figuresOf(sources);
+    const figures = { ...processFigures(sources), ...counted };
     for (const watcher of watchers) watcher(figures);
   };
   const start = () => {
+    counted = databaseFigures(sources);
     const subscription = sources.ops.subscribe(() => {
       pending ??= setTimeout(publish, COALESCE_MS);
     });
-    const poll = setInterval(publish, DATABASE_POLL_MS);
+    const poll = setInterval(() => {
+      counted = databaseFigures(sources);
+      publish();
+    }, DATABASE_POLL_MS);
     return () => {
       subscription.unsubscribe();
       clearInterval(poll);
@@ -78,7 +96,7 @@ function figuresFeed(sources: FigureSources) {
     watch(watcher: (figures: Figures) => void): () => void {
       watchers.add(watcher);
       stop ??= start();
-      watcher(figuresOf(sources));
+      watcher({ ...processFigures(sources), ...counted });
       return () => {
         watchers.delete(watcher);
         if (watchers.size === 0) {
