@@ -20,7 +20,11 @@ import {
 } from '../../db/payments-repo.ts';
 import { findProducts, insertProduct } from '../../db/products-repo.ts';
 import { reserveStock } from '../../db/stock-repo.ts';
-import { PAYMENT_MACHINE_VERSION, paymentMachine } from '../../machines/payment.machine.ts';
+import { PAYMENT_MACHINE_VERSION, paymentMachine, type PaymentContext, type PaymentEmitted } from '../../machines/payment.machine.ts';
+import type { PublicStatus } from '../../machines/payment-status.ts';
+import { recordCreatedEvent, recordStatusEvents } from '../../src/events/payment-events.ts';
+import type { HostWrite } from '../../src/payments/payment-host.ts';
+import { recordTransitionEffects } from '../../src/payments/transition-effects.ts';
 import { loadConfig } from '../../src/config.ts';
 import { retryPolicyFrom } from '../../src/payments/retry-policy.ts';
 import { newPaymentId } from '../../src/payments/create-payment.ts';
@@ -32,15 +36,15 @@ import { toPaymentResource } from '../../src/payments/payment-view.ts';
  * commit, and the same SQLite work the actor host does for a clean payment, counted by
  * tracing the service's statements (at commit bfc858b):
  *
- *   commit 1  insert payment + its first transition                (request)
+ *   commit 1  insert payment + its first transition + payment.created event   (request)
  *   commit 2  reserve stock
  *   commit 3  mark charge started | snapshot → charging + transition
  *             — one PG charge —
- *   commit 4  fulfilment row | snapshot → finalizing + transition
- *   commit 5  snapshot → completed + transition
- *   commit 6  release the lease                                     (eviction)
+ *   commit 4  fulfilment row | snapshot → finalizing + transition + the charge's money movement
+ *   commit 5  snapshot → completed + transition + payment.completed event
+ *   commit 6  release the lease                                                (eviction)
  *
- * 8 group-commit jobs, 13 written rows, 5 row reads and one product read per payment,
+ * 8 group-commit jobs, 16 written rows, 7 row reads and one product read per payment,
  * plus the lease check of each step's write (three more reads);
  * each "commit" waits for the previous one, as the machine's steps do.
  */
@@ -81,27 +85,32 @@ function snapshotJson(row: PaymentOrder, state: string): string {
   });
 }
 
-/** The host's snapshot write after a transition. */
-function writeState(row: PaymentOrder, state: string, from: string): Promise<void> {
+/**
+ * The host's write after a transition, with what the service's host writes in the same
+ * transaction: the transition (with its reason), a payment event when the public status
+ * changes (the outbox), and the money the PG moved (for settlement).
+ */
+function writeState(row: PaymentOrder, state: string, from: string, emitted: PaymentEmitted[] = []): Promise<void> {
   return commit.run(() => {
     const now = Date.now();
-    writeSnapshot(
-      db,
-      {
-        paymentId: row.id,
-        machineVersion: PAYMENT_MACHINE_VERSION,
-        state,
-        status: STATUS_OF[state] ?? 'processing',
-        failureCode: null,
-        cancelledAmount: 0,
-        snapshot: snapshotJson(row, state),
-        dueAt: null,
-        active: !(state in STATUS_OF),
-        updatedAt: now,
-        transitions: [{ type: `bare.${state}`, from, to: state, at: now }],
-      },
-      OWNER,
-    );
+    const status = (STATUS_OF[state] ?? 'processing') as PublicStatus;
+    const context = { ...SNAPSHOT_TEMPLATE.context, paymentId: row.id, amount: row.amount, chargeAttempts: 1 } as unknown as PaymentContext;
+    const write: HostWrite = {
+      paymentId: row.id,
+      machineVersion: PAYMENT_MACHINE_VERSION,
+      state,
+      status,
+      failureCode: null,
+      cancelledAmount: 0,
+      snapshot: snapshotJson(row, state),
+      dueAt: null,
+      active: !(state in STATUS_OF),
+      updatedAt: now,
+      transitions: [{ type: `bare.${state}`, reason: `bare.${state}`, from, to: state, at: now, fromStatus: 'processing', status, context, emitted }],
+    };
+    writeSnapshot(db, write, OWNER);
+    recordTransitionEffects(db, write);
+    recordStatusEvents(db, write);
   });
 }
 
@@ -153,7 +162,7 @@ async function drive(paymentId: string): Promise<void> {
   }
   const charged = findPaymentOrder(db, paymentId)!;
   await Promise.all([
-    writeState(row, 'finalizing.fulfilling', 'charging.calling'),
+    writeState(row, 'finalizing.fulfilling', 'charging.calling', [{ type: 'money', kind: 'charge', amount: row.amount, at: Date.now() }]),
     fenced(paymentId, () => fulfilOrder(db, paymentId, charged.customerId, charged.items, Date.now())),
   ]);
   await writeState(row, 'completed', 'finalizing.fulfilling');
@@ -191,7 +200,7 @@ router.post('/v1/payments', async (ctx) => {
   const first = priced[0]!.product!;
   const now = Date.now();
   const id = newPaymentId(now);
-  await commit.run(() =>
+  await commit.run(() => {
     insertPayment(
       db,
       {
@@ -218,8 +227,9 @@ router.post('/v1/payments', async (ctx) => {
         updatedAt: now,
       },
       { type: 'api.create', from: null, to: 'reserving.reservingStock', at: now },
-    ),
-  );
+    );
+    recordCreatedEvent(db, id, now);
+  });
   // Started before the answer, as the host starts the actor before the route reads the row back.
   drive(id).catch((error: unknown) => console.error(`payment ${id} failed in the bare pipeline:`, error));
   ctx.status = 202;
