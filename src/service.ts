@@ -14,6 +14,7 @@ import { recordCreatedEvent, recordStatusEvents } from './events/payment-events.
 import { startWebhookRelay } from './events/webhook-relay.ts';
 import { createFailedEventActions } from './failed-events.ts';
 import { createApp } from './http/app.ts';
+import { answerParserErrors } from './http/client-error.ts';
 import { createEventStreams } from './http/sse.ts';
 import type { Logger } from './logger.ts';
 import { createMetrics } from './metrics.ts';
@@ -210,6 +211,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
   });
   const server: Server = await new Promise((resolve, reject) => {
     const s = app.listen(config.PORT, config.HOST, () => resolve(s));
+    answerParserErrors(s, logger);
     s.once('error', reject);
   });
   const { port } = server.address() as AddressInfo;

@@ -11,6 +11,7 @@ const TITLES: Record<number, string> = {
   409: 'Conflict',
   413: 'Content Too Large',
   415: 'Unsupported Media Type',
+  431: 'Request Header Fields Too Large',
   422: 'Unprocessable Content',
   500: 'Internal Server Error',
   502: 'Bad Gateway',
@@ -78,13 +79,9 @@ function toAppError(error: unknown): AppError | undefined {
   return undefined;
 }
 
-export function sendProblem(ctx: Context, error: AppError): void {
-  ctx.status = error.status;
-  // The request line (request-context.ts) says which problem was answered.
-  ctx.state.problem = error.code;
-  if (error.status === 503) ctx.set('Retry-After', '1');
-  ctx.type = 'application/problem+json';
-  ctx.body = {
+/** The RFC 9457 body of an error. */
+export function problemDocument(error: AppError) {
+  return {
     type: `https://paystate.dev/problems/${error.code}`,
     title: TITLES[error.status] ?? 'Error',
     status: error.status,
@@ -92,6 +89,15 @@ export function sendProblem(ctx: Context, error: AppError): void {
     code: error.code,
     errors: error.errors,
   };
+}
+
+export function sendProblem(ctx: Context, error: AppError): void {
+  ctx.status = error.status;
+  // The request line (request-context.ts) says which problem was answered.
+  ctx.state.problem = error.code;
+  if (error.status === 503) ctx.set('Retry-After', '1');
+  ctx.type = 'application/problem+json';
+  ctx.body = problemDocument(error);
 }
 
 const logOf = (ctx: Context | undefined, fallback: Logger): Logger => (ctx?.state.log as Logger | undefined) ?? fallback;

@@ -308,6 +308,44 @@ async function eventually<T>(find: () => T | undefined, timeoutMs = 3_000): Prom
   }
 }
 
+/** Sends `request` as raw bytes and reads the whole answer (the server closes the connection). */
+async function rawExchange(url: string, request: string): Promise<{ head: string; body: string }> {
+  const { hostname, port } = new URL(url);
+  const answer = await new Promise<string>((resolve, reject) => {
+    const socket = connect(Number(port), hostname, () => socket.end(request));
+    let text = '';
+    socket.on('data', (chunk) => (text += chunk.toString()));
+    socket.on('end', () => resolve(text));
+    socket.on('error', reject);
+  });
+  const [head = '', body = ''] = answer.split('\r\n\r\n');
+  return { head, body };
+}
+
+describe("requests Node's HTTP parser refuses", () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ RECONCILE_CRON: LEAP_DAY_CRON });
+  });
+  afterAll(() => h.close());
+
+  it('answers a request that is not HTTP with a 400 problem document, not a bare status line', async () => {
+    const { head, body } = await rawExchange(h.url, 'GET /v1/pay ments?x HTTP/1.1\r\nHost: x\r\n\r\n');
+    expect(head).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+    expect(head).toContain('Content-Type: application/problem+json');
+    expect(head).toMatch(/X-Request-Id: [\w-]+/);
+    expect(JSON.parse(body)).toMatchObject({ status: 400, code: 'bad_request', errors: [] });
+  });
+
+  it('answers headers over 16 KiB with 431, as a problem document', async () => {
+    const { head, body } = await rawExchange(h.url, `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`);
+    expect(head).toMatch(/^HTTP\/1\.1 431 Request Header Fields Too Large\r\n/);
+    expect(JSON.parse(body)).toMatchObject({ status: 431, code: 'request_too_large' });
+    // And the service carries on.
+    expect((await h.request('GET', '/healthz')).status).toBe(200);
+  });
+});
+
 describe('error-level logs', () => {
   const { logger, records } = captureLogs();
   let service: Harness;
