@@ -7,8 +7,21 @@ const price = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
 
 export const IDEMPOTENCY_KEY = /^[A-Za-z0-9_.:-]{1,255}$/;
 
+/**
+ * A whole number in a query string, written in decimal digits only: `Number()` alone
+ * would also take `0x10`, `1e1` and ` 5 `.
+ */
+export function queryInteger(min: number, max: number, fallback: number) {
+  return z
+    .string()
+    .regex(/^\d{1,9}$/, `an integer ${min}–${max}`)
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max))
+    .default(fallback);
+}
+
 export const productListQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(100).default(100),
+  limit: queryInteger(1, 100, 100),
   /** The last id of the previous page. */
   cursor: z.string().min(1).max(64).optional(),
 });
@@ -77,7 +90,12 @@ export const cancelBody = z.object({
 
 /** `?wait=N` (0–30 s): answer when the payment leaves its in-flight status, or after N seconds. */
 export const waitQuery = z.object({
-  wait: z.coerce.number().min(0).max(30).optional(),
+  wait: z
+    .string()
+    .regex(/^\d{1,2}(\.\d{1,3})?$/, 'seconds, 0–30')
+    .transform(Number)
+    .pipe(z.number().min(0).max(30))
+    .optional(),
 });
 
 /** An instant with its offset (`2026-12-01T00:00:00+09:00`): a bare date would leave the time zone unsaid. */
@@ -91,7 +109,7 @@ export const listQuery = z.object({
   from: instant.optional(),
   /** … and before this one. */
   to: instant.optional(),
-  limit: z.coerce.number().int().min(1).max(100).default(20),
+  limit: queryInteger(1, 100, 20),
   cursor: z.string().max(200).optional(),
 });
 

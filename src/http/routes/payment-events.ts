@@ -18,6 +18,7 @@ import { PUBLIC_STATUSES } from '../../../machines/payment-status.ts';
 import { notFound } from '../../errors.ts';
 import { toPaymentEventResource } from '../../events/payment-events.ts';
 import { exactRouter } from '../router.ts';
+import { queryInteger } from '../schemas.ts';
 import { validate } from '../validate.ts';
 
 export interface PaymentEventRoutesDeps {
@@ -37,7 +38,7 @@ export const feedQuery = z.object({
   after: position.optional(),
   paymentId: z.string().min(1).max(255).optional(),
   type: z.enum(PAYMENT_EVENT_TYPES).optional(),
-  limit: z.coerce.number().int().min(1).max(500).default(100),
+  limit: queryInteger(1, 500, 100),
 });
 
 export const endpointBody = z.object({
@@ -58,7 +59,7 @@ export const endpointBody = z.object({
 });
 
 export const endpointId = z.object({ id: z.string().regex(/^we_[0-9a-f]{16}$/, 'not a webhook endpoint id') });
-export const deliveriesQuery = z.object({ limit: z.coerce.number().int().min(1).max(100).default(20) });
+export const deliveriesQuery = z.object({ limit: queryInteger(1, 100, 20) });
 
 function toEndpointResource(row: WebhookEndpointRow, withSecret: boolean) {
   return {

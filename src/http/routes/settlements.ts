@@ -17,6 +17,7 @@ import { dateAt, isCalendarDate } from '../../settlement/business-day.ts';
 import { toCsv } from '../../csv.ts';
 import type { SettlementRunner } from '../../settlement/settlement-runner.ts';
 import { exactRouter } from '../router.ts';
+import { queryInteger } from '../schemas.ts';
 import { validate } from '../validate.ts';
 
 export interface SettlementRoutesDeps {
@@ -64,12 +65,7 @@ export const listQuery = z.object({
   date: date.optional(),
   partnerId: partnerId.optional(),
   status: z.enum(SETTLEMENT_STATUSES).optional(),
-  limit: z
-    .string()
-    .regex(/^\d{1,4}$/, 'an integer 1–1000')
-    .transform(Number)
-    .pipe(z.number().min(1).max(1_000))
-    .default(100),
+  limit: queryInteger(1, 1_000, 100),
   cursor: pageCursor.optional(),
 });
 
