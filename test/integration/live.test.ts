@@ -68,6 +68,18 @@ describe('a payment, live', () => {
     expect((await h.request('GET', `/v1/payments/${body.id}`)).body.status).toBe('completed');
   });
 
+  it('serves several viewers of one payment, one of them leaving, the other still seeing changes', async () => {
+    h.mock.setChaos({ delayMs: 1_000 });
+    const { body } = await h.pay('k-two', purchase('book-1', 1, 'bk_test_delay'));
+    const url = `${h.url}/v1/payments/${body.id}/live`;
+    const leaving = readLive(url, (s) => s.length >= 1);
+    const staying = readLive(url, (s) => s.at(-1)?.status === 'completed');
+    expect((await leaving).seen[0]!.status).toBe('processing');
+    const { seen } = await staying;
+    expect(seen[0]!.status).toBe('processing');
+    expect(seen.at(-1)!.status).toBe('completed');
+  });
+
   it('sees a change another process committed', async () => {
     const { body } = await h.pay('k-elsewhere', purchase('book-1'), '?wait=10');
     const sqlite = new Database(h.dbPath);

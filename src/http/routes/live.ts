@@ -27,30 +27,61 @@ function toLiveSnapshot(row: PaymentRow) {
   };
 }
 
+type LiveSnapshot = ReturnType<typeof toLiveSnapshot>;
+
+/**
+ * One watch per payment, whatever the number of its viewers: one host watch and one
+ * poll (for other processes' commits) read the row once for all of them.
+ */
+function livePayments(db: Db, host: PaymentHost) {
+  const watched = new Map<string, { viewers: Set<(snapshot: LiveSnapshot) => void>; stop: () => void }>();
+  return {
+    /** Calls `viewer` now and after every committed change until the returned function is called. */
+    view(id: string, viewer: (snapshot: LiveSnapshot) => void): () => void {
+      let entry = watched.get(id);
+      if (!entry) {
+        const viewers = new Set<(snapshot: LiveSnapshot) => void>();
+        const read = () => {
+          const row = findPayment(db, id);
+          if (!row) return;
+          const snapshot = toLiveSnapshot(row);
+          for (const each of viewers) each(snapshot);
+        };
+        const unwatch = host.watch(id, read);
+        const poll = setInterval(read, OTHER_PROCESS_POLL_MS);
+        entry = { viewers, stop: () => (unwatch(), clearInterval(poll)) };
+        watched.set(id, entry);
+      }
+      const { viewers } = entry;
+      viewers.add(viewer);
+      const row = findPayment(db, id);
+      if (row) viewer(toLiveSnapshot(row));
+      return () => {
+        viewers.delete(viewer);
+        if (viewers.size === 0 && watched.get(id) === entry) {
+          entry.stop();
+          watched.delete(id);
+        }
+      };
+    },
+  };
+}
+
 /**
  * `GET /v1/payments/:id/live`: Server-Sent Events, an event `snapshot` at once and after
  * every committed change, until the client leaves. Only committed state is sent (rule 4).
  */
 export function liveRoutes({ db, host, streams }: LiveRoutesDeps): Router {
   const router = exactRouter();
+  const payments = livePayments(db, host);
 
   router.get('/v1/payments/:id/live', (ctx) => {
     const { id } = validate(pathId, ctx.params);
     if (!findPayment(db, id)) throw notFound(`Payment ${id}`);
     // The stream first: when no place is left, nothing is set up for it.
-    let unwatch = () => {};
-    let poll: NodeJS.Timeout | undefined;
-    const stream = streams.open(ctx, () => {
-      unwatch();
-      clearInterval(poll);
-    });
-    const send = () => {
-      const row = findPayment(db, id);
-      if (row) stream.send('snapshot', toLiveSnapshot(row));
-    };
-    unwatch = host.watch(id, send);
-    poll = setInterval(send, OTHER_PROCESS_POLL_MS);
-    send();
+    let leave = () => {};
+    const stream = streams.open(ctx, () => leave());
+    leave = payments.view(id, (snapshot) => stream.send('snapshot', snapshot));
   });
 
   return router;
