@@ -1,4 +1,5 @@
 import { Pool } from 'undici';
+import type { PgPaymentStatus, PgRecord } from '../../machines/payment.machine.ts';
 import type { Logger } from '../logger.ts';
 import { createCallSlots, type SlotOutcome } from './call-slots.ts';
 
@@ -8,21 +9,8 @@ export type ChargeResult =
   | { kind: 'declined'; code: string; pgCode: string | null; message: string }
   | { kind: 'unknown'; reason: string };
 
-export type PgPaymentStatus = 'READY' | 'PENDING' | 'PAID' | 'FAILED' | 'PARTIAL_CANCELLED' | 'CANCELLED';
-
-export type LookupResult =
-  | {
-      kind: 'found';
-      status: PgPaymentStatus;
-      pgTxId: string | null;
-      paidAt: string | null;
-      paidAmount: number;
-      cancelledAmount: number;
-      /** When the PG last gave money back (its last cancellation), if it did. */
-      cancelledAt: string | null;
-    }
-  | { kind: 'not_found' }
-  | { kind: 'unknown'; reason: string };
+/** The PG's record of a payment, as the payment machine decides on it. */
+export type LookupResult = PgRecord;
 
 export type CancelResult =
   | { kind: 'cancelled'; cancellationId: string | null; amount: number; cancelledAt: string | null }
