@@ -1,21 +1,14 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { findRun } from '../../db/settlement-runs-repo.ts';
 import { listSettlements, type SettlementRow } from '../../db/settlements-repo.ts';
 import { insertPaymentRow } from '../support/payment-rows.ts';
-import { startSettlementRig, type SettlementRig } from '../support/settlement-rig.ts';
-import { useTempDatabase } from '../support/temp-database.ts';
+import { useSettlementRig, type SettlementRig } from '../support/settlement-rig.ts';
 
 // The check against the PG's own list: each kind of disagreement is made by editing the
 // mock PG's books after the payments were counted.
 
-const database = useTempDatabase('settlement-check');
 let rig: SettlementRig;
-beforeEach(async () => {
-  rig = await startSettlementRig(database.connect());
-});
-afterEach(async () => {
-  await rig.close();
-});
+const rigs = useSettlementRig('settlement-check', (started) => (rig = started));
 
 const DATE = '2026-12-01';
 const MORNING = '2026-12-01T01:00:00.000Z'; // 10:00 KST
@@ -110,8 +103,7 @@ describe('the check against the PG', () => {
 describe('a PG list that cannot be fetched', () => {
   it('fails the run with an alert and retries until the check succeeds', async () => {
     // A retry slower than settled()'s poll, so the run is seen resting as failed first.
-    await rig.close();
-    rig = await startSettlementRig(database.connect(), { retryBaseMs: 600 });
+    await rigs.restart({ retryBaseMs: 600 });
     rig.charge('pay_1', 'p-1', 30_000, MORNING);
     rig.proxy.dropNext('GET', /^\/payments-by-cursor/, 2);
     const [settlement] = await rig.settle(DATE);

@@ -1,20 +1,13 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { findRun } from '../../db/settlement-runs-repo.ts';
 import { listSettlementLines, type SettlementRow } from '../../db/settlements-repo.ts';
-import { startSettlementRig, type SettlementRig } from '../support/settlement-rig.ts';
-import { useTempDatabase } from '../support/temp-database.ts';
+import { useSettlementRig, type SettlementRig } from '../support/settlement-rig.ts';
 
 // Settlement rules on real SQLite, checked against a real mock PG whose books match ours
 // unless a test edits them. Times are UTC; the business day is Seoul's (UTC+9, no DST).
 
-const database = useTempDatabase('settlement');
 let rig: SettlementRig;
-beforeEach(async () => {
-  rig = await startSettlementRig(database.connect());
-});
-afterEach(async () => {
-  await rig.close();
-});
+useSettlementRig('settlement', (started) => (rig = started));
 
 const of = (settlements: SettlementRow[], partnerId: string) => settlements.find((s) => s.partnerId === partnerId)!;
 const figures = ({ paymentCount, grossAmount, refundCount, refundAmount, feeAmount, netAmount }: SettlementRow) => ({

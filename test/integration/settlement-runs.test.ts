@@ -1,20 +1,13 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { findRun } from '../../db/settlement-runs-repo.ts';
 import { listSettlements } from '../../db/settlements-repo.ts';
-import { startSettlementRig, type SettlementRig } from '../support/settlement-rig.ts';
-import { useTempDatabase } from '../support/temp-database.ts';
+import { useSettlementRig, type SettlementRig } from '../support/settlement-rig.ts';
 
 // How runs are asked for and driven: requests that arrive while a run is under way, the
 // schedule's "once a day is over", and a run whose write failed.
 
-const database = useTempDatabase('settlement-runs');
 let rig: SettlementRig;
-beforeEach(async () => {
-  rig = await startSettlementRig(database.connect());
-});
-afterEach(async () => {
-  await rig.close();
-});
+useSettlementRig('settlement-runs', (started) => (rig = started));
 
 const DATE = '2026-12-01';
 const run = () => findRun(rig.conn.db, DATE)!;

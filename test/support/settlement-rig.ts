@@ -1,3 +1,4 @@
+import { afterEach, beforeEach } from 'vitest';
 import type { Connection } from '../../db/connection.ts';
 import { recordMoneyMovement } from '../../db/money-movements-repo.ts';
 import { insertPartner } from '../../db/partners-repo.ts';
@@ -10,6 +11,7 @@ import { createSettlementRunner, type SettlementRunner } from '../../src/settlem
 import { createSettlementSteps } from '../../src/settlement/settlement-steps.ts';
 import { startFaultyProxy, type FaultyProxy } from './faulty-proxy.ts';
 import { insertPaymentRow } from './payment-rows.ts';
+import { useTempDatabase } from './temp-database.ts';
 
 const SECRET = 'settlement-test-secret';
 const STORE_ID = 'store-settlement-test';
@@ -39,7 +41,36 @@ export interface SettlementRig {
 }
 
 /** `retryBaseMs`: the first retry's delay; a test that must see a run rest as failed makes it longer than `settled()`'s poll. */
-export async function startSettlementRig(conn: Connection, { pollMs = 20, retryBaseMs = 10 } = {}): Promise<SettlementRig> {
+interface RigOptions {
+  pollMs?: number;
+  retryBaseMs?: number;
+}
+
+/**
+ * A fresh rig on a fresh database for each test of the calling file, closed afterwards;
+ * `onStart` hands the test each rig. `restart` replaces the test's rig by one with other options.
+ */
+export function useSettlementRig(name: string, onStart: (rig: SettlementRig) => void): { restart(options: RigOptions): Promise<void> } {
+  const database = useTempDatabase(name);
+  let current: SettlementRig | undefined;
+  const start = async (options: RigOptions = {}) => {
+    current = await startSettlementRig(database.connect(), options);
+    onStart(current);
+  };
+  beforeEach(() => start());
+  afterEach(async () => {
+    await current?.close();
+    current = undefined;
+  });
+  return {
+    async restart(options) {
+      await current?.close();
+      await start(options);
+    },
+  };
+}
+
+export async function startSettlementRig(conn: Connection, { pollMs = 20, retryBaseMs = 10 }: RigOptions = {}): Promise<SettlementRig> {
   const logger = createLogger(process.env.TEST_LOG_LEVEL ?? 'silent', 'settlement-test');
   const mock = createMockPg({ secret: SECRET, storeId: STORE_ID, webhookSecret: 'whsec_c2V0dGxlbWVudC10ZXN0', logger });
   const proxy = await startFaultyProxy(await mock.listen(0, '127.0.0.1'));
