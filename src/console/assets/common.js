@@ -70,6 +70,24 @@ export async function api(path, { method = 'GET', body, admin = false, headers =
   return raw ? response : response.json();
 }
 
+/**
+ * Downloads an admin file (a CSV) as `filename`: fetched with the token in a header, as
+ * a link cannot carry it. `button` is disabled meanwhile; a failure goes to `onError`.
+ */
+export async function downloadAdminFile(path, filename, button, onError) {
+  button.disabled = true;
+  try {
+    const response = await api(path, { admin: true, raw: true });
+    const url = URL.createObjectURL(await response.blob());
+    h('a', { href: url, download: filename }).click();
+    setTimeout(() => URL.revokeObjectURL(url), 10_000);
+  } catch (error) {
+    onError(error);
+  } finally {
+    button.disabled = false;
+  }
+}
+
 /** The console's pages need the admin token: asked once per browser session. */
 export function requireOperator(start) {
   if (session.get()) return start();

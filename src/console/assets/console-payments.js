@@ -1,4 +1,4 @@
-import { api, dataTable, h, paymentCells, requireOperator, show, showError, when } from './common.js';
+import { api, dataTable, downloadAdminFile, h, paymentCells, requireOperator, show, showError, when } from './common.js';
 
 // The payments list: filters live in the URL (a view can be bookmarked and shared);
 // dates are the operator's local days, sent as instants with their offset.
@@ -45,20 +45,6 @@ function filterForm(params) {
   );
 }
 
-async function exportCsv(params, button) {
-  button.disabled = true;
-  try {
-    const response = await api(`/v1/admin/payments/export?${apiQuery(params)}`, { admin: true, raw: true });
-    const url = URL.createObjectURL(await response.blob());
-    h('a', { href: url, download: 'payments.csv' }).click();
-    setTimeout(() => URL.revokeObjectURL(url), 10_000);
-  } catch (error) {
-    showError(error, start);
-  } finally {
-    button.disabled = false;
-  }
-}
-
 function table(payments) {
   return dataTable({
     id: 'payments',
@@ -86,7 +72,7 @@ async function start() {
   if (params.get('cursor')) query.set('cursor', params.get('cursor'));
   try {
     const page = await api(`/v1/payments?${query}`);
-    const exportButton = h('button', { type: 'button', id: 'export', onclick: () => exportCsv(params, exportButton) }, 'Export CSV');
+    const exportButton = h('button', { type: 'button', id: 'export', onclick: () => downloadAdminFile(`/v1/admin/payments/export?${apiQuery(params)}`, 'payments.csv', exportButton, (error) => showError(error, start)) }, 'Export CSV');
     const next = new URLSearchParams(params);
     if (page.nextCursor) next.set('cursor', page.nextCursor);
     show(

@@ -1,4 +1,4 @@
-import { api, dataTable, h, money, requireOperator, show, showError, statusBadge, when } from './common.js';
+import { api, dataTable, downloadAdminFile, h, money, requireOperator, show, showError, statusBadge, when } from './common.js';
 
 // A business date's settlements, one per partner: the figures, the discrepancies found
 // against the PG's own list, the lines as CSV, and running the date (again).
@@ -9,20 +9,6 @@ const params = new URLSearchParams(location.search);
 function yesterday() {
   const day = new Date(Date.now() - 86_400_000);
   return `${day.getFullYear()}-${String(day.getMonth() + 1).padStart(2, '0')}-${String(day.getDate()).padStart(2, '0')}`;
-}
-
-async function downloadLines(settlement, button) {
-  button.disabled = true;
-  try {
-    const response = await api(`/v1/admin/settlements/${encodeURIComponent(settlement.id)}/lines.csv`, { admin: true, raw: true });
-    const url = URL.createObjectURL(await response.blob());
-    h('a', { href: url, download: `${settlement.id}.csv` }).click();
-    setTimeout(() => URL.revokeObjectURL(url), 10_000);
-  } catch (error) {
-    showError(error, start);
-  } finally {
-    button.disabled = false;
-  }
 }
 
 function discrepancies(list) {
@@ -38,7 +24,8 @@ function settlementsTable(settlements) {
     empty: 'No settlement for this date yet: run it.',
     emptyId: 'no-settlements',
     rows: settlements.map((s) => {
-      const button = h('button', { type: 'button', onclick: () => downloadLines(s, button) }, 'CSV');
+      const lines = `/v1/admin/settlements/${encodeURIComponent(s.id)}/lines.csv`;
+      const button = h('button', { type: 'button', onclick: () => downloadAdminFile(lines, `${s.id}.csv`, button, (error) => showError(error, start)) }, 'CSV');
       return h(
         'tr',
         { 'data-partner': s.partnerId },
