@@ -1,24 +1,21 @@
-import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import type Router from '@koa/router';
 import { sendPage } from '../http/page-headers.ts';
 import { exactRouter } from '../http/router.ts';
+import { staticFiles, type StaticFile } from '../http/static-files.ts';
 import { PAGES } from './pages.ts';
 
 const require = createRequire(import.meta.url);
 
 /** Every script and style the pages load: from this folder or node_modules, never a CDN. */
-export const ASSETS: Record<string, { path: string; type: string }> = {
-  'style.css': { path: fileURLToPath(new URL('./assets/style.css', import.meta.url)), type: 'text/css; charset=utf-8' },
-  'mermaid.min.js': { path: require.resolve('mermaid/dist/mermaid.min.js'), type: 'text/javascript; charset=utf-8' },
-  ...Object.fromEntries(
-    ['common.js', 'live-diagram.js', 'console-payments.js', 'console-payment.js', 'console-attention.js', 'console-figures.js', 'console-settlements.js', 'console-events.js', 'checkout.js', 'mypage.js'].map(
-      (name) => [name, { path: fileURLToPath(new URL(`./assets/${name}`, import.meta.url)), type: 'text/javascript; charset=utf-8' }],
-    ),
+export const ASSETS: ReadonlyMap<string, StaticFile> = new Map([
+  ['style.css', { path: fileURLToPath(new URL('./assets/style.css', import.meta.url)), type: 'text/css; charset=utf-8' }],
+  ['mermaid.min.js', { path: require.resolve('mermaid/dist/mermaid.min.js'), type: 'text/javascript; charset=utf-8' }],
+  ...['common.js', 'live-diagram.js', 'console-payments.js', 'console-payment.js', 'console-attention.js', 'console-figures.js', 'console-settlements.js', 'console-events.js', 'checkout.js', 'mypage.js'].map(
+    (name): [string, StaticFile] => [name, { path: fileURLToPath(new URL(`./assets/${name}`, import.meta.url)), type: 'text/javascript; charset=utf-8' }],
   ),
-};
+]);
 
 /** The operator console (`/console`), the checkout page (`/payment`) and a customer's history (`/payment/mypage`). */
 export function pageRoutes(): Router {
@@ -40,25 +37,8 @@ export function pageRoutes(): Router {
   page('/payment', PAGES.checkout);
   page('/payment/mypage', PAGES.myPage);
 
-  // Read once and sent with an ETag: Mermaid alone is 3.5 MB, and a revalidation costs a 304.
-  const cache = new Map<string, { body: Buffer; etag: string }>();
-  router.get('/assets/:name', (ctx, next) => {
-    const name = ctx.params.name!;
-    const asset = Object.hasOwn(ASSETS, name) ? ASSETS[name] : undefined;
-    if (!asset) return next();
-    let file = cache.get(name);
-    if (!file) {
-      const body = readFileSync(asset.path);
-      file = { body, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"` };
-      cache.set(name, file);
-    }
-    ctx.set('X-Content-Type-Options', 'nosniff');
-    ctx.set('Cache-Control', 'no-cache');
-    ctx.set('ETag', file.etag);
-    ctx.type = asset.type;
-    ctx.body = file.body;
-    // Koa weighs If-None-Match only against a 2xx answer: the body first, then the check.
-    if (ctx.fresh) ctx.status = 304;
-  });
+  // Revalidated on every load (no-cache): the scripts change with the code, and Mermaid's 3.5 MB come back as a 304.
+  const asset = staticFiles(ASSETS, 'no-cache');
+  router.get('/assets/:name', (ctx, next) => (asset(ctx, ctx.params.name!) ? undefined : next()));
   return router;
 }

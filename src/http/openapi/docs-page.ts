@@ -1,19 +1,22 @@
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import type { StaticFile } from '../static-files.ts';
 
 /** The API reference page: Swagger UI from swagger-ui-dist in node_modules, so it needs no internet. */
 
 const swaggerUiDir = dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'));
 
 /** The only files of swagger-ui-dist the page loads, with their types: nothing else of node_modules is reachable. */
-export const DOCS_ASSETS: ReadonlyMap<string, string> = new Map([
-  ['swagger-ui.css', 'text/css; charset=utf-8'],
-  ['swagger-ui-bundle.js', 'text/javascript; charset=utf-8'],
-  ['favicon-32x32.png', 'image/png'],
-  ['favicon-16x16.png', 'image/png'],
-]);
-
-export const docsAssetPath = (name: string) => join(swaggerUiDir, name);
+export const DOCS_ASSETS: ReadonlyMap<string, StaticFile> = new Map(
+  (
+    [
+      ['swagger-ui.css', 'text/css; charset=utf-8'],
+      ['swagger-ui-bundle.js', 'text/javascript; charset=utf-8'],
+      ['favicon-32x32.png', 'image/png'],
+      ['favicon-16x16.png', 'image/png'],
+    ] as const
+  ).map(([name, type]) => [name, { path: join(swaggerUiDir, name), type }]),
+);
 
 export const DOCS_HTML = `<!doctype html>
 <html lang="en">

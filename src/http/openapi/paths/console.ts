@@ -121,7 +121,7 @@ export const consolePaths: ZodOpenApiPathsObject = {
       operationId: 'getPageAsset',
       summary: "A script or style of the pages, or Mermaid from node_modules (only these names; any other is a 404)",
       tag: 'Pages',
-      requestParams: { path: z.object({ name: z.enum(Object.keys(ASSETS) as [string, ...string[]]) }) },
+      requestParams: { path: z.object({ name: z.enum([...ASSETS.keys()] as [string, ...string[]]) }) },
       responses: { 200: { description: 'the file', content: { 'text/javascript': { schema: z.string() }, 'text/css': { schema: z.string() } } } },
       problems: { 404: { not_found: 'not one of the pages\' files' } },
     }),

@@ -39,7 +39,7 @@ export const docsPaths: ZodOpenApiPathsObject = {
       responses: {
         200: {
           description: 'the file',
-          content: Object.fromEntries([...new Set(DOCS_ASSETS.values())].map((type) => [type.split(';')[0]!, { schema: z.string() }])),
+          content: Object.fromEntries([...new Set([...DOCS_ASSETS.values()].map((file) => file.type))].map((type) => [type.split(';')[0]!, { schema: z.string() }])),
         },
       },
       problems: { 404: { not_found: 'not one of the files the page loads' } },
