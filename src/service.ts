@@ -21,6 +21,7 @@ import { createMetrics } from './metrics.ts';
 import { createOpsStore } from './ops-store.ts';
 import { createPaymentActors } from './payments/payment-actors.ts';
 import { createCancelService } from './payments/cancel-payment.ts';
+import { OrderCache } from './payments/order-cache.ts';
 import { createPaymentService } from './payments/create-payment.ts';
 import { PaymentHost } from './payments/payment-host.ts';
 import { createReconciler } from './payments/reconciler.ts';
@@ -85,9 +86,11 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
   const inspector = relay
     ? createPaymentInspector({ url: relay.publishUrl, paymentIds: config.INSPECT_PAYMENTS, sampleRate: config.INSPECT_SAMPLE })
     : undefined;
-  const machine = paymentMachine.provide({ actors: createPaymentActors({ conn, commit, pg, clock, logger, owner }) });
+  const orders = new OrderCache(conn.db);
+  const machine = paymentMachine.provide({ actors: createPaymentActors({ conn, commit, pg, clock, logger, owner, orders }) });
   const host = new PaymentHost({
     conn,
+    orders,
     commit,
     machine,
     clock,

@@ -10,7 +10,6 @@ import { createGroupCommit } from '../../db/group-commit.ts';
 import {
   findPayment,
   findPaymentByIdempotencyKey,
-  findPaymentOrder,
   insertPayment,
   markChargeStarted,
   releaseLease,
@@ -34,7 +33,8 @@ import { toPaymentResource } from '../../src/payments/payment-view.ts';
  * The bound for the clean path: the service's work per payment without actors.
  * Same HTTP in (Koa + @koa/bodyparser), the same repositories through the same group
  * commit, and the same SQLite work the actor host does for a clean payment, counted by
- * tracing the service's statements (at commit bfc858b):
+ * tracing the service's statements (at commit bfc858b; the steps no longer re-read the order
+ * since the host keeps it):
  *
  *   commit 1  insert payment + its first transition + payment.created event   (request)
  *   commit 2  reserve stock
@@ -44,7 +44,7 @@ import { toPaymentResource } from '../../src/payments/payment-view.ts';
  *   commit 5  snapshot → completed + transition + payment.completed event
  *   commit 6  release the lease                                                (eviction)
  *
- * 8 group-commit jobs, 16 written rows, 7 row reads and one product read per payment,
+ * 8 group-commit jobs, 16 written rows, 4 row reads and one product read per payment,
  * plus the lease check of each step's write (three more reads);
  * each "commit" waits for the previous one, as the machine's steps do.
  */
@@ -146,9 +146,13 @@ const fenced = <T>(paymentId: string, work: () => T): Promise<T> =>
     return work();
   });
 
-/** The clean path of one payment, step by step; a refusal just ends it (the bound only measures clean payments). */
-async function drive(paymentId: string): Promise<void> {
-  const row = findPaymentOrder(db, paymentId)!;
+/**
+ * The clean path of one payment, step by step; a refusal just ends it (the bound only
+ * measures clean payments). The order is the one the request made, as the service's
+ * host keeps it for the payment's steps.
+ */
+async function drive(row: PaymentOrder): Promise<void> {
+  const paymentId = row.id;
   const items = JSON.parse(row.items) as Array<{ productId: string; quantity: number }>;
   const reserved = await fenced(paymentId, () => reserveStock(conn, paymentId, items, Date.now()));
   if (reserved !== 'reserved') {
@@ -156,14 +160,13 @@ async function drive(paymentId: string): Promise<void> {
     return;
   }
   await Promise.all([writeState(row, 'charging.calling', 'reserving.reservingStock'), fenced(paymentId, () => markChargeStarted(db, paymentId, 1))]);
-  if (!(await charge(findPaymentOrder(db, paymentId)!))) {
+  if (!(await charge(row))) {
     await writeState(row, 'failed', 'charging.calling');
     return;
   }
-  const charged = findPaymentOrder(db, paymentId)!;
   await Promise.all([
     writeState(row, 'finalizing.fulfilling', 'charging.calling', [{ type: 'money', kind: 'charge', amount: row.amount, at: Date.now() }]),
-    fenced(paymentId, () => fulfilOrder(db, paymentId, charged.customerId, charged.items, Date.now())),
+    fenced(paymentId, () => fulfilOrder(db, paymentId, row.customerId, row.items, Date.now())),
   ]);
   await writeState(row, 'completed', 'finalizing.fulfilling');
   await commit.run(() => releaseLease(db, paymentId, OWNER));
@@ -199,23 +202,26 @@ router.post('/v1/payments', async (ctx) => {
   if (priced.some((i) => !i.product)) ctx.throw(422, 'unknown product');
   const first = priced[0]!.product!;
   const now = Date.now();
-  const id = newPaymentId(now);
+  const order: PaymentOrder = {
+    id: newPaymentId(now),
+    customerId: body.customerId,
+    amount: priced.reduce((sum, i) => sum + i.product!.price * i.quantity, 0),
+    currency: first.currency,
+    items: JSON.stringify(priced.map((i) => ({ productId: i.productId, quantity: i.quantity, unitPrice: i.product!.price }))),
+    orderName: first.name,
+    billingKey: body.billingKey,
+    state: 'reserving.reservingStock',
+  };
+  const { id } = order;
   await commit.run(() => {
     insertPayment(
       db,
       {
-        id,
+        ...order,
         idempotencyKey: key,
         requestFingerprint: key,
-        customerId: body.customerId,
         partnerId: first.partnerId,
-        amount: priced.reduce((sum, i) => sum + i.product!.price * i.quantity, 0),
-        currency: first.currency,
-        items: JSON.stringify(priced.map((i) => ({ productId: i.productId, quantity: i.quantity, unitPrice: i.product!.price }))),
-        orderName: first.name,
-        billingKey: body.billingKey,
         metadata: null,
-        state: 'reserving.reservingStock',
         status: 'processing',
         snapshot: '{}',
         machineVersion: PAYMENT_MACHINE_VERSION,
@@ -231,7 +237,7 @@ router.post('/v1/payments', async (ctx) => {
     recordCreatedEvent(db, id, now);
   });
   // Started before the answer, as the host starts the actor before the route reads the row back.
-  drive(id).catch((error: unknown) => console.error(`payment ${id} failed in the bare pipeline:`, error));
+  drive(order).catch((error: unknown) => console.error(`payment ${id} failed in the bare pipeline:`, error));
   ctx.status = 202;
   ctx.body = toPaymentResource(findPayment(db, id)!);
 });

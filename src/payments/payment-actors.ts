@@ -3,7 +3,7 @@ import { insertRefundAttempt, markRefundCallStarted } from '../../db/cancellatio
 import type { Connection } from '../../db/connection.ts';
 import { fulfilOrder } from '../../db/fulfilments-repo.ts';
 import type { GroupCommit } from '../../db/group-commit.ts';
-import { findPaymentOrder, markChargeStarted, requireLease, type PaymentOrder } from '../../db/payments-repo.ts';
+import { findPaymentOrder, markChargeStarted, requireLease } from '../../db/payments-repo.ts';
 import { releaseStock, reserveStock } from '../../db/stock-repo.ts';
 import type {
   ChargeOutput,
@@ -16,6 +16,7 @@ import type {
 } from '../../machines/payment.machine.ts';
 import type { Logger } from '../logger.ts';
 import type { CancelResult, PgClient } from '../pg/pg-client.ts';
+import type { Order, OrderCache } from './order-cache.ts';
 import { paymentItems } from './payment-view.ts';
 import { toStepError } from './step-errors.ts';
 
@@ -27,6 +28,8 @@ export interface PaymentActorDeps {
   logger: Logger;
   /** This process's lease owner id: every step write is fenced by it. */
   owner: string;
+  /** The orders of the payments running here (the host keeps it). */
+  orders: OrderCache;
 }
 
 /**
@@ -44,11 +47,11 @@ const MAYBE_ALREADY_CANCELLED = new Set([
  * steps find their own rows first, PG calls carry the payment id. Database steps are
  * fenced by the lease (rule 8) and throw errors that say whether a retry can help.
  */
-export function createPaymentActors({ conn, commit, pg, clock, logger, owner }: PaymentActorDeps) {
-  const load = (paymentId: string): PaymentOrder => {
-    const row = findPaymentOrder(conn.db, paymentId);
-    if (!row) throw new Error(`payment ${paymentId} vanished`);
-    return row;
+export function createPaymentActors({ conn, commit, pg, clock, logger, owner, orders }: PaymentActorDeps) {
+  const load = (paymentId: string): Order => {
+    const order = orders.get(paymentId);
+    if (!order) throw new Error(`payment ${paymentId} vanished`);
+    return order;
   };
 
   /** A step's write: its own savepoint, and only while this process holds the payment's lease. */
@@ -68,7 +71,7 @@ export function createPaymentActors({ conn, commit, pg, clock, logger, owner }: 
    */
   const ensureCommitted = async (paymentId: string, state: string): Promise<void> => {
     await commit.flush();
-    const committed = load(paymentId).state;
+    const committed = findPaymentOrder(conn.db, paymentId)?.state ?? 'vanished';
     if (!committed.startsWith(state)) throw new Error(`${state} is not committed (${committed}); not calling the PG`);
   };
 

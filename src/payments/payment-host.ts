@@ -26,6 +26,7 @@ import {
 import { publicStatusOf, RESTING, statePath, WAITING, type PublicStatus } from '../../machines/payment-status.ts';
 import type { Logger } from '../logger.ts';
 import type { OpsStore } from '../ops-store.ts';
+import type { OrderCache } from './order-cache.ts';
 import type { SnapshotReader } from './snapshot-reader.ts';
 import { isTransient } from './step-errors.ts';
 import { transitionReason } from './transition-reason.ts';
@@ -87,6 +88,8 @@ export interface PaymentHostDeps {
   /** This process's lease owner id. */
   owner: string;
   leaseTtlMs: number;
+  /** Holds the order of every payment whose actor runs here, for its steps. */
+  orders: OrderCache;
   /** Reads a stored snapshot of any machine version this code resumes (see snapshot-reader.ts). */
   readSnapshot: SnapshotReader;
   /**
@@ -146,6 +149,7 @@ export class PaymentHost {
       );
       this.deps.onCreated?.(this.deps.conn.db, payment.id, now);
     });
+    this.deps.orders.remember(payment);
     this.start(payment.id, actor);
   }
 
@@ -296,6 +300,7 @@ export class PaymentHost {
     const live = this.newActor(paymentId, { snapshot: snapshot as ReturnType<PaymentActor['getPersistedSnapshot']> });
     live.lastPath = row.state;
     live.lastStatus = row.status as PublicStatus;
+    this.deps.orders.remember(row);
     this.start(paymentId, live);
     return live;
   }
@@ -478,6 +483,7 @@ export class PaymentHost {
   private evict(paymentId: string, live: LiveActor, release: boolean): void {
     if (this.live.get(paymentId) !== live) return;
     this.live.delete(paymentId);
+    this.deps.orders.forget(paymentId);
     live.actor.stop();
     this.deps.ops.trigger.actorStopped();
     if (!release) return;

@@ -13,6 +13,7 @@ import {
 import { statePath } from '../../machines/payment-status.ts';
 import { createOpsStore } from '../../src/ops-store.ts';
 import { PaymentHost } from '../../src/payments/payment-host.ts';
+import { OrderCache } from '../../src/payments/order-cache.ts';
 import { recordTransitionEffects } from '../../src/payments/transition-effects.ts';
 import { inertPaymentMachine } from '../support/inert-payment-machine.ts';
 import { insertPaymentRow } from '../support/payment-rows.ts';
@@ -65,6 +66,7 @@ function hostWith(commit: GroupCommit): PaymentHost {
     ops: createOpsStore(),
     owner: OWNER,
     leaseTtlMs: 30_000,
+    orders: new OrderCache(conn.db),
     readSnapshot: (json) => JSON.parse(json),
     onTransitions: recordTransitionEffects,
   });

@@ -5,6 +5,7 @@ import { upsertCancellation, listRefundAttempts } from '../../db/cancellations-r
 import type { Connection } from '../../db/connection.ts';
 import { createGroupCommit, type GroupCommit } from '../../db/group-commit.ts';
 import { createPaymentActors } from '../../src/payments/payment-actors.ts';
+import { OrderCache } from '../../src/payments/order-cache.ts';
 import type { CancelResult, LookupResult, PgClient } from '../../src/pg/pg-client.ts';
 import { insertPaymentRow } from '../support/payment-rows.ts';
 import { useTempDatabase } from '../support/temp-database.ts';
@@ -95,7 +96,7 @@ function runStep<T>(logic: AnyActorLogic, input: unknown): Promise<T> {
 }
 
 const actorsWith = (pg: PgClient) =>
-  createPaymentActors({ conn, commit, pg, clock: Date.now, logger: pino({ level: 'silent' }), owner: OWNER });
+  createPaymentActors({ conn, commit, pg, clock: Date.now, logger: pino({ level: 'silent' }), owner: OWNER, orders: new OrderCache(conn.db) });
 
 describe('a refund sent again', () => {
   it('asks the PG first and does not send again when the earlier call landed', async () => {

@@ -6,6 +6,7 @@ import { acquireLease, findDue, findNeedingRescue } from '../../db/payments-repo
 import { PAYMENT_MACHINE_VERSION, paymentMachine, type PaymentEvent } from '../../machines/payment.machine.ts';
 import { createOpsStore } from '../../src/ops-store.ts';
 import { createPaymentActors } from '../../src/payments/payment-actors.ts';
+import { OrderCache } from '../../src/payments/order-cache.ts';
 import { PaymentHost } from '../../src/payments/payment-host.ts';
 import { createReconciler } from '../../src/payments/reconciler.ts';
 import { startScheduler } from '../../src/payments/scheduler.ts';
@@ -265,8 +266,9 @@ describe('PaymentHost.resumeMany', () => {
       logger: silent,
     });
     const clock = () => NOW;
+    const orders = new OrderCache(hostConn.db);
     const machine = paymentMachine.provide({
-      actors: createPaymentActors({ conn: hostConn, commit, pg, clock, logger: silent, owner: OWNER }),
+      actors: createPaymentActors({ conn: hostConn, commit, pg, clock, logger: silent, owner: OWNER, orders }),
     });
     const host = new PaymentHost({
       conn: hostConn,
@@ -277,6 +279,7 @@ describe('PaymentHost.resumeMany', () => {
       ops: createOpsStore(),
       owner: OWNER,
       leaseTtlMs: 30_000,
+      orders,
       readSnapshot: (json) => JSON.parse(json),
     });
     return { host, close: () => Promise.all([host.stop(), pg.close()]) };

@@ -1,0 +1,35 @@
+import type { Db } from '../../db/connection.ts';
+import { findPaymentOrder, type PaymentOrder } from '../../db/payments-repo.ts';
+
+/** What a payment's steps send and write: fixed when the payment is created. */
+export type Order = Omit<PaymentOrder, 'state'>;
+
+/** The order's fields of a payment row (not the snapshot, which is large). */
+export function orderOf(row: Order): Order {
+  const { id, customerId, amount, currency, items, orderName, billingKey } = row;
+  return { id, customerId, amount, currency, items, orderName, billingKey };
+}
+
+/**
+ * The orders of the payments whose actors run in this process, so that a step does not
+ * read its payment's row again (an order never changes once created; re-reading it cost
+ * three row reads per payment). A miss, such as a step that outlived its actor, reads
+ * the row.
+ */
+export class OrderCache {
+  private readonly orders = new Map<string, Order>();
+
+  constructor(private readonly db: Db) {}
+
+  remember(order: Order): void {
+    this.orders.set(order.id, orderOf(order));
+  }
+
+  forget(paymentId: string): void {
+    this.orders.delete(paymentId);
+  }
+
+  get(paymentId: string): Order | undefined {
+    return this.orders.get(paymentId) ?? findPaymentOrder(this.db, paymentId);
+  }
+}
