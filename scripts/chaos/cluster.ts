@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { ChaosSettings } from '../../src/mock-pg/mock-pg.ts';
+import { freePort } from '../lib/free-port.ts';
 import { SERVICE_NODE_FLAGS, startProcess, type Proc } from '../lib/processes.ts';
 
 export interface ClusterOptions {
@@ -15,19 +15,6 @@ export interface ClusterOptions {
 
 /** A restarted service reclaims its own leases at once instead of waiting for them to expire. */
 const INSTANCE_ID = 'chaos-service';
-
-/** A port nobody holds now, so the service keeps one URL across restarts and the mock PG knows it up front. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  const address = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  if (address === null || typeof address === 'string') throw new Error('no TCP port was assigned');
-  return address.port;
-}
 
 export type Cluster = ReturnType<typeof createCluster>;
 
@@ -72,6 +59,7 @@ export function createCluster({ dir, chaos, serviceEnv }: ClusterOptions) {
     },
 
     async start(): Promise<void> {
+      // Chosen once: the service keeps one URL across restarts and the mock PG knows it up front.
       const port = await freePort();
       serviceUrl = `http://127.0.0.1:${port}`;
       pg = await startProcess(
