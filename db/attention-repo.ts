@@ -1,6 +1,6 @@
-import { and, asc, eq, isNull, lte, sql } from 'drizzle-orm';
-import type { Db } from './connection.ts';
 import { alerts, failedEvents } from './schema.ts';
+import { selectList } from './select-list.ts';
+import type { Sql } from './sql.ts';
 
 export type FailedEventRow = typeof failedEvents.$inferSelect;
 export type AlertRow = typeof alerts.$inferSelect;
@@ -20,34 +20,57 @@ export interface NewAlert {
   at: number;
 }
 
+const INSERT_ALERT = `insert into alerts (payment_id, severity, title, details, created_at, next_attempt_at)
+  values (@paymentId, @severity, @title, @details, @at, @at)`;
+
 /** An alert row, in the caller's transaction; the alert relay posts it later. */
-export function insertAlert(db: Db, alert: NewAlert): void {
-  db.insert(alerts)
-    .values({
-      paymentId: alert.paymentId,
-      severity: alert.severity,
-      title: alert.title,
-      details: JSON.stringify(alert.details),
-      createdAt: alert.at,
-      nextAttemptAt: alert.at,
-    })
-    .run();
+export async function insertAlert(q: Sql, alert: NewAlert): Promise<void> {
+  await q.run(INSERT_ALERT, {
+    paymentId: alert.paymentId,
+    severity: alert.severity,
+    title: alert.title,
+    details: JSON.stringify(alert.details),
+    at: alert.at,
+  });
+}
+
+const INSERT_FAILED_EVENT = `insert into failed_events (kind, payment_id, step, reason, status, event_id, endpoint_id, payload, created_at, updated_at)
+  values (@kind, @paymentId, @step, @reason, 'open', @eventId, @endpointId, @payload, @at, @at)`;
+
+interface NewFailedEvent {
+  kind: FailedEventRow['kind'];
+  paymentId: string | null;
+  step: string;
+  reason: string;
+  eventId?: string;
+  endpointId?: string;
+  payload?: string;
+  at: number;
+}
+
+async function insertFailedEvent(q: Sql, failed: NewFailedEvent): Promise<void> {
+  await q.run(INSERT_FAILED_EVENT, {
+    kind: failed.kind,
+    paymentId: failed.paymentId,
+    step: failed.step,
+    reason: failed.reason,
+    eventId: failed.eventId ?? null,
+    endpointId: failed.endpointId ?? null,
+    payload: failed.payload ?? null,
+    at: failed.at,
+  });
 }
 
 /** A failed compensation: a dead letter for the admin API and an urgent alert, in the caller's transaction. */
-export function recordAttention(db: Db, attention: NewAttention): void {
-  db.insert(failedEvents)
-    .values({
-      kind: 'payment_step',
-      paymentId: attention.paymentId,
-      step: attention.step,
-      reason: attention.reason,
-      status: 'open',
-      createdAt: attention.at,
-      updatedAt: attention.at,
-    })
-    .run();
-  insertAlert(db, {
+export async function recordAttention(q: Sql, attention: NewAttention): Promise<void> {
+  await insertFailedEvent(q, {
+    kind: 'payment_step',
+    paymentId: attention.paymentId,
+    step: attention.step,
+    reason: attention.reason,
+    at: attention.at,
+  });
+  await insertAlert(q, {
     paymentId: attention.paymentId,
     severity: 'urgent',
     title: `Payment ${attention.paymentId} requires attention`,
@@ -66,21 +89,17 @@ export interface DeadDelivery {
 }
 
 /** An event that ran out of delivery retries: a dead letter an operator can retry, and a warning. */
-export function recordDeadDelivery(db: Db, dead: DeadDelivery): void {
-  db.insert(failedEvents)
-    .values({
-      kind: 'webhook_delivery',
-      paymentId: dead.paymentId,
-      step: 'webhook_delivery',
-      reason: dead.reason,
-      status: 'open',
-      eventId: dead.eventId,
-      endpointId: dead.endpointId,
-      createdAt: dead.at,
-      updatedAt: dead.at,
-    })
-    .run();
-  insertAlert(db, {
+export async function recordDeadDelivery(q: Sql, dead: DeadDelivery): Promise<void> {
+  await insertFailedEvent(q, {
+    kind: 'webhook_delivery',
+    paymentId: dead.paymentId,
+    step: 'webhook_delivery',
+    reason: dead.reason,
+    eventId: dead.eventId,
+    endpointId: dead.endpointId,
+    at: dead.at,
+  });
+  await insertAlert(q, {
     paymentId: dead.paymentId,
     severity: 'warning',
     title: `Event ${dead.eventId} could not be delivered to ${dead.url}`,
@@ -90,20 +109,16 @@ export function recordDeadDelivery(db: Db, dead: DeadDelivery): void {
 }
 
 /** A message that starts a payment but could not be processed, kept whole for an operator's retry. */
-export function recordFailedInbound(db: Db, failed: { payload: string; reason: string; at: number }): void {
-  db.insert(failedEvents)
-    .values({
-      kind: 'inbound_event',
-      paymentId: null,
-      step: 'inbound_event',
-      reason: failed.reason,
-      status: 'open',
-      payload: failed.payload,
-      createdAt: failed.at,
-      updatedAt: failed.at,
-    })
-    .run();
-  insertAlert(db, {
+export async function recordFailedInbound(q: Sql, failed: { payload: string; reason: string; at: number }): Promise<void> {
+  await insertFailedEvent(q, {
+    kind: 'inbound_event',
+    paymentId: null,
+    step: 'inbound_event',
+    reason: failed.reason,
+    payload: failed.payload,
+    at: failed.at,
+  });
+  await insertAlert(q, {
     paymentId: null,
     severity: 'warning',
     title: 'An inbound event could not be processed',
@@ -112,8 +127,10 @@ export function recordFailedInbound(db: Db, failed: { payload: string; reason: s
   });
 }
 
-export function findFailedEvent(db: Db, id: number): FailedEventRow | undefined {
-  return db.select().from(failedEvents).where(eq(failedEvents.id, id)).get();
+const FAILED_EVENT_COLUMNS = selectList(failedEvents);
+
+export function findFailedEvent(q: Sql, id: number): Promise<FailedEventRow | undefined> {
+  return q.get<FailedEventRow>(`select ${FAILED_EVENT_COLUMNS} from failed_events where id = @id`, { id });
 }
 
 export interface Resolution {
@@ -123,63 +140,59 @@ export interface Resolution {
   at: number;
 }
 
+const RESOLVE = 'status = @status, resolved_by = @by, note = @note, updated_at = @at';
+
 /** An operator retried or ignored a dead letter. Only open ones change. */
-export function resolveFailedEvent(db: Db, id: number, resolution: Resolution): void {
-  db.update(failedEvents)
-    .set({ status: resolution.status, resolvedBy: resolution.by, note: resolution.note, updatedAt: resolution.at })
-    .where(and(eq(failedEvents.id, id), eq(failedEvents.status, 'open')))
-    .run();
+export async function resolveFailedEvent(q: Sql, id: number, resolution: Resolution): Promise<void> {
+  await q.run(`update failed_events set ${RESOLVE} where id = @id and status = 'open'`, { id, ...resolution });
 }
 
 /**
  * The payment no longer needs anyone: its open dead letters of failed steps close with the
  * resolution (those of its events' deliveries are another matter, and stay open).
  */
-export function resolvePaymentFailedEvents(db: Db, paymentId: string, resolution: Resolution): void {
-  db.update(failedEvents)
-    .set({ status: resolution.status, resolvedBy: resolution.by, note: resolution.note, updatedAt: resolution.at })
-    .where(and(eq(failedEvents.paymentId, paymentId), eq(failedEvents.kind, 'payment_step'), eq(failedEvents.status, 'open')))
-    .run();
+export async function resolvePaymentFailedEvents(q: Sql, paymentId: string, resolution: Resolution): Promise<void> {
+  await q.run(`update failed_events set ${RESOLVE} where payment_id = @paymentId and kind = 'payment_step' and status = 'open'`, {
+    paymentId,
+    ...resolution,
+  });
 }
 
-export function listFailedEvents(db: Db, status?: FailedEventRow['status']): FailedEventRow[] {
-  return db
-    .select()
-    .from(failedEvents)
-    .where(status ? eq(failedEvents.status, status) : undefined)
-    .orderBy(asc(failedEvents.id))
-    .all();
+export function listFailedEvents(q: Sql, status?: FailedEventRow['status']): Promise<FailedEventRow[]> {
+  return status
+    ? q.all<FailedEventRow>(`select ${FAILED_EVENT_COLUMNS} from failed_events where status = @status order by id`, { status })
+    : q.all<FailedEventRow>(`select ${FAILED_EVENT_COLUMNS} from failed_events order by id`);
 }
 
-export function countOpenFailedEvents(db: Db): number {
-  return db.select({ count: sql<number>`count(*)` }).from(failedEvents).where(eq(failedEvents.status, 'open')).get()?.count ?? 0;
+export async function countOpenFailedEvents(q: Sql): Promise<number> {
+  return (await q.get<{ count: number }>(`select count(*) as count from failed_events where status = 'open'`))?.count ?? 0;
 }
 
-export function dueAlerts(db: Db, now: number, limit: number): AlertRow[] {
-  return db
-    .select()
-    .from(alerts)
-    .where(and(isNull(alerts.deliveredAt), lte(alerts.nextAttemptAt, now)))
-    .orderBy(asc(alerts.nextAttemptAt))
-    .limit(limit)
-    .all();
+const DUE_ALERTS = `select ${selectList(alerts)} from alerts
+  where delivered_at is null and next_attempt_at <= @now order by next_attempt_at limit @limit`;
+
+export function dueAlerts(q: Sql, now: number, limit: number): Promise<AlertRow[]> {
+  return q.all<AlertRow>(DUE_ALERTS, { now, limit });
 }
 
 /** Claims one delivery attempt; false when another process claimed it first. */
-export function claimAlert(db: Db, id: number, now: number, claimMs: number): boolean {
-  return (
-    db
-      .update(alerts)
-      .set({ nextAttemptAt: now + claimMs })
-      .where(and(eq(alerts.id, id), isNull(alerts.deliveredAt), lte(alerts.nextAttemptAt, now)))
-      .run().changes === 1
+export async function claimAlert(q: Sql, id: number, now: number, claimMs: number): Promise<boolean> {
+  const changed = await q.run(
+    'update alerts set next_attempt_at = @until where id = @id and delivered_at is null and next_attempt_at <= @now',
+    { id, now, until: now + claimMs },
   );
+  return changed === 1;
 }
 
-export function markAlertDelivered(db: Db, id: number, now: number): void {
-  db.update(alerts).set({ deliveredAt: now }).where(eq(alerts.id, id)).run();
+export async function markAlertDelivered(q: Sql, id: number, now: number): Promise<void> {
+  await q.run('update alerts set delivered_at = @now where id = @id', { id, now });
 }
 
-export function markAlertFailed(db: Db, id: number, attempts: number, nextAttemptAt: number, error: string): void {
-  db.update(alerts).set({ attempts, nextAttemptAt, lastError: error }).where(eq(alerts.id, id)).run();
+export async function markAlertFailed(q: Sql, id: number, attempts: number, nextAttemptAt: number, error: string): Promise<void> {
+  await q.run('update alerts set attempts = @attempts, next_attempt_at = @nextAttemptAt, last_error = @error where id = @id', {
+    id,
+    attempts,
+    nextAttemptAt,
+    error,
+  });
 }

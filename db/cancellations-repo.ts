@@ -1,54 +1,75 @@
-import { and, asc, eq, sql } from 'drizzle-orm';
-import type { Db } from './connection.ts';
 import { cancellations, refundAttempts } from './schema.ts';
+import { selectList } from './select-list.ts';
+import type { Sql } from './sql.ts';
 
 export type CancellationRow = typeof cancellations.$inferSelect;
 export type RefundAttemptRow = typeof refundAttempts.$inferSelect;
 export type NewCancellation = Omit<CancellationRow, 'status' | 'completedAt' | 'pgCalls'>;
 
+const UPSERT_CANCELLATION = `insert into cancellations
+  (id, payment_id, seq, idempotency_key, request_fingerprint, amount, reason, status, requested_at)
+  values (@id, @paymentId, @seq, @idempotencyKey, @requestFingerprint, @amount, @reason, 'requested', @requestedAt)
+  on conflict (id) do update set status = 'requested', completed_at = null`;
+
 /** Records a refund request as accepted; an operator's retry of it marks it requested again. */
-export function upsertCancellation(db: Db, cancellation: NewCancellation): void {
-  db.insert(cancellations)
-    .values({ ...cancellation, status: 'requested' })
-    .onConflictDoUpdate({ target: cancellations.id, set: { status: 'requested', completedAt: null } })
-    .run();
+export async function upsertCancellation(q: Sql, cancellation: NewCancellation): Promise<void> {
+  await q.run(UPSERT_CANCELLATION, {
+    id: cancellation.id,
+    paymentId: cancellation.paymentId,
+    seq: cancellation.seq,
+    idempotencyKey: cancellation.idempotencyKey,
+    requestFingerprint: cancellation.requestFingerprint,
+    amount: cancellation.amount,
+    reason: cancellation.reason,
+    requestedAt: cancellation.requestedAt,
+  });
 }
 
-export function finishCancellation(db: Db, id: string, status: 'succeeded' | 'failed', at: number): void {
-  db.update(cancellations).set({ status, completedAt: at }).where(eq(cancellations.id, id)).run();
+export async function finishCancellation(q: Sql, id: string, status: 'succeeded' | 'failed', at: number): Promise<void> {
+  await q.run('update cancellations set status = @status, completed_at = @at where id = @id', { id, status, at });
 }
 
 /**
  * Records that a PG cancel call of this refund is about to be made; returns how many were
  * started before. More than none: an earlier call may have landed, so ask the PG first.
  */
-export function markRefundCallStarted(db: Db, cancellationId: string): number {
-  const row = db
-    .update(cancellations)
-    .set({ pgCalls: sql`${cancellations.pgCalls} + 1` })
-    .where(eq(cancellations.id, cancellationId))
-    .returning({ pgCalls: cancellations.pgCalls })
-    .get();
+export async function markRefundCallStarted(q: Sql, cancellationId: string): Promise<number> {
+  const row = await q.get<{ pgCalls: number }>('update cancellations set pg_calls = pg_calls + 1 where id = @id returning pg_calls as "pgCalls"', {
+    id: cancellationId,
+  });
   if (!row) throw new Error(`cancellation ${cancellationId} is not recorded`);
   return row.pgCalls - 1;
 }
 
-export function findCancellationByKey(db: Db, paymentId: string, idempotencyKey: string): CancellationRow | undefined {
-  return db
-    .select()
-    .from(cancellations)
-    .where(and(eq(cancellations.paymentId, paymentId), eq(cancellations.idempotencyKey, idempotencyKey)))
-    .get();
+const CANCELLATION_COLUMNS = selectList(cancellations);
+
+export function findCancellationByKey(q: Sql, paymentId: string, idempotencyKey: string): Promise<CancellationRow | undefined> {
+  return q.get<CancellationRow>(
+    `select ${CANCELLATION_COLUMNS} from cancellations where payment_id = @paymentId and idempotency_key = @idempotencyKey`,
+    { paymentId, idempotencyKey },
+  );
 }
 
-export function listCancellations(db: Db, paymentId: string): CancellationRow[] {
-  return db.select().from(cancellations).where(eq(cancellations.paymentId, paymentId)).orderBy(asc(cancellations.seq)).all();
+export function listCancellations(q: Sql, paymentId: string): Promise<CancellationRow[]> {
+  return q.all<CancellationRow>(`select ${CANCELLATION_COLUMNS} from cancellations where payment_id = @paymentId order by seq`, { paymentId });
 }
 
-export function insertRefundAttempt(db: Db, attempt: Omit<RefundAttemptRow, 'id'>): void {
-  db.insert(refundAttempts).values(attempt).run();
+const INSERT_REFUND_ATTEMPT = `insert into refund_attempts (payment_id, cancellation_id, at, outcome, pg_code, message)
+  values (@paymentId, @cancellationId, @at, @outcome, @pgCode, @message)`;
+
+export async function insertRefundAttempt(q: Sql, attempt: Omit<RefundAttemptRow, 'id'>): Promise<void> {
+  await q.run(INSERT_REFUND_ATTEMPT, {
+    paymentId: attempt.paymentId,
+    cancellationId: attempt.cancellationId,
+    at: attempt.at,
+    outcome: attempt.outcome,
+    pgCode: attempt.pgCode ?? null,
+    message: attempt.message ?? null,
+  });
 }
 
-export function listRefundAttempts(db: Db, paymentId: string): RefundAttemptRow[] {
-  return db.select().from(refundAttempts).where(eq(refundAttempts.paymentId, paymentId)).orderBy(asc(refundAttempts.id)).all();
+export function listRefundAttempts(q: Sql, paymentId: string): Promise<RefundAttemptRow[]> {
+  return q.all<RefundAttemptRow>(`select ${selectList(refundAttempts)} from refund_attempts where payment_id = @paymentId order by id`, {
+    paymentId,
+  });
 }

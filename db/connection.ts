@@ -1,51 +1,105 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import Database from 'better-sqlite3';
-import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
+import BetterSqlite3 from 'better-sqlite3';
+import { drizzle } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
-import * as schema from './schema.ts';
+import { createGroupCommit, sqliteWriter, type GroupCommit } from './group-commit.ts';
+import { sqliteSql, type Dialect, type Sql } from './sql.ts';
 
 export type Synchronous = 'OFF' | 'NORMAL' | 'FULL' | 'EXTRA';
-/** Drizzle over better-sqlite3; `$client` runs the few statements written in plain SQL. */
-export type Db = BetterSQLite3Database<typeof schema> & { $client: Database.Database };
-export type Sqlite = Database.Database;
+export type Sqlite = BetterSqlite3.Database;
 
-export interface Connection {
-  sqlite: Sqlite;
-  db: Db;
+/**
+ * The service's database: committed reads, and one group commit through which every
+ * write goes (rule 4). The same for SQLite and PostgreSQL.
+ */
+export interface Database {
+  readonly dialect: Dialect;
+  /** Reads committed rows. Inside a write, use the job's `tx` instead (it sees the job's own rows). */
+  readonly read: Sql;
+  readonly commit: GroupCommit;
+  /** True when the database answers and every shipped migration is applied (/readyz). */
+  isReady(): Promise<boolean>;
+  /** Commits what is queued, then closes. */
+  close(): Promise<void>;
 }
 
 const migrationsFolder = join(dirname(fileURLToPath(import.meta.url)), 'migrations');
-
-/**
- * Opens the database in WAL mode and applies the shipped migrations.
- * `synchronous` is set on every connection: better-sqlite3 silently gives NORMAL to
- * later connections of a WAL file.
- */
-export function openDatabase(path: string, synchronous: Synchronous, busyTimeoutMs = 5_000): Connection {
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-  const sqlite = new Database(path);
-  sqlite.pragma('journal_mode = WAL');
-  sqlite.pragma(`synchronous = ${synchronous}`);
-  // Another process on the same file may hold the write lock for a moment.
-  sqlite.pragma(`busy_timeout = ${Math.floor(busyTimeoutMs)}`);
-  const db = drizzle(sqlite, { schema });
-  migrate(db, { migrationsFolder });
-  return { sqlite, db };
-}
 
 const shippedMigrations = (
   JSON.parse(readFileSync(join(migrationsFolder, 'meta', '_journal.json'), 'utf8')) as { entries: unknown[] }
 ).entries.length;
 
-/** True when the database is open and every shipped migration is applied (/readyz). */
-export function isReady(sqlite: Sqlite): boolean {
-  if (!sqlite.open) return false;
-  try {
-    const row = sqlite.prepare('select count(*) as n from __drizzle_migrations').get() as { n: number };
-    return row.n >= shippedMigrations;
-  } catch {
-    return false;
-  }
+/**
+ * Opens one SQLite connection in WAL mode with the given durability. `synchronous` is
+ * set on every connection: better-sqlite3 silently gives NORMAL to later connections of
+ * a WAL file.
+ */
+export function openSqliteConnection(path: string, synchronous: Synchronous, busyTimeoutMs = 5_000): Sqlite {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  const sqlite = new BetterSqlite3(path);
+  sqlite.pragma('journal_mode = WAL');
+  sqlite.pragma(`synchronous = ${synchronous}`);
+  // Another process on the same file may hold the write lock for a moment.
+  sqlite.pragma(`busy_timeout = ${Math.floor(busyTimeoutMs)}`);
+  return sqlite;
+}
+
+/**
+ * The embedded database: a SQLite file in WAL mode with the shipped migrations applied.
+ * Two connections: one writes (the group commit's, a batch at a time), one reads, so a
+ * read never sees a batch that is not committed yet, even while the batch's jobs await.
+ */
+export function openDatabase(path: string, synchronous: Synchronous, busyTimeoutMs = 5_000): Database {
+  // Two connections to ':memory:' would be two separate databases.
+  if (path === ':memory:' || path === '') throw new Error('DATABASE_PATH must name a file: the writer and reader connections share it');
+  const writer = openSqliteConnection(path, synchronous, busyTimeoutMs);
+  migrate(drizzle(writer), { migrationsFolder });
+  const reader = openSqliteConnection(path, synchronous, busyTimeoutMs);
+  return assembleDatabase({
+    dialect: 'sqlite',
+    read: sqliteSql(reader),
+    commit: createGroupCommit(sqliteWriter(writer)),
+    migrationsTable: '__drizzle_migrations',
+    shippedMigrations,
+    closeConnections: () => {
+      reader.close();
+      writer.close();
+    },
+  });
+}
+
+interface DatabaseParts {
+  dialect: Dialect;
+  read: Sql;
+  commit: GroupCommit;
+  /** Where drizzle records the migrations it applied. */
+  migrationsTable: string;
+  shippedMigrations: number;
+  closeConnections: () => void | Promise<void>;
+}
+
+/** A dialect's reads and group commit as the service's Database (either dialect). */
+export function assembleDatabase({ dialect, read, commit, migrationsTable, shippedMigrations: shipped, closeConnections }: DatabaseParts): Database {
+  return {
+    dialect,
+    read,
+    commit,
+    async isReady() {
+      try {
+        const applied = await read.get<{ n: number }>(`select count(*) as n from ${migrationsTable}`);
+        return (applied?.n ?? 0) >= shipped;
+      } catch {
+        return false;
+      }
+    },
+    async close() {
+      try {
+        await commit.flush();
+      } finally {
+        await closeConnections();
+      }
+    },
+  };
 }

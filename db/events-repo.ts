@@ -1,20 +1,26 @@
-import type { Db } from './connection.ts';
-import { prepared, selectList } from './prepared.ts';
 import { paymentEvents } from './schema.ts';
+import { selectList } from './select-list.ts';
+import { jsonList, type Sql } from './sql.ts';
 
 export type PaymentEventRow = typeof paymentEvents.$inferSelect;
 export type NewPaymentEvent = Omit<PaymentEventRow, 'position' | 'sequence' | 'publishedAt'>;
+
+const APPEND_EVENT = `insert into payment_events (id, payment_id, sequence, type, occurred_at, data)
+  select @id, @paymentId, coalesce(max(sequence), 0) + 1, @type, @occurredAt, @data
+  from payment_events where payment_id = @paymentId`;
 
 /**
  * Appends a payment's next event: its sequence is one more than the last, so a payment's
  * events count 1, 2, 3… without gaps. Runs in the caller's transaction.
  */
-export function appendPaymentEvent(db: Db, event: NewPaymentEvent): void {
-  prepared(db, 'appendPaymentEvent', () =>
-    db.$client.prepare(`insert into payment_events (id, payment_id, sequence, type, occurred_at, data)
-      select @id, @paymentId, coalesce(max(sequence), 0) + 1, @type, @occurredAt, @data
-      from payment_events where payment_id = @paymentId`),
-  ).run(event);
+export async function appendPaymentEvent(q: Sql, event: NewPaymentEvent): Promise<void> {
+  await q.run(APPEND_EVENT, {
+    id: event.id,
+    paymentId: event.paymentId,
+    type: event.type,
+    occurredAt: event.occurredAt,
+    data: event.data,
+  });
 }
 
 export interface EventFilter {
@@ -26,24 +32,26 @@ export interface EventFilter {
 }
 
 /** Oldest first, from a position on. */
-export function listPaymentEvents(db: Db, filter: EventFilter): PaymentEventRow[] {
+export function listPaymentEvents(q: Sql, filter: EventFilter): Promise<PaymentEventRow[]> {
   const conditions = ['position > @after'];
   if (filter.paymentId) conditions.push('payment_id = @paymentId');
   if (filter.type) conditions.push('type = @type');
-  return db.$client
-    .prepare(`select ${selectList(paymentEvents)} from payment_events where ${conditions.join(' and ')} order by position limit @limit`)
-    .all({ after: filter.after, paymentId: filter.paymentId ?? null, type: filter.type ?? null, limit: filter.limit }) as PaymentEventRow[];
+  return q.all<PaymentEventRow>(
+    `select ${selectList(paymentEvents)} from payment_events where ${conditions.join(' and ')} order by position limit @limit`,
+    { after: filter.after, paymentId: filter.paymentId ?? null, type: filter.type ?? null, limit: filter.limit },
+  );
 }
+
+const UNPUBLISHED = `select ${selectList(paymentEvents)} from payment_events where published_at is null order by position limit @limit`;
 
 /** The oldest events the broker has not confirmed yet. */
-export function listUnpublishedEvents(db: Db, limit: number): PaymentEventRow[] {
-  return prepared(db, 'listUnpublishedEvents', () =>
-    db.$client.prepare(`select ${selectList(paymentEvents)} from payment_events where published_at is null order by position limit ?`),
-  ).all(limit) as PaymentEventRow[];
+export function listUnpublishedEvents(q: Sql, limit: number): Promise<PaymentEventRow[]> {
+  return q.all<PaymentEventRow>(UNPUBLISHED, { limit });
 }
 
-export function markEventsPublished(db: Db, positions: number[], at: number): void {
-  prepared(db, 'markEventsPublished', () =>
-    db.$client.prepare('update payment_events set published_at = @at where position in (select value from json_each(@positions))'),
-  ).run({ at, positions: JSON.stringify(positions) });
+export async function markEventsPublished(q: Sql, positions: number[], at: number): Promise<void> {
+  await q.run(`update payment_events set published_at = @at where position in ${jsonList(q, 'positions', 'bigint')}`, {
+    at,
+    positions: JSON.stringify(positions),
+  });
 }

@@ -1,58 +1,73 @@
-import type { Sqlite } from './connection.ts';
+import type Database from 'better-sqlite3';
+import { sqliteSql, type Sql } from './sql.ts';
+
+/** The one connection that writes: a transaction at a time, with a savepoint per job. */
+export interface Writer {
+  /** Runs the jobs' statements inside the open transaction. */
+  readonly sql: Sql;
+  begin(): Promise<void>;
+  commit(): Promise<void>;
+  /** Ends a failed transaction; harmless when the database already rolled it back. */
+  rollback(): Promise<void>;
+  savepoint(): Promise<void>;
+  release(): Promise<void>;
+  rollbackToSavepoint(): Promise<void>;
+  /** False once the database itself ended the transaction (disk full, I/O error). */
+  inTransaction(): boolean;
+}
 
 interface Job {
-  work: () => unknown;
+  work: (tx: Sql) => unknown;
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
 }
 
 export interface GroupCommit {
   /**
-   * Runs `work` inside the next batch transaction and resolves once that transaction
-   * is committed. `work` must be synchronous. It runs in its own savepoint, so a
-   * throwing job rolls back alone and rejects alone.
+   * Runs `work` inside the next batch transaction and resolves once that transaction is
+   * committed. `work` does database work only (no network call: it holds the write lock).
+   * It runs in its own savepoint, so a throwing job rolls back alone and rejects alone.
    */
-  run<T>(work: () => T): Promise<T>;
+  run<T>(work: (tx: Sql) => T | Promise<T>): Promise<T>;
   /** Resolves when everything queued so far is committed. */
   flush(): Promise<void>;
 }
 
 /**
  * Group commit (DESIGN rule 4): every write queued in one tick of the event loop is
- * committed by one IMMEDIATE transaction, which makes synchronous=FULL cheap.
+ * committed by one transaction, which makes synchronous=FULL (or PostgreSQL's
+ * synchronous_commit) cheap. Writes queued while a batch commits form the next batch.
  */
-export function createGroupCommit(sqlite: Sqlite, onBatch?: (size: number) => void): GroupCommit {
+export function createGroupCommit(writer: Writer, onBatch?: (size: number) => void): GroupCommit {
   let queue: Job[] = [];
   let scheduled = false;
+  let committing = false;
 
-  // Inside the batch this runs as a savepoint: one job's failure rolls back that job only.
-  const inSavepoint = sqlite.transaction((work: () => unknown) => work());
-  const runBatch = sqlite.transaction((jobs: Job[]) => {
+  async function commitBatch(jobs: Job[]): Promise<void> {
     const settled: Array<() => void> = [];
-    for (const job of jobs) {
-      try {
-        const value = inSavepoint(job.work);
-        settled.push(() => job.resolve(value));
-      } catch (error) {
-        // Some errors (disk full, I/O) make SQLite roll back the whole transaction, not the
-        // savepoint: the batch is lost, and no later job may run outside it, in autocommit.
-        if (!sqlite.inTransaction) throw error;
-        settled.push(() => job.reject(error));
-      }
-    }
-    return settled;
-  });
-
-  function commit(): void {
-    scheduled = false;
-    const jobs = queue;
-    queue = [];
-    if (jobs.length === 0) return;
-    let settled: Array<() => void>;
     try {
-      settled = runBatch.immediate(jobs);
+      await writer.begin();
+      for (const job of jobs) {
+        // A job that swallowed a fatal error (the database ended the transaction) must not
+        // let the next ones run in autocommit.
+        if (!writer.inTransaction()) throw new Error('the batch transaction ended before its jobs did');
+        await writer.savepoint();
+        try {
+          const value = await job.work(writer.sql);
+          await writer.release();
+          settled.push(() => job.resolve(value));
+        } catch (error) {
+          // Some errors (disk full, I/O) end the whole transaction, not the savepoint: the
+          // batch is lost, and no later job may run outside it, in autocommit.
+          if (!writer.inTransaction()) throw error;
+          await writer.rollbackToSavepoint();
+          settled.push(() => job.reject(error));
+        }
+      }
+      await writer.commit();
     } catch (error) {
       // The batch itself failed (disk full, lock timeout): nobody's work is committed.
+      await writer.rollback().catch(() => undefined);
       for (const job of jobs) job.reject(error);
       return;
     }
@@ -60,15 +75,58 @@ export function createGroupCommit(sqlite: Sqlite, onBatch?: (size: number) => vo
     onBatch?.(jobs.length);
   }
 
-  function run<T>(work: () => T): Promise<T> {
+  async function drain(): Promise<void> {
+    scheduled = false;
+    committing = true;
+    try {
+      while (queue.length > 0) {
+        const jobs = queue;
+        queue = [];
+        await commitBatch(jobs);
+      }
+    } finally {
+      committing = false;
+    }
+  }
+
+  function run<T>(work: (tx: Sql) => T | Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       queue.push({ work, resolve: resolve as (value: unknown) => void, reject });
-      if (!scheduled) {
+      if (!scheduled && !committing) {
         scheduled = true;
-        setImmediate(commit);
+        setImmediate(() => void drain());
       }
     });
   }
 
   return { run, flush: () => run(() => undefined) };
+}
+
+/**
+ * The SQLite writer: its own connection, so that reads elsewhere (another connection in
+ * WAL mode) never see a batch before it is committed, even while the batch's jobs await.
+ */
+export function sqliteWriter(connection: Database.Database): Writer {
+  const statement = (text: string) => {
+    const compiled = connection.prepare(text);
+    return async () => {
+      compiled.run();
+    };
+  };
+  const [rollback, rollbackTo, release] = [statement('rollback'), statement('rollback to job'), statement('release job')];
+  return {
+    sql: sqliteSql(connection),
+    begin: statement('begin immediate'),
+    commit: statement('commit'),
+    rollback: async () => {
+      if (connection.inTransaction) await rollback();
+    },
+    savepoint: statement('savepoint job'),
+    release,
+    rollbackToSavepoint: async () => {
+      await rollbackTo();
+      await release();
+    },
+    inTransaction: () => connection.inTransaction,
+  };
 }

@@ -1,21 +1,16 @@
-import { and, eq, lt, or, sql } from 'drizzle-orm';
-import type { Db } from './connection.ts';
-import { locks } from './schema.ts';
+import type { Sql } from './sql.ts';
 
 /** Takes (or renews) a named lock across processes sharing the file. */
-export function acquireLock(db: Db, name: string, owner: string, now: number, ttlMs: number): boolean {
-  db.insert(locks).values({ name, owner, expiresAt: now + ttlMs }).onConflictDoNothing().run();
-  const taken = db
-    .update(locks)
-    .set({ owner, expiresAt: now + ttlMs })
-    .where(and(eq(locks.name, name), or(eq(locks.owner, owner), lt(locks.expiresAt, now))))
-    .run();
-  return taken.changes === 1;
+export async function acquireLock(q: Sql, name: string, owner: string, now: number, ttlMs: number): Promise<boolean> {
+  const params = { name, owner, now, expiresAt: now + ttlMs };
+  await q.run('insert into locks (name, owner, expires_at) values (@name, @owner, @expiresAt) on conflict do nothing', params);
+  const taken = await q.run(
+    'update locks set owner = @owner, expires_at = @expiresAt where name = @name and (owner = @owner or expires_at < @now)',
+    params,
+  );
+  return taken === 1;
 }
 
-export function releaseLock(db: Db, name: string, owner: string): void {
-  db.update(locks)
-    .set({ expiresAt: sql`0` })
-    .where(and(eq(locks.name, name), eq(locks.owner, owner)))
-    .run();
+export async function releaseLock(q: Sql, name: string, owner: string): Promise<void> {
+  await q.run('update locks set expires_at = 0 where name = @name and owner = @owner', { name, owner });
 }

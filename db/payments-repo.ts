@@ -1,7 +1,7 @@
-import { and, desc, eq, getTableColumns, isNotNull, isNull, gte, lt, lte, or, sql, type SQL } from 'drizzle-orm';
-import type { Db } from './connection.ts';
-import { prepared, selectList } from './prepared.ts';
+import { getTableColumns } from 'drizzle-orm';
 import { paymentTransitions, payments } from './schema.ts';
+import { selectList } from './select-list.ts';
+import { jsonList, type Sql } from './sql.ts';
 
 export type PaymentRow = typeof payments.$inferSelect;
 export type NewPaymentRow = typeof payments.$inferInsert;
@@ -41,30 +41,27 @@ const COLUMNS = Object.keys(TABLE_COLUMNS) as Array<keyof NewPaymentRow>;
 /** A plain insert names every column, so the schema's defaults are filled in here. */
 const valueOf = (row: NewPaymentRow, column: keyof NewPaymentRow) => row[column] ?? TABLE_COLUMNS[column].default ?? null;
 
-export function insertPayment(db: Db, row: NewPaymentRow, initial: Transition): void {
-  prepared(db, 'insertPayment', () =>
-    db.$client.prepare(
-      `insert into payments (${COLUMNS.map((c) => `"${TABLE_COLUMNS[c].name}"`).join(', ')})
-        values (${COLUMNS.map((c) => `@${c}`).join(', ')})`,
-    ),
-  ).run(Object.fromEntries(COLUMNS.map((c) => [c, valueOf(row, c)])));
-  appendTransition(db, row.id, initial);
+const INSERT_PAYMENT = `insert into payments (${COLUMNS.map((c) => `"${TABLE_COLUMNS[c].name}"`).join(', ')})
+  values (${COLUMNS.map((c) => `@${c}`).join(', ')})`;
+
+export async function insertPayment(q: Sql, row: NewPaymentRow, initial: Transition): Promise<void> {
+  await q.run(INSERT_PAYMENT, Object.fromEntries(COLUMNS.map((c) => [c, valueOf(row, c)])));
+  await appendTransition(q, row.id, initial);
 }
 
-export function findPayment(db: Db, id: string): PaymentRow | undefined {
-  return prepared(db, 'findPayment', () => db.$client.prepare(`select ${selectList(payments)} from payments where id = ?`)).get(
-    id,
-  ) as PaymentRow | undefined;
+const FIND_PAYMENT = `select ${selectList(payments)} from payments where id = @id`;
+
+export function findPayment(q: Sql, id: string): Promise<PaymentRow | undefined> {
+  return q.get<PaymentRow>(FIND_PAYMENT, { id });
 }
 
 const ORDER_COLUMNS = ['id', 'customerId', 'amount', 'currency', 'items', 'orderName', 'billingKey', 'state'] as const;
 /** What the payment's steps need to do their work: the order, without the snapshot. */
 export type PaymentOrder = Pick<PaymentRow, (typeof ORDER_COLUMNS)[number]>;
+const FIND_ORDER = `select ${selectList(payments, ORDER_COLUMNS)} from payments where id = @id`;
 
-export function findPaymentOrder(db: Db, id: string): PaymentOrder | undefined {
-  return prepared(db, 'findPaymentOrder', () =>
-    db.$client.prepare(`select ${selectList(payments, ORDER_COLUMNS)} from payments where id = ?`),
-  ).get(id) as PaymentOrder | undefined;
+export function findPaymentOrder(q: Sql, id: string): Promise<PaymentOrder | undefined> {
+  return q.get<PaymentOrder>(FIND_ORDER, { id });
 }
 
 const VIEW_COLUMNS = [
@@ -85,17 +82,16 @@ const VIEW_COLUMNS = [
 ] as const;
 /** What the payment resource shows: the row without its snapshot and bookkeeping. */
 export type PaymentViewRow = Pick<PaymentRow, (typeof VIEW_COLUMNS)[number]>;
+const FIND_VIEW = `select ${selectList(payments, VIEW_COLUMNS)} from payments where id = @id`;
 
-export function findPaymentView(db: Db, id: string): PaymentViewRow | undefined {
-  return prepared(db, 'findPaymentView', () =>
-    db.$client.prepare(`select ${selectList(payments, VIEW_COLUMNS)} from payments where id = ?`),
-  ).get(id) as PaymentViewRow | undefined;
+export function findPaymentView(q: Sql, id: string): Promise<PaymentViewRow | undefined> {
+  return q.get<PaymentViewRow>(FIND_VIEW, { id });
 }
 
-export function findPaymentByIdempotencyKey(db: Db, key: string): PaymentRow | undefined {
-  return prepared(db, 'findPaymentByKey', () =>
-    db.$client.prepare(`select ${selectList(payments)} from payments where idempotency_key = ?`),
-  ).get(key) as PaymentRow | undefined;
+const FIND_BY_KEY = `select ${selectList(payments)} from payments where idempotency_key = @key`;
+
+export function findPaymentByIdempotencyKey(q: Sql, key: string): Promise<PaymentRow | undefined> {
+  return q.get<PaymentRow>(FIND_BY_KEY, { key });
 }
 
 export class LeaseLost extends Error {
@@ -109,26 +105,23 @@ export class LeaseLost extends Error {
  * still be leased to `owner`. A process paused past its lease while another took the
  * payment over must not reserve, release or fulfil behind the new owner's back.
  */
-export function requireLease(db: Db, paymentId: string, owner: string): void {
-  const leaseOwner = prepared(db, 'leaseOwner', () =>
-    db.$client.prepare('select lease_owner from payments where id = ?').pluck(),
-  ).get(paymentId);
-  if (leaseOwner !== owner) throw new LeaseLost(`lease of ${paymentId} is not held by ${owner}`);
+export async function requireLease(q: Sql, paymentId: string, owner: string): Promise<void> {
+  const row = await q.get<{ leaseOwner: string | null }>('select lease_owner as "leaseOwner" from payments where id = @id', { id: paymentId });
+  if (row?.leaseOwner !== owner) throw new LeaseLost(`lease of ${paymentId} is not held by ${owner}`);
 }
+
+const WRITE_SNAPSHOT = `update payments set state = @state, status = @status, failure_code = @failureCode,
+  cancelled_amount = @cancelledAmount, snapshot = @snapshot, machine_version = @machineVersion,
+  updated_at = @updatedAt, active = @active,
+  due_at = case when @keepDueAt = 1 then due_at else @dueAt end
+  where id = @id and lease_owner = @owner`;
 
 /**
  * Writes a snapshot, fenced by the lease: a process that lost its lease (paused past
  * the expiry while another took over) must not overwrite the new owner's state.
  */
-export function writeSnapshot(db: Db, write: SnapshotWrite, owner: string): void {
-  const update = prepared(db, 'writeSnapshot', () =>
-    db.$client.prepare(`update payments set state = @state, status = @status, failure_code = @failureCode,
-      cancelled_amount = @cancelledAmount, snapshot = @snapshot, machine_version = @machineVersion,
-      updated_at = @updatedAt, active = @active,
-      due_at = case when @keepDueAt = 1 then due_at else @dueAt end
-      where id = @id and lease_owner = @owner`),
-  );
-  const result = update.run({
+export async function writeSnapshot(q: Sql, write: SnapshotWrite, owner: string): Promise<void> {
+  const changed = await q.run(WRITE_SNAPSHOT, {
     id: write.paymentId,
     owner,
     state: write.state,
@@ -142,17 +135,16 @@ export function writeSnapshot(db: Db, write: SnapshotWrite, owner: string): void
     keepDueAt: write.dueAt === undefined ? 1 : 0,
     dueAt: write.dueAt ?? null,
   });
-  if (result.changes === 0) throw new LeaseLost(`lease of ${write.paymentId} is not held by ${owner}`);
-  for (const transition of write.transitions) appendTransition(db, write.paymentId, transition);
+  if (changed === 0) throw new LeaseLost(`lease of ${write.paymentId} is not held by ${owner}`);
+  for (const transition of write.transitions) await appendTransition(q, write.paymentId, transition);
 }
 
-function appendTransition(db: Db, paymentId: string, t: Transition): void {
-  const insert = prepared(db, 'appendTransition', () =>
-    db.$client.prepare(`insert into payment_transitions (payment_id, seq, type, reason, from_state, to_state, at, detail)
-      select @paymentId, coalesce(max(seq), 0) + 1, @type, @reason, @from, @to, @at, @detail
-      from payment_transitions where payment_id = @paymentId`),
-  );
-  insert.run({
+const APPEND_TRANSITION = `insert into payment_transitions (payment_id, seq, type, reason, from_state, to_state, at, detail)
+  select @paymentId, coalesce(max(seq), 0) + 1, @type, @reason, @from, @to, @at, @detail
+  from payment_transitions where payment_id = @paymentId`;
+
+async function appendTransition(q: Sql, paymentId: string, t: Transition): Promise<void> {
+  await q.run(APPEND_TRANSITION, {
     paymentId,
     type: t.type,
     reason: t.reason ?? t.type,
@@ -163,51 +155,52 @@ function appendTransition(db: Db, paymentId: string, t: Transition): void {
   });
 }
 
-export function listTransitions(db: Db, paymentId: string): TransitionRow[] {
-  return db
-    .select()
-    .from(paymentTransitions)
-    .where(eq(paymentTransitions.paymentId, paymentId))
-    .orderBy(paymentTransitions.seq)
-    .all();
+export function listTransitions(q: Sql, paymentId: string): Promise<TransitionRow[]> {
+  return q.all<TransitionRow>(`select ${selectList(paymentTransitions)} from payment_transitions where payment_id = @paymentId order by seq`, {
+    paymentId,
+  });
 }
 
 /**
  * Records that charge attempt `attempt` is about to reach the PG. False when it was
  * recorded before: the call may already have happened, so the caller must not repeat it.
  */
-export function markChargeStarted(db: Db, paymentId: string, attempt: number): boolean {
-  const update = prepared(db, 'markChargeStarted', () =>
-    db.$client.prepare('update payments set charges_started = @attempt where id = @id and charges_started < @attempt'),
-  );
-  return update.run({ id: paymentId, attempt }).changes === 1;
+export async function markChargeStarted(q: Sql, paymentId: string, attempt: number): Promise<boolean> {
+  const changed = await q.run('update payments set charges_started = @attempt where id = @id and charges_started < @attempt', {
+    id: paymentId,
+    attempt,
+  });
+  return changed === 1;
 }
 
 /** Takes the payment's lease when it is free, expired or already ours (rule 8). */
-export function acquireLease(db: Db, paymentId: string, owner: string, now: number, ttlMs: number): boolean {
-  const update = prepared(db, 'acquireLease', () =>
-    db.$client.prepare(`update payments set lease_owner = @owner, lease_expires_at = @expiresAt
-      where id = @id and (lease_owner is null or lease_owner = @owner or lease_expires_at < @now)`),
+export async function acquireLease(q: Sql, paymentId: string, owner: string, now: number, ttlMs: number): Promise<boolean> {
+  const changed = await q.run(
+    `update payments set lease_owner = @owner, lease_expires_at = @expiresAt
+      where id = @id and (lease_owner is null or lease_owner = @owner or lease_expires_at < @now)`,
+    { id: paymentId, owner, now, expiresAt: now + ttlMs },
   );
-  return update.run({ id: paymentId, owner, now, expiresAt: now + ttlMs }).changes === 1;
+  return changed === 1;
 }
 
-export function releaseLease(db: Db, paymentId: string, owner: string): void {
-  prepared(db, 'releaseLease', () =>
-    db.$client.prepare(`update payments set lease_owner = null, lease_expires_at = null where id = @id and lease_owner = @owner`),
-  ).run({ id: paymentId, owner });
+export async function releaseLease(q: Sql, paymentId: string, owner: string): Promise<void> {
+  await q.run('update payments set lease_owner = null, lease_expires_at = null where id = @id and lease_owner = @owner', {
+    id: paymentId,
+    owner,
+  });
 }
 
 /**
  * Extends this process's leases of the payments it runs. Only those: a lease it failed to
  * release (a write refused) must expire, so another process can take the payment.
  */
-export function renewLeases(db: Db, owner: string, paymentIds: string[], now: number, ttlMs: number): number {
-  if (paymentIds.length === 0) return 0;
-  return prepared(db, 'renewLeases', () =>
-    db.$client.prepare(`update payments set lease_expires_at = @expiresAt
-      where lease_owner = @owner and id in (select value from json_each(@ids))`),
-  ).run({ owner, expiresAt: now + ttlMs, ids: JSON.stringify(paymentIds) }).changes;
+export function renewLeases(q: Sql, owner: string, paymentIds: string[], now: number, ttlMs: number): Promise<number> {
+  if (paymentIds.length === 0) return Promise.resolve(0);
+  return q.run(`update payments set lease_expires_at = @expiresAt where lease_owner = @owner and id in ${jsonList(q, 'ids')}`, {
+    owner,
+    expiresAt: now + ttlMs,
+    ids: JSON.stringify(paymentIds),
+  });
 }
 
 export interface ListFilter {
@@ -222,39 +215,36 @@ export interface ListFilter {
 }
 
 /** Newest first; `before` is the last row of the previous page. */
-export function listPayments(db: Db, filter: ListFilter): PaymentRow[] {
-  const conditions: SQL[] = [];
-  if (filter.customerId) conditions.push(eq(payments.customerId, filter.customerId));
-  if (filter.status) conditions.push(eq(payments.status, filter.status));
-  if (filter.partnerId) conditions.push(eq(payments.partnerId, filter.partnerId));
-  if (filter.from !== undefined) conditions.push(gte(payments.createdAt, filter.from));
-  if (filter.to !== undefined) conditions.push(lt(payments.createdAt, filter.to));
-  if (filter.before) {
-    const { createdAt, id } = filter.before;
-    conditions.push(
-      or(lt(payments.createdAt, createdAt), and(eq(payments.createdAt, createdAt), lt(payments.id, id))) as SQL,
-    );
-  }
-  return db
-    .select()
-    .from(payments)
-    .where(and(...conditions))
-    .orderBy(desc(payments.createdAt), desc(payments.id))
-    .limit(filter.limit)
-    .all();
+export function listPayments(q: Sql, filter: ListFilter): Promise<PaymentRow[]> {
+  const conditions = ['1 = 1'];
+  if (filter.customerId) conditions.push('customer_id = @customerId');
+  if (filter.status) conditions.push('status = @status');
+  if (filter.partnerId) conditions.push('partner_id = @partnerId');
+  if (filter.from !== undefined) conditions.push('created_at >= @from');
+  if (filter.to !== undefined) conditions.push('created_at < @to');
+  if (filter.before) conditions.push('(created_at < @beforeAt or (created_at = @beforeAt and id < @beforeId))');
+  return q.all<PaymentRow>(
+    `select ${selectList(payments)} from payments where ${conditions.join(' and ')}
+      order by created_at desc, id desc limit @limit`,
+    {
+      customerId: filter.customerId,
+      status: filter.status,
+      partnerId: filter.partnerId,
+      from: filter.from,
+      to: filter.to,
+      beforeAt: filter.before?.createdAt,
+      beforeId: filter.before?.id,
+      limit: filter.limit,
+    },
+  );
 }
 
-export function countByStatus(db: Db): Array<{ status: string; count: number }> {
-  return db
-    .select({ status: payments.status, count: sql<number>`count(*)` })
-    .from(payments)
-    .groupBy(payments.status)
-    .all();
+export function countByStatus(q: Sql): Promise<Array<{ status: string; count: number }>> {
+  return q.all('select status, count(*) as count from payments group by status');
 }
 
 /** The payment's lease is free, expired, or `owner`'s own (a previous incarnation's). */
-const leaseAvailable = (owner: string, now: number) =>
-  or(isNull(payments.leaseOwner), eq(payments.leaseOwner, owner), lt(payments.leaseExpiresAt, now)) as SQL;
+const LEASE_AVAILABLE = '(lease_owner is null or lease_owner = @owner or lease_expires_at < @now)';
 
 /**
  * Payments whose wait is over and that this instance may take: their lease is available
@@ -262,22 +252,14 @@ const leaseAvailable = (owner: string, now: number) =>
  * another process holds, or only a newer version can read, would otherwise fill every
  * batch and starve the rest.
  */
-export function findDue(db: Db, q: { now: number; owner: string; machineVersion: number; limit: number }): string[] {
-  return db
-    .select({ id: payments.id })
-    .from(payments)
-    .where(
-      and(
-        isNotNull(payments.dueAt),
-        lte(payments.dueAt, q.now),
-        lte(payments.machineVersion, q.machineVersion),
-        leaseAvailable(q.owner, q.now),
-      ),
-    )
-    .orderBy(payments.dueAt)
-    .limit(q.limit)
-    .all()
-    .map((r) => r.id);
+export async function findDue(q: Sql, query: { now: number; owner: string; machineVersion: number; limit: number }): Promise<string[]> {
+  const rows = await q.all<{ id: string }>(
+    `select id from payments
+      where due_at is not null and due_at <= @now and machine_version <= @machineVersion and ${LEASE_AVAILABLE}
+      order by due_at limit @limit`,
+    query,
+  );
+  return rows.map((r) => r.id);
 }
 
 export interface RescueQuery {
@@ -292,18 +274,11 @@ export interface RescueQuery {
  * machine version this one or older) and they are mid-step or their wait is overdue. The oldest
  * change first, so payments stuck longest come first.
  */
-export function findNeedingRescue(db: Db, q: RescueQuery): Array<Pick<PaymentRow, 'id' | 'dueAt' | 'updatedAt'>> {
-  return db
-    .select({ id: payments.id, dueAt: payments.dueAt, updatedAt: payments.updatedAt })
-    .from(payments)
-    .where(
-      and(
-        lte(payments.machineVersion, q.machineVersion),
-        leaseAvailable(q.owner, q.now),
-        or(eq(payments.active, 1), lte(payments.dueAt, q.now)),
-      ),
-    )
-    .orderBy(payments.updatedAt)
-    .limit(q.limit)
-    .all();
+export function findNeedingRescue(q: Sql, query: RescueQuery): Promise<Array<Pick<PaymentRow, 'id' | 'dueAt' | 'updatedAt'>>> {
+  return q.all(
+    `select id, due_at as "dueAt", updated_at as "updatedAt" from payments
+      where machine_version <= @machineVersion and ${LEASE_AVAILABLE} and (active = 1 or due_at <= @now)
+      order by updated_at limit @limit`,
+    { ...query },
+  );
 }

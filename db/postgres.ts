@@ -1,10 +1,18 @@
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
+import { drizzle } from 'drizzle-orm/node-postgres';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
 import pg from 'pg';
+import { assembleDatabase, type Database } from './connection.ts';
+import { createGroupCommit, type Writer } from './group-commit.ts';
+import type { Params, Sql } from './sql.ts';
 
 const migrationsFolder = join(dirname(fileURLToPath(import.meta.url)), 'migrations-pg');
+
+const shippedMigrations = (
+  JSON.parse(readFileSync(join(migrationsFolder, 'meta', '_journal.json'), 'utf8')) as { entries: unknown[] }
+).entries.length;
 
 /** OIDs of the types PostgreSQL sends as text that are plain numbers here (rule 1: integer money and epoch ms). */
 const INT8 = 20;
@@ -19,11 +27,6 @@ const types = {
     oid === INT8 || oid === NUMERIC ? Number : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
 };
 
-export interface PostgresConnection {
-  pool: pg.Pool;
-  db: NodePgDatabase;
-}
-
 export interface OpenOptions {
   poolSize?: number;
   /** Told when an idle pooled connection breaks. */
@@ -37,7 +40,7 @@ const MIGRATION_LOCK = 7_261_001;
  * Opens a pool on DATABASE_URL and applies the shipped PostgreSQL migrations (generated
  * by drizzle-kit from db/schema-pg.ts) under an advisory lock.
  */
-export async function openPostgres(url: string, options: OpenOptions = {}): Promise<PostgresConnection> {
+export async function openPostgresPool(url: string, options: OpenOptions = {}): Promise<pg.Pool> {
   const pool = new pg.Pool({ connectionString: url, max: options.poolSize ?? 10, types });
   // An idle client whose server went away (restart, failover) is dropped by the pool and
   // the next query connects again; unhandled, the event would end the process.
@@ -55,5 +58,120 @@ export async function openPostgres(url: string, options: OpenOptions = {}): Prom
     await pool.end();
     throw error;
   }
-  return { pool, db: drizzle(pool) };
+  return pool;
+}
+
+interface Positional {
+  text: string;
+  names: string[];
+}
+
+/** `@name` → `$n` (the same name, the same number); string literals are left alone. */
+function toPositional(text: string): Positional {
+  const names: string[] = [];
+  const converted = text.replace(/'(?:[^']|'')*'|@([A-Za-z_][A-Za-z0-9_]*)/g, (match, name: string | undefined) => {
+    if (name === undefined) return match;
+    const index = names.includes(name) ? names.indexOf(name) : names.push(name) - 1;
+    return `$${index + 1}`;
+  });
+  return { text: converted, names };
+}
+
+type Queryable = Pick<pg.PoolClient, 'query'>;
+
+/** PostgreSQL behind the Sql interface; `target()` is the pool for reads, the batch's client for a write. */
+export function postgresSql(target: () => Queryable): Sql {
+  const statements = new Map<string, Positional>();
+  const query = async <T>(text: string, params: Params = {}) => {
+    let positional = statements.get(text);
+    if (positional === undefined) {
+      positional = toPositional(text);
+      statements.set(text, positional);
+    }
+    const values = positional.names.map((name) => {
+      // As better-sqlite3 does: a misspelt name must not quietly become NULL.
+      if (!(name in params)) throw new Error(`missing named parameter "${name}"`);
+      return params[name] ?? null;
+    });
+    return target().query(positional.text, values) as unknown as Promise<pg.QueryResult<T & pg.QueryResultRow>>;
+  };
+  return {
+    dialect: 'postgres',
+    all: async <T>(text: string, params?: Params) => (await query<T>(text, params)).rows as T[],
+    get: async <T>(text: string, params?: Params) => (await query<T>(text, params)).rows[0] as T | undefined,
+    run: async (text: string, params?: Params) => (await query(text, params)).rowCount ?? 0,
+  };
+}
+
+/**
+ * The PostgreSQL writer: a pooled connection for the length of a batch. Committed with
+ * synchronous_commit on (the cluster's default, which the service does not lower), so a
+ * resolved job is on disk, as with SQLite's synchronous=FULL.
+ */
+export function postgresWriter(pool: pg.Pool): Writer {
+  let client: pg.PoolClient | undefined;
+  let open = false;
+  const current = (): pg.PoolClient => {
+    if (!client) throw new Error('no write transaction is open');
+    return client;
+  };
+  // A statement that fails inside a savepoint leaves the transaction usable once rolled back
+  // to it; if that fails too (a broken connection), the whole batch fails.
+  const statement = (text: string) => async () => {
+    await current().query(text);
+  };
+  // A checked-out client whose connection breaks also emits 'error'; its query rejects
+  // with the same error, which fails the batch. Unhandled, the event would end the process.
+  const onBroken = () => {
+    open = false;
+  };
+  const finish = (text: 'commit' | 'rollback') => async () => {
+    const held = client;
+    client = undefined;
+    open = false;
+    if (!held) return;
+    try {
+      const result = await held.query(text);
+      // COMMIT of a transaction the server had aborted answers ROLLBACK, not an error.
+      if (text === 'commit' && result.command !== 'COMMIT') throw new Error(`the batch was rolled back by the server (${result.command})`);
+    } catch (error) {
+      // Destroyed, not pooled; the listener stays, as the broken client may still emit 'error'.
+      held.release(error as Error);
+      throw error;
+    }
+    held.off('error', onBroken);
+    held.release();
+  };
+  return {
+    sql: postgresSql(current),
+    async begin() {
+      client = await pool.connect();
+      client.on('error', onBroken);
+      open = true;
+      await statement('begin')();
+    },
+    commit: finish('commit'),
+    rollback: finish('rollback'),
+    savepoint: statement('savepoint job'),
+    release: statement('release savepoint job'),
+    rollbackToSavepoint: async () => {
+      await statement('rollback to savepoint job')();
+      await statement('release savepoint job')();
+    },
+    inTransaction: () => open,
+  };
+}
+
+/** The service's database on PostgreSQL: reads from the pool, writes through one group commit. */
+export async function openPostgres(url: string, options: OpenOptions = {}): Promise<Database & { pool: pg.Pool }> {
+  const pool = await openPostgresPool(url, options);
+  const database = assembleDatabase({
+    dialect: 'postgres',
+    read: postgresSql(() => pool),
+    commit: createGroupCommit(postgresWriter(pool)),
+    migrationsTable: 'drizzle.__drizzle_migrations',
+    shippedMigrations,
+    closeConnections: () => pool.end(),
+  });
+  return { ...database, pool };
 }

@@ -1,67 +1,49 @@
-import { and, eq, sql } from 'drizzle-orm';
-import type { Connection } from './connection.ts';
-import { prepared } from './prepared.ts';
-import { products, stockReservations } from './schema.ts';
+import type { Sql } from './sql.ts';
 
 export interface ItemQuantity {
   productId: string;
   quantity: number;
 }
 
-class OutOfStock extends Error {}
+const HELD_BEFORE = 'select 1 as held from stock_reservations where payment_id = @paymentId limit 1';
+/** Conditional, in one statement: correct however many writers decrement the product at once. */
+const TAKE_STOCK = 'update products set stock = stock - @quantity where id = @productId and stock >= @quantity';
+const GIVE_BACK_STOCK = 'update products set stock = stock + @quantity where id = @productId';
+const INSERT_RESERVATION = `insert into stock_reservations (payment_id, product_id, quantity, status, created_at)
+  values (@paymentId, @productId, @quantity, 'reserved', @now)`;
+const DELETE_RESERVATION = 'delete from stock_reservations where payment_id = @paymentId and product_id = @productId';
 
 /**
  * Reserves every item or none (rule 2): one conditional decrement per product plus a
- * reservation row keyed by (payment, product), in one savepoint. Running it again for
- * the same payment finds its rows and changes nothing (rule 3).
+ * reservation row keyed by (payment, product). A product short of stock gives back, in
+ * the caller's transaction, what this call already took: the caller's job is atomic but
+ * must not fail for want of stock, so there is nothing to roll back to. Running it again
+ * for the same payment finds its rows and changes nothing (rule 3).
  */
-export function reserveStock(
-  { sqlite, db }: Connection,
-  paymentId: string,
-  items: ItemQuantity[],
-  now: number,
-): 'reserved' | 'out_of_stock' {
-  const heldBefore = prepared(db, 'countReservations', () =>
-    db.$client.prepare('select exists(select 1 from stock_reservations where payment_id = ?) as held').pluck(),
-  );
-  if (heldBefore.get(paymentId) === 1) return 'reserved';
-  const take = prepared(db, 'takeStock', () =>
-    db.$client.prepare('update products set stock = stock - @quantity where id = @productId and stock >= @quantity'),
-  );
-  const hold = prepared(db, 'insertReservation', () =>
-    db.$client.prepare(`insert into stock_reservations (payment_id, product_id, quantity, status, created_at)
-      values (@paymentId, @productId, @quantity, 'reserved', @now)`),
-  );
-  try {
-    sqlite.transaction(() => {
-      for (const { productId, quantity } of items) {
-        if (take.run({ productId, quantity }).changes === 0) throw new OutOfStock();
-        hold.run({ paymentId, productId, quantity, now });
+export async function reserveStock(q: Sql, paymentId: string, items: ItemQuantity[], now: number): Promise<'reserved' | 'out_of_stock'> {
+  if ((await q.get(HELD_BEFORE, { paymentId })) !== undefined) return 'reserved';
+  const taken: ItemQuantity[] = [];
+  for (const { productId, quantity } of items) {
+    if ((await q.run(TAKE_STOCK, { productId, quantity })) === 0) {
+      for (const item of taken) {
+        await q.run(GIVE_BACK_STOCK, { productId: item.productId, quantity: item.quantity });
+        await q.run(DELETE_RESERVATION, { paymentId, productId: item.productId });
       }
-    })();
-    return 'reserved';
-  } catch (error) {
-    if (error instanceof OutOfStock) return 'out_of_stock';
-    throw error;
+      return 'out_of_stock';
+    }
+    await q.run(INSERT_RESERVATION, { paymentId, productId, quantity, now });
+    taken.push({ productId, quantity });
   }
+  return 'reserved';
 }
 
+/** Marks the payment's held reservations released, in one statement: two releases never both see one held. */
+const RELEASE_RESERVATIONS = `update stock_reservations set status = 'released', released_at = @now
+  where payment_id = @paymentId and status = 'reserved' returning product_id as "productId", quantity`;
+
 /** Returns the payment's reserved stock; a released reservation is never released twice. */
-export function releaseStock({ db }: Connection, paymentId: string, now: number): number {
-  const held = db
-    .select()
-    .from(stockReservations)
-    .where(and(eq(stockReservations.paymentId, paymentId), eq(stockReservations.status, 'reserved')))
-    .all();
-  for (const reservation of held) {
-    db.update(stockReservations)
-      .set({ status: 'released', releasedAt: now })
-      .where(and(eq(stockReservations.paymentId, paymentId), eq(stockReservations.productId, reservation.productId)))
-      .run();
-    db.update(products)
-      .set({ stock: sql`${products.stock} + ${reservation.quantity}` })
-      .where(eq(products.id, reservation.productId))
-      .run();
-  }
-  return held.length;
+export async function releaseStock(q: Sql, paymentId: string, now: number): Promise<number> {
+  const released = await q.all<ItemQuantity>(RELEASE_RESERVATIONS, { paymentId, now });
+  for (const { productId, quantity } of released) await q.run(GIVE_BACK_STOCK, { productId, quantity });
+  return released.length;
 }

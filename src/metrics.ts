@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { Db } from '../db/connection.ts';
 import { countByStatus } from '../db/payments-repo.ts';
+import type { Sql } from '../db/sql.ts';
 import { PUBLIC_STATUSES } from '../machines/payment-status.ts';
 import type { OpsStore } from './ops-store.ts';
 import type { SlotOutcome } from './pg/call-slots.ts';
@@ -14,9 +14,9 @@ export interface Metrics {
 
 /**
  * One registry per service instance, so tests can run several side by side.
- * `pgQueued`: how many PG calls wait for a connection right now.
+ * `read`: committed reads (`Database.read`). `pgQueued`: how many PG calls wait for a connection right now.
  */
-export function createMetrics(db: Db, ops: OpsStore, pgQueued: () => number): Metrics {
+export function createMetrics(read: Sql, ops: OpsStore, pgQueued: () => number): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
 
@@ -25,8 +25,8 @@ export function createMetrics(db: Db, ops: OpsStore, pgQueued: () => number): Me
     help: 'Payments by public status (from the database)',
     labelNames: ['status'],
     registers: [registry],
-    collect() {
-      const counts = new Map(countByStatus(db).map((r) => [r.status, r.count]));
+    async collect() {
+      const counts = new Map((await countByStatus(read)).map((r) => [r.status, r.count]));
       for (const status of PUBLIC_STATUSES) this.set({ status }, counts.get(status) ?? 0);
     },
   });

@@ -1,7 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { openDatabase } from '../db/connection.ts';
-import { createGroupCommit } from '../db/group-commit.ts';
 import { paymentMachine } from '../machines/payment.machine.ts';
 import type { Config } from './config.ts';
 import { startAlertRelay } from './alerts/alert-relay.ts';
@@ -58,12 +57,11 @@ export interface RunningService {
 /** The composition root: every dependency is built and wired here, once. */
 export async function startService(config: Config, logger: Logger): Promise<RunningService> {
   const clock = Date.now;
-  const conn = openDatabase(config.DATABASE_PATH, config.SQLITE_SYNCHRONOUS, config.SQLITE_BUSY_TIMEOUT_MS);
-  const commit = createGroupCommit(conn.sqlite);
+  const db = openDatabase(config.DATABASE_PATH, config.SQLITE_SYNCHRONOUS, config.SQLITE_BUSY_TIMEOUT_MS);
   const ops = createOpsStore();
   // The gauge reads the PG client's queue when scraped, long after both exist.
-  const metrics = createMetrics(conn.db, ops, () => pg.queued);
-  const onAuthFailure = createPgAuthAlarm({ db: conn.db, commit, clock, logger, quietMs: PG_AUTH_ALERT_QUIET_MS });
+  const metrics = createMetrics(db.read, ops, () => pg.queued);
+  const onAuthFailure = createPgAuthAlarm({ db, clock, logger, quietMs: PG_AUTH_ALERT_QUIET_MS });
   const pg = createPgClient({
     baseUrl: config.PG_BASE_URL,
     secret: config.PG_SECRET,
@@ -86,12 +84,11 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
   const inspector = relay
     ? createPaymentInspector({ url: relay.publishUrl, paymentIds: config.INSPECT_PAYMENTS, sampleRate: config.INSPECT_SAMPLE })
     : undefined;
-  const orders = new OrderCache(conn.db);
-  const machine = paymentMachine.provide({ actors: createPaymentActors({ conn, commit, pg, clock, logger, owner, orders }) });
+  const orders = new OrderCache(db.read);
+  const machine = paymentMachine.provide({ actors: createPaymentActors({ db, pg, clock, logger, owner, orders }) });
   const host = new PaymentHost({
-    conn,
+    db,
     orders,
-    commit,
     machine,
     clock,
     logger,
@@ -99,16 +96,16 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     owner,
     leaseTtlMs: config.LEASE_TTL_MS,
     readSnapshot: createSnapshotReader(retry),
-    onTransitions: (db, write) => {
-      recordTransitionEffects(db, write);
-      recordStatusEvents(db, write);
+    onTransitions: async (tx, write) => {
+      await recordTransitionEffects(tx, write);
+      await recordStatusEvents(tx, write);
     },
     onCreated: recordCreatedEvent,
     inspectorFor: inspector?.inspectorFor,
   });
-  const createPayment = createPaymentService({ conn, host, retry, clock });
+  const createPayment = createPaymentService({ db, host, retry, clock });
   const reconciler = createReconciler({
-    db: conn.db,
+    db,
     host,
     clock,
     owner,
@@ -121,9 +118,9 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
   const leaseRenewal = setInterval(() => {
     host.renewLeases().catch((error: unknown) => logger.error({ err: error }, 'lease renewal failed'));
   }, Math.max(1, Math.floor(config.LEASE_TTL_MS / 3)));
-  const scheduler = startScheduler({ db: conn.db, host, clock, owner, intervalMs: config.SCHEDULER_INTERVAL_MS, logger });
+  const scheduler = startScheduler({ db, host, clock, owner, intervalMs: config.SCHEDULER_INTERVAL_MS, logger });
   const alertRelay = startAlertRelay({
-    db: conn.db,
+    db,
     webhookUrl: config.ALERT_WEBHOOK_URL,
     clock,
     pollMs: config.ALERT_POLL_MS,
@@ -131,8 +128,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
   });
   const inbox = createInbox(createPayment);
   const failedEvents = createFailedEventActions({
-    db: conn.db,
-    commit,
+    db,
     host,
     clock,
     reprocessInbound: async (payload) => {
@@ -140,8 +136,8 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     },
   });
   const webhookRelay = startWebhookRelay({
-    db: conn.db,
-    commit,
+    db,
+    busyTimeoutMs: config.SQLITE_BUSY_TIMEOUT_MS,
     clock,
     logger,
     owner,
@@ -150,9 +146,9 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     pollMs: config.WEBHOOK_POLL_MS,
   });
   const settlementRunner = createSettlementRunner({
-    conn,
+    db,
     machine: settlementMachine.provide({
-      actors: createSettlementSteps({ conn, pg, clock, timeZone: config.SETTLEMENT_TIME_ZONE, logger, owner }),
+      actors: createSettlementSteps({ db, pg, clock, timeZone: config.SETTLEMENT_TIME_ZONE, logger, owner }),
     }),
     retry: { baseMs: config.RETRY_BASE_MS, capMs: config.RETRY_CAP_MS, urgentAfter: SETTLEMENT_URGENT_AFTER },
     clock,
@@ -161,8 +157,8 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     leaseTtlMs: config.LEASE_TTL_MS,
     pollMs: config.SETTLEMENT_POLL_MS,
   });
-  const settlementSchedule = startSettlementSchedule({
-    db: conn.db,
+  const settlementSchedule = await startSettlementSchedule({
+    db,
     runner: settlementRunner,
     cron: config.SETTLEMENT_CRON,
     timeZone: config.SETTLEMENT_TIME_ZONE,
@@ -174,10 +170,9 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     ? await startAmqpBridge({
         url: config.AMQP_URL,
         names,
-        publisher: createAmqpPublisher({ db: conn.db, commit, clock, logger, owner, exchange: names.exchange }),
+        publisher: createAmqpPublisher({ db, clock, logger, owner, exchange: names.exchange }),
         consumer: createAmqpConsumer({
-          db: conn.db,
-          commit,
+          db,
           clock,
           logger,
           inbox,
@@ -191,12 +186,11 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     : undefined;
   const streams = { payments: createEventStreams(config.SSE_MAX_STREAMS), figures: createEventStreams(FIGURE_STREAMS) };
   const app = createApp({
-    conn,
-    commit,
+    db,
     host,
     pg,
     createPayment,
-    cancelPayment: createCancelService({ conn, host }),
+    cancelPayment: createCancelService({ db, host }),
     reconciler,
     failedEvents,
     inbox,
@@ -221,7 +215,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
 
   // A crashed process's payments do not wait for STUCK_AFTER_MS: those whose lease is
   // free, expired or our previous incarnation's resume now (while requests are served).
-  const recovered = reconciler.runPass();
+  const recovered = await reconciler.runPass();
   if (recovered.resumed > 0) logger.info(recovered, 'resumed unfinished payments at start-up');
   reconciler.start();
 
@@ -230,9 +224,9 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     inspectorUrl: relay?.pageUrl,
     host,
     async stop() {
-      scheduler.stop();
-      reconciler.stop();
-      settlementSchedule.stop();
+      await scheduler.stop();
+      await reconciler.stop();
+      await settlementSchedule.stop();
       clearInterval(leaseRenewal);
       await alertRelay.stop();
       await webhookRelay.stop();
@@ -251,7 +245,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
       inspector?.stop();
       await relay?.stop();
       await pg.close();
-      conn.sqlite.close();
+      await db.close();
     },
   };
 }

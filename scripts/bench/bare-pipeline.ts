@@ -6,7 +6,6 @@ import { Pool } from 'undici';
 import { getInitialSnapshot } from 'xstate';
 import { openDatabase, type Synchronous } from '../../db/connection.ts';
 import { fulfilOrder } from '../../db/fulfilments-repo.ts';
-import { createGroupCommit } from '../../db/group-commit.ts';
 import {
   findPayment,
   findPaymentByIdempotencyKey,
@@ -18,6 +17,7 @@ import {
   type PaymentOrder,
 } from '../../db/payments-repo.ts';
 import { findProducts, insertProduct } from '../../db/products-repo.ts';
+import type { Sql } from '../../db/sql.ts';
 import { reserveStock } from '../../db/stock-repo.ts';
 import { PAYMENT_MACHINE_VERSION, paymentMachine, type PaymentContext, type PaymentEmitted } from '../../machines/payment.machine.ts';
 import type { PublicStatus } from '../../machines/payment-status.ts';
@@ -60,9 +60,7 @@ const env = (name: string, fallback?: string): string => {
   return value;
 };
 
-const conn = openDatabase(env('DATABASE_PATH'), env('SQLITE_SYNCHRONOUS', 'FULL') as Synchronous);
-const { db } = conn;
-const commit = createGroupCommit(conn.sqlite);
+const db = openDatabase(env('DATABASE_PATH'), env('SQLITE_SYNCHRONOUS', 'FULL') as Synchronous);
 const pg = new Pool(env('PG_BASE_URL'), { connections: 256, pipelining: 1 });
 const pgSecret = env('PG_SECRET');
 const storeId = env('PG_STORE_ID', 'store-paystate-local');
@@ -91,7 +89,7 @@ function snapshotJson(row: PaymentOrder, state: string): string {
  * changes (the outbox), and the money the PG moved (for settlement).
  */
 function writeState(row: PaymentOrder, state: string, from: string, emitted: PaymentEmitted[] = []): Promise<void> {
-  return commit.run(() => {
+  return db.commit.run(async (tx) => {
     const now = Date.now();
     const status = (STATUS_OF[state] ?? 'processing') as PublicStatus;
     const context = { ...SNAPSHOT_TEMPLATE.context, paymentId: row.id, amount: row.amount, chargeAttempts: 1 } as unknown as PaymentContext;
@@ -108,9 +106,9 @@ function writeState(row: PaymentOrder, state: string, from: string, emitted: Pay
       updatedAt: now,
       transitions: [{ type: `bare.${state}`, reason: `bare.${state}`, from, to: state, at: now, fromStatus: 'processing', status, context, emitted }],
     };
-    writeSnapshot(db, write, OWNER);
-    recordTransitionEffects(db, write);
-    recordStatusEvents(db, write);
+    await writeSnapshot(tx, write, OWNER);
+    await recordTransitionEffects(tx, write);
+    await recordStatusEvents(tx, write);
   });
 }
 
@@ -140,10 +138,10 @@ async function charge(row: PaymentOrder): Promise<boolean> {
 }
 
 /** A step's write, fenced by the lease in its own savepoint, as the service's steps are. */
-const fenced = <T>(paymentId: string, work: () => T): Promise<T> =>
-  commit.run(() => {
-    requireLease(db, paymentId, OWNER);
-    return work();
+const fenced = <T>(paymentId: string, work: (tx: Sql) => Promise<T>): Promise<T> =>
+  db.commit.run(async (tx) => {
+    await requireLease(tx, paymentId, OWNER);
+    return work(tx);
   });
 
 /**
@@ -154,22 +152,22 @@ const fenced = <T>(paymentId: string, work: () => T): Promise<T> =>
 async function drive(row: PaymentOrder): Promise<void> {
   const paymentId = row.id;
   const items = JSON.parse(row.items) as Array<{ productId: string; quantity: number }>;
-  const reserved = await fenced(paymentId, () => reserveStock(conn, paymentId, items, Date.now()));
+  const reserved = await fenced(paymentId, (tx) => reserveStock(tx, paymentId, items, Date.now()));
   if (reserved !== 'reserved') {
     await writeState(row, 'rejected', 'reserving.reservingStock');
     return;
   }
-  await Promise.all([writeState(row, 'charging.calling', 'reserving.reservingStock'), fenced(paymentId, () => markChargeStarted(db, paymentId, 1))]);
+  await Promise.all([writeState(row, 'charging.calling', 'reserving.reservingStock'), fenced(paymentId, (tx) => markChargeStarted(tx, paymentId, 1))]);
   if (!(await charge(row))) {
     await writeState(row, 'failed', 'charging.calling');
     return;
   }
   await Promise.all([
     writeState(row, 'finalizing.fulfilling', 'charging.calling', [{ type: 'money', kind: 'charge', amount: row.amount, at: Date.now() }]),
-    fenced(paymentId, () => fulfilOrder(db, paymentId, row.customerId, row.items, Date.now())),
+    fenced(paymentId, (tx) => fulfilOrder(tx, paymentId, row.customerId, row.items, Date.now())),
   ]);
   await writeState(row, 'completed', 'finalizing.fulfilling');
-  await commit.run(() => releaseLease(db, paymentId, OWNER));
+  await db.commit.run((tx) => releaseLease(tx, paymentId, OWNER));
 }
 
 interface PaymentBody {
@@ -180,9 +178,9 @@ interface PaymentBody {
 
 const router = new Router();
 
-router.post('/v1/products', (ctx) => {
+router.post('/v1/products', async (ctx) => {
   const body = ctx.request.body as { id: string; name: string; price: number; stock: number; partnerId: string };
-  insertProduct(db, { ...body, createdAt: Date.now() });
+  await db.commit.run((tx) => insertProduct(tx, { ...body, createdAt: Date.now() }));
   ctx.status = 201;
   ctx.body = body;
 });
@@ -191,13 +189,13 @@ router.post('/v1/payments', async (ctx) => {
   const key = ctx.get('idempotency-key');
   const body = ctx.request.body as PaymentBody;
   if (!key || !Array.isArray(body?.items) || body.items.length === 0) ctx.throw(400, 'idempotency key and items are required');
-  const existing = findPaymentByIdempotencyKey(db, key);
+  const existing = await findPaymentByIdempotencyKey(db.read, key);
   if (existing) {
     ctx.status = 202;
     ctx.body = toPaymentResource(existing);
     return;
   }
-  const products = new Map(findProducts(db, body.items.map((i) => i.productId)).map((p) => [p.id, p]));
+  const products = new Map((await findProducts(db.read, body.items.map((i) => i.productId))).map((p) => [p.id, p]));
   const priced = body.items.map((i) => ({ ...i, product: products.get(i.productId) }));
   if (priced.some((i) => !i.product)) ctx.throw(422, 'unknown product');
   const first = priced[0]!.product!;
@@ -213,9 +211,9 @@ router.post('/v1/payments', async (ctx) => {
     state: 'reserving.reservingStock',
   };
   const { id } = order;
-  await commit.run(() => {
-    insertPayment(
-      db,
+  await db.commit.run(async (tx) => {
+    await insertPayment(
+      tx,
       {
         ...order,
         idempotencyKey: key,
@@ -234,19 +232,17 @@ router.post('/v1/payments', async (ctx) => {
       },
       { type: 'api.create', from: null, to: 'reserving.reservingStock', at: now },
     );
-    recordCreatedEvent(db, id, now);
+    await recordCreatedEvent(tx, id, now);
   });
   // Started before the answer, as the host starts the actor before the route reads the row back.
   drive(order).catch((error: unknown) => console.error(`payment ${id} failed in the bare pipeline:`, error));
   ctx.status = 202;
-  ctx.body = toPaymentResource(findPayment(db, id)!);
+  ctx.body = toPaymentResource((await findPayment(db.read, id))!);
 });
 
 /** Counts by status and the last update: what the bench needs to compute throughput. */
-router.get('/stats', (ctx) => {
-  ctx.body = conn.sqlite
-    .prepare('select status, count(*) as count, max(updated_at) as lastUpdatedAt from payments group by status')
-    .all();
+router.get('/stats', async (ctx) => {
+  ctx.body = await db.read.all('select status, count(*) as count, max(updated_at) as "lastUpdatedAt" from payments group by status');
 });
 
 const app = new Koa();
@@ -261,11 +257,12 @@ const server = app.listen(0, '127.0.0.1', () => {
 process.once('SIGTERM', () => {
   server.close();
   server.closeAllConnections();
-  void commit
-    .flush()
-    .then(() => pg.close())
-    .finally(() => {
-      conn.sqlite.close();
+  void (async () => {
+    try {
+      await db.close();
+      await pg.close();
+    } finally {
       process.exit(0);
-    });
+    }
+  })();
 });

@@ -1,6 +1,6 @@
 import { request } from 'undici';
 import { backoffMs } from '../../machines/backoff.ts';
-import type { Db } from '../../db/connection.ts';
+import type { Database } from '../../db/connection.ts';
 import {
   claimAlert,
   dueAlerts,
@@ -12,7 +12,7 @@ import type { Logger } from '../logger.ts';
 import { startPollingLoop } from '../polling-loop.ts';
 
 export interface AlertRelayDeps {
-  db: Db;
+  db: Database;
   /** Slack-compatible incoming webhook; without it alerts are logged. */
   webhookUrl: string | undefined;
   clock: () => number;
@@ -49,7 +49,7 @@ export function startAlertRelay({ db, webhookUrl, clock, pollMs, logger }: Alert
     const message = slackMessage(alert);
     if (!webhookUrl) {
       log.error({ alert: message }, 'ALERT (no ALERT_WEBHOOK_URL set)');
-      markAlertDelivered(db, alert.id, clock());
+      await db.commit.run((tx) => markAlertDelivered(tx, alert.id, clock()));
       return;
     }
     try {
@@ -62,19 +62,25 @@ export function startAlertRelay({ db, webhookUrl, clock, pollMs, logger }: Alert
       });
       await response.body.dump();
       if (response.statusCode >= 300) throw new Error(`HTTP ${response.statusCode}`);
-      markAlertDelivered(db, alert.id, clock());
+      await db.commit.run((tx) => markAlertDelivered(tx, alert.id, clock()));
       log.info({ alertId: alert.id, paymentId: alert.paymentId }, 'alert delivered');
     } catch (error) {
       const attempts = alert.attempts + 1;
       const wait = Math.max(pollMs, backoffMs(attempts, String(alert.id), 1_000, 300_000));
-      markAlertFailed(db, alert.id, attempts, clock() + wait, (error as Error).message);
+      await db.commit.run((tx) => markAlertFailed(tx, alert.id, attempts, clock() + wait, (error as Error).message));
       log.warn({ alertId: alert.id, attempts, err: error }, 'alert delivery failed; will retry');
     }
   }
 
   async function pass(): Promise<void> {
     const now = clock();
-    const claimed = dueAlerts(db, now, 50).filter((alert) => claimAlert(db, alert.id, now, CLAIM_MS));
+    const due = await dueAlerts(db.read, now, 50);
+    if (due.length === 0) return;
+    const claimed = await db.commit.run(async (tx) => {
+      const mine: AlertRow[] = [];
+      for (const alert of due) if (await claimAlert(tx, alert.id, now, CLAIM_MS)) mine.push(alert);
+      return mine;
+    });
     await Promise.all(claimed.map(deliver));
   }
 

@@ -1,15 +1,13 @@
 import type { ConfirmChannel, ConsumeMessage, MessagePropertyHeaders, Options } from 'amqplib';
 import { recordFailedInbound } from '../../db/attention-repo.ts';
-import type { Db } from '../../db/connection.ts';
-import type { GroupCommit } from '../../db/group-commit.ts';
+import type { Database } from '../../db/connection.ts';
 import { AppError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import { deadLetterQueueOf, retryDelaysOf, retryQueueOf, type AmqpNames } from './amqp-topology.ts';
 import type { Inbox, InboundResult } from './inbox.ts';
 
 export interface AmqpConsumerDeps {
-  db: Db;
-  commit: GroupCommit;
+  db: Database;
   clock: () => number;
   logger: Logger;
   inbox: Inbox;
@@ -96,7 +94,7 @@ export function createAmqpConsumer(deps: AmqpConsumerDeps) {
       return;
     }
     await sendConfirmed(channel, deadLetterQueueOf(deps.names), message.content, copyOf(message, retries, reason));
-    await deps.commit.run(() => recordFailedInbound(deps.db, { payload: raw, reason, at: deps.clock() }));
+    await deps.db.commit.run((tx) => recordFailedInbound(tx, { payload: raw, reason, at: deps.clock() }));
     channel.ack(message);
     log.error({ messageId: message.properties.messageId, reason }, 'inbox message dead-lettered');
   }

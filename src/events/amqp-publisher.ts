@@ -1,14 +1,12 @@
 import type { ConfirmChannel } from 'amqplib';
-import type { Db } from '../../db/connection.ts';
+import type { Database } from '../../db/connection.ts';
 import { listUnpublishedEvents, markEventsPublished } from '../../db/events-repo.ts';
-import type { GroupCommit } from '../../db/group-commit.ts';
 import { acquireLock, releaseLock } from '../../db/locks-repo.ts';
 import type { Logger } from '../logger.ts';
 import { toPaymentEventResource } from './payment-events.ts';
 
 export interface AmqpPublisherDeps {
-  db: Db;
-  commit: GroupCommit;
+  db: Database;
   clock: () => number;
   logger: Logger;
   owner: string;
@@ -32,9 +30,9 @@ const BATCH = 200;
  * keeps every event for a consumer that binds late. The broker confirms such a message
  * and drops it, and it counts as published.
  */
-export function createAmqpPublisher({ db, commit, clock, logger, owner, exchange }: AmqpPublisherDeps) {
+export function createAmqpPublisher({ db, clock, logger, owner, exchange }: AmqpPublisherDeps) {
   const log = logger.child({ component: 'amqp-publisher' });
-  const takeLock = () => commit.run(() => acquireLock(db, LOCK, owner, clock(), LOCK_TTL_MS));
+  const takeLock = () => db.commit.run((tx) => acquireLock(tx, LOCK, owner, clock(), LOCK_TTL_MS));
 
   function renewLock(): void {
     takeLock().then(
@@ -61,7 +59,7 @@ export function createAmqpPublisher({ db, commit, clock, logger, owner, exchange
 
   /** Publishes what is waiting; returns how many events the broker confirmed. */
   async function publishPending(channel: ConfirmChannel): Promise<number> {
-    const events = listUnpublishedEvents(db, BATCH);
+    const events = await listUnpublishedEvents(db.read, BATCH);
     if (events.length === 0) return 0;
     // Taken only when there is work: an idle round writes nothing.
     if (!(await takeLock())) return 0;
@@ -75,7 +73,7 @@ export function createAmqpPublisher({ db, commit, clock, logger, owner, exchange
       });
     }
     await confirmHoldingLock(channel);
-    await commit.run(() => markEventsPublished(db, events.map((e) => e.position), clock()));
+    await db.commit.run((tx) => markEventsPublished(tx, events.map((e) => e.position), clock()));
     log.debug({ published: events.length }, 'events published');
     return events.length;
   }
@@ -83,7 +81,7 @@ export function createAmqpPublisher({ db, commit, clock, logger, owner, exchange
   return {
     publishPending,
     /** Lets another process publish at once (shutdown). */
-    release: () => commit.run(() => releaseLock(db, LOCK, owner)),
+    release: () => db.commit.run((tx) => releaseLock(tx, LOCK, owner)),
   };
 }
 

@@ -1,6 +1,6 @@
 import { appendPaymentEvent, type PaymentEventRow } from '../../db/events-repo.ts';
-import type { Db } from '../../db/connection.ts';
 import { findPaymentView } from '../../db/payments-repo.ts';
+import type { Sql } from '../../db/sql.ts';
 import { timeOrderedId } from '../ids.ts';
 import type { HostWrite } from '../payments/payment-host.ts';
 import { toPaymentResource } from '../payments/payment-view.ts';
@@ -18,9 +18,9 @@ export function toPaymentEventResource(row: Omit<PaymentEventRow, 'position' | '
 }
 
 /** `payment.created`, in the transaction that inserts the payment: every payment's event 1. */
-export function recordCreatedEvent(db: Db, paymentId: string, at: number): void {
-  const row = findPaymentView(db, paymentId)!;
-  appendPaymentEvent(db, {
+export async function recordCreatedEvent(tx: Sql, paymentId: string, at: number): Promise<void> {
+  const row = (await findPaymentView(tx, paymentId))!;
+  await appendPaymentEvent(tx, {
     id: timeOrderedId('evt_', at),
     paymentId,
     type: 'payment.created',
@@ -34,10 +34,10 @@ export function recordCreatedEvent(db: Db, paymentId: string, at: number): void 
  * commits it (a crash keeps both or neither). Each event carries the payment as it was at
  * that transition, not as the write left it.
  */
-export function recordStatusEvents(db: Db, write: HostWrite): void {
+export async function recordStatusEvents(tx: Sql, write: HostWrite): Promise<void> {
   const changes = write.transitions.filter((t) => t.status !== t.fromStatus);
   if (changes.length === 0) return;
-  const now = toPaymentResource(findPaymentView(db, write.paymentId)!);
+  const now = toPaymentResource((await findPaymentView(tx, write.paymentId))!);
   for (const t of changes) {
     const data = {
       ...now,
@@ -47,7 +47,7 @@ export function recordStatusEvents(db: Db, write: HostWrite): void {
       cancelledAmount: t.context.cancelledAmount,
       updatedAt: new Date(t.at).toISOString(),
     };
-    appendPaymentEvent(db, {
+    await appendPaymentEvent(tx, {
       id: timeOrderedId('evt_', t.at),
       paymentId: write.paymentId,
       type: `payment.${t.status}`,

@@ -1,8 +1,7 @@
 import { Webhook } from 'standardwebhooks';
 import { request } from 'undici';
 import { recordDeadDelivery } from '../../db/attention-repo.ts';
-import type { Db } from '../../db/connection.ts';
-import type { GroupCommit } from '../../db/group-commit.ts';
+import type { Database } from '../../db/connection.ts';
 import {
   claimDelivery,
   dropOrphanDelivery,
@@ -19,8 +18,9 @@ import { startPollingLoop } from '../polling-loop.ts';
 import { toPaymentEventResource } from './payment-events.ts';
 
 export interface WebhookRelayDeps {
-  db: Db;
-  commit: GroupCommit;
+  db: Database;
+  /** The database's busy timeout (SQLITE_BUSY_TIMEOUT_MS): how long a write may wait for the lock. */
+  busyTimeoutMs: number;
   clock: () => number;
   logger: Logger;
   /** This process's id: deliveries are claimed under it. */
@@ -57,18 +57,19 @@ function claimMarginMs(busyTimeoutMs: number): number {
  * `next_attempt_at`, so a restart resumes it.
  */
 export function startWebhookRelay(deps: WebhookRelayDeps) {
-  const { db, commit, clock, owner } = deps;
+  const { db, clock, owner } = deps;
   const log = deps.logger.child({ component: 'webhook-relay' });
-  const claimMs = deps.timeoutMs + claimMarginMs(db.$client.pragma('busy_timeout', { simple: true }) as number);
+  const claimMs = deps.timeoutMs + claimMarginMs(deps.busyTimeoutMs);
   const stop = new AbortController();
   const inFlight = new Map<Promise<void>, string>();
 
   /** The endpoints to send to as last read, with a signer each: re-read every round, and when one is missing. */
   let endpoints = new Map<string, { row: WebhookEndpointRow; signer: Webhook }>();
-  function readEndpoints(): void {
+  async function readEndpoints(): Promise<void> {
+    const rows = await listWebhookEndpoints(db.read);
     const known = endpoints;
     endpoints = new Map(
-      listWebhookEndpoints(db).map((row) => {
+      rows.map((row) => {
         const same = known.get(row.id);
         return [row.id, same?.row.secret === row.secret ? { row, signer: same.signer } : { row, signer: new Webhook(row.secret) }];
       }),
@@ -81,8 +82,8 @@ export function startWebhookRelay(deps: WebhookRelayDeps) {
    * could name an endpoint deleted meanwhile, or miss one created meanwhile.
    */
   async function fanOutNewEvents(): Promise<void> {
-    if (!hasEventsToFanOut(db)) return;
-    await commit.run(() => fanOut(db, FAN_OUT_BATCH, clock()));
+    if (!(await hasEventsToFanOut(db.read))) return;
+    await db.commit.run((tx) => fanOut(tx, FAN_OUT_BATCH, clock()));
   }
 
   /** Deliveries in flight per endpoint. */
@@ -111,12 +112,14 @@ export function startWebhookRelay(deps: WebhookRelayDeps) {
   async function dispatchOnce(): Promise<void> {
     const free = MAX_IN_FLIGHT - inFlight.size;
     if (free <= 0) return;
-    const due = dueDeliveries(db, clock(), { limit: free, perEndpoint: MAX_IN_FLIGHT_PER_ENDPOINT, inFlight: busy });
+    const due = await dueDeliveries(db.read, clock(), { limit: free, perEndpoint: MAX_IN_FLIGHT_PER_ENDPOINT, inFlight: busy });
     if (due.length === 0) return;
-    const claimed = await commit.run(() => {
+    const claimed = await db.commit.run(async (tx) => {
       // The claim's time starts once the write lock is held, not before waiting for it.
       const now = clock();
-      return due.filter((d) => claimDelivery(db, d.id, owner, now, claimMs));
+      const mine: DueDelivery[] = [];
+      for (const d of due) if (await claimDelivery(tx, d.id, owner, now, claimMs)) mine.push(d);
+      return mine;
     });
     for (const delivery of claimed) {
       busy.set(delivery.endpointId, (busy.get(delivery.endpointId) ?? 0) + 1);
@@ -141,9 +144,13 @@ export function startWebhookRelay(deps: WebhookRelayDeps) {
 
   async function attempt(delivery: DueDelivery): Promise<void> {
     const { event } = delivery;
-    const endpoint = endpoints.get(delivery.endpointId) ?? (readEndpoints(), endpoints.get(delivery.endpointId));
+    let endpoint = endpoints.get(delivery.endpointId);
     if (!endpoint) {
-      await commit.run(() => dropOrphanDelivery(db, delivery.id, owner));
+      await readEndpoints();
+      endpoint = endpoints.get(delivery.endpointId);
+    }
+    if (!endpoint) {
+      await db.commit.run((tx) => dropOrphanDelivery(tx, delivery.id, owner));
       log.info({ deliveryId: delivery.id, endpointId: delivery.endpointId }, 'delivery dropped: its endpoint no longer exists');
       return;
     }
@@ -187,10 +194,10 @@ export function startWebhookRelay(deps: WebhookRelayDeps) {
       at,
       nextAttemptAt: delivered || wait === undefined ? null : at + wait,
     };
-    await commit.run(() => {
-      const recorded = recordAttempt(db, owner, outcome);
+    await db.commit.run(async (tx) => {
+      const recorded = await recordAttempt(tx, owner, outcome);
       if (recorded && !delivered && outcome.nextAttemptAt === null) {
-        recordDeadDelivery(db, {
+        await recordDeadDelivery(tx, {
           paymentId: event.paymentId,
           eventId: event.id,
           endpointId: delivery.endpointId,
@@ -205,7 +212,7 @@ export function startWebhookRelay(deps: WebhookRelayDeps) {
 
   const loop = startPollingLoop(
     async () => {
-      readEndpoints();
+      await readEndpoints();
       await fanOutNewEvents();
       await dispatch();
     },

@@ -1,7 +1,6 @@
 import { bodyParser } from '@koa/bodyparser';
 import Koa from 'koa';
-import type { Connection } from '../../db/connection.ts';
-import type { GroupCommit } from '../../db/group-commit.ts';
+import type { Database } from '../../db/connection.ts';
 import type { Inbox } from '../events/inbox.ts';
 import type { FailedEventActions } from '../failed-events.ts';
 import type { Logger } from '../logger.ts';
@@ -35,8 +34,7 @@ import { productRoutes } from './routes/products.ts';
 import { settlementRoutes } from './routes/settlements.ts';
 
 export interface AppDeps {
-  conn: Connection;
-  commit: GroupCommit;
+  db: Database;
   host: PaymentHost;
   pg: PgClient;
   createPayment: CreatePayment;
@@ -72,8 +70,7 @@ export function createApp(deps: AppDeps): Koa {
   app.use(problemMiddleware(deps.logger));
   // Before the body parser: webhook signatures cover the raw bytes.
   const webhooks = pgWebhookRoutes({
-    db: deps.conn.db,
-    commit: deps.commit,
+    db: deps.db,
     host: deps.host,
     pg: deps.pg,
     secret: deps.webhookSecret,
@@ -85,18 +82,18 @@ export function createApp(deps: AppDeps): Koa {
   app.use(webhooks.allowedMethods());
   app.use(bodyParser({ enableTypes: ['json'], jsonLimit: '64kb', encoding: 'utf-8' }));
   for (const router of [
-    healthRoutes(deps.conn.sqlite, deps.metrics.registry),
-    productRoutes(deps.conn.db, admin, deps.clock),
-    paymentRoutes({ db: deps.conn.db, host: deps.host, createPayment: deps.createPayment, cancelPayment: deps.cancelPayment }),
-    liveRoutes({ db: deps.conn.db, host: deps.host, streams: deps.streams.payments }),
-    figureRoutes({ db: deps.conn.db, ops: deps.ops, pg: deps.pg, pgIsMock: deps.mockPg !== undefined, streams: deps.streams.figures, admin }),
-    paymentExportRoutes(deps.conn.db, admin),
+    healthRoutes(deps.db, deps.metrics.registry),
+    productRoutes(deps.db, admin, deps.clock),
+    paymentRoutes({ db: deps.db, host: deps.host, createPayment: deps.createPayment, cancelPayment: deps.cancelPayment }),
+    liveRoutes({ db: deps.db, host: deps.host, streams: deps.streams.payments, logger: deps.logger }),
+    figureRoutes({ db: deps.db, ops: deps.ops, pg: deps.pg, pgIsMock: deps.mockPg !== undefined, streams: deps.streams.figures, admin, logger: deps.logger }),
+    paymentExportRoutes(deps.db, admin),
     mockPgControlRoutes(deps.mockPg, admin),
     machineRoutes(),
-    adminRoutes({ db: deps.conn.db, host: deps.host, reconciler: deps.reconciler, failedEvents: deps.failedEvents, admin }),
-    paymentEventRoutes({ db: deps.conn.db, commit: deps.commit, clock: deps.clock, admin }),
+    adminRoutes({ db: deps.db, host: deps.host, reconciler: deps.reconciler, failedEvents: deps.failedEvents, admin }),
+    paymentEventRoutes({ db: deps.db, clock: deps.clock, admin }),
     inboxRoutes(deps.inbox, admin),
-    settlementRoutes({ db: deps.conn.db, ...deps.settlements, clock: deps.clock, admin }),
+    settlementRoutes({ db: deps.db, ...deps.settlements, clock: deps.clock, admin }),
     docsRoutes(),
     pageRoutes(),
   ]) {

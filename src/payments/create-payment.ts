@@ -1,4 +1,4 @@
-import type { Connection } from '../../db/connection.ts';
+import type { Database } from '../../db/connection.ts';
 import { findPayment, findPaymentByIdempotencyKey, type PaymentRow } from '../../db/payments-repo.ts';
 import { findProducts } from '../../db/products-repo.ts';
 import type { RetryPolicy } from '../../machines/payment.machine.ts';
@@ -21,7 +21,7 @@ export interface CreateResult {
 }
 
 export interface CreatePaymentDeps {
-  conn: Connection;
+  db: Database;
   host: PaymentHost;
   retry: RetryPolicy;
   clock: () => number;
@@ -34,7 +34,7 @@ export const newPaymentId = (now: number): string => timeOrderedId('pay_', now);
  * Accepts a purchase: prices it from the products (the client never names the amount),
  * stores it under its idempotency key and starts its actor.
  */
-export function createPaymentService({ conn, host, retry, clock }: CreatePaymentDeps) {
+export function createPaymentService({ db, host, retry, clock }: CreatePaymentDeps) {
   function replay(existing: PaymentRow, print: string): CreateResult {
     if (existing.requestFingerprint !== print) {
       throw new AppError(422, 'idempotency_key_reused', 'This Idempotency-Key was used with a different request');
@@ -44,14 +44,14 @@ export function createPaymentService({ conn, host, retry, clock }: CreatePayment
 
   return async function createPayment(idempotencyKey: string, request: PaymentRequest): Promise<CreateResult> {
     const print = fingerprint(request);
-    const existing = findPaymentByIdempotencyKey(conn.db, idempotencyKey);
+    const existing = await findPaymentByIdempotencyKey(db.read, idempotencyKey);
     if (existing) return replay(existing, print);
 
     const ids = request.items.map((i) => i.productId);
     const duplicates = ids.flatMap((id, index) => (ids.indexOf(id) === index ? [] : [{ path: `items.${index}.productId`, message: 'appears twice' }]));
     if (duplicates.length > 0) throw validationFailed(duplicates);
 
-    const products = new Map(findProducts(conn.db, ids).map((p) => [p.id, p]));
+    const products = new Map((await findProducts(db.read, ids)).map((p) => [p.id, p]));
     const unknown = request.items.flatMap((item, index) =>
       products.has(item.productId) ? [] : [{ path: `items.${index}.productId`, message: `no product ${item.productId}` }],
     );
@@ -92,11 +92,11 @@ export function createPaymentService({ conn, host, retry, clock }: CreatePayment
       );
     } catch (error) {
       // Two requests raced with one key: the other one won; answer as its replay.
-      const winner = findPaymentByIdempotencyKey(conn.db, idempotencyKey);
+      const winner = await findPaymentByIdempotencyKey(db.read, idempotencyKey);
       if (winner) return replay(winner, print);
       throw error;
     }
-    return { row: findPayment(conn.db, id)!, replayed: false };
+    return { row: (await findPayment(db.read, id))!, replayed: false };
   };
 }
 

@@ -1,5 +1,5 @@
-import type { Db } from '../../db/connection.ts';
 import { findPaymentOrder, type PaymentOrder } from '../../db/payments-repo.ts';
+import type { Sql } from '../../db/sql.ts';
 
 /** What a payment's steps send and write: fixed when the payment is created. */
 export type Order = Omit<PaymentOrder, 'state'>;
@@ -19,7 +19,8 @@ export function orderOf(row: Order): Order {
 export class OrderCache {
   private readonly orders = new Map<string, Order>();
 
-  constructor(private readonly db: Db) {}
+  /** `read`: committed reads (`Database.read`). */
+  constructor(private readonly read: Sql) {}
 
   remember(order: Order): void {
     this.orders.set(order.id, orderOf(order));
@@ -29,7 +30,7 @@ export class OrderCache {
     this.orders.delete(paymentId);
   }
 
-  get(paymentId: string): Order | undefined {
-    return this.orders.get(paymentId) ?? findPaymentOrder(this.db, paymentId);
+  async get(paymentId: string): Promise<Order | undefined> {
+    return this.orders.get(paymentId) ?? findPaymentOrder(this.read, paymentId);
   }
 }

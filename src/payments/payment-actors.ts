@@ -1,9 +1,9 @@
 import { fromPromise } from 'xstate';
 import { insertRefundAttempt, markRefundCallStarted } from '../../db/cancellations-repo.ts';
-import type { Connection } from '../../db/connection.ts';
+import type { Database } from '../../db/connection.ts';
 import { fulfilOrder } from '../../db/fulfilments-repo.ts';
-import type { GroupCommit } from '../../db/group-commit.ts';
 import { findPaymentOrder, markChargeStarted, requireLease } from '../../db/payments-repo.ts';
+import type { Sql } from '../../db/sql.ts';
 import { releaseStock, reserveStock } from '../../db/stock-repo.ts';
 import type {
   ChargeOutput,
@@ -21,8 +21,7 @@ import { paymentItems } from './payment-view.ts';
 import { toStepError } from './step-errors.ts';
 
 export interface PaymentActorDeps {
-  conn: Connection;
-  commit: GroupCommit;
+  db: Database;
   pg: PgClient;
   clock: () => number;
   logger: Logger;
@@ -47,19 +46,19 @@ const MAYBE_ALREADY_CANCELLED = new Set([
  * steps find their own rows first, PG calls carry the payment id. Database steps are
  * fenced by the lease (rule 8) and throw errors that say whether a retry can help.
  */
-export function createPaymentActors({ conn, commit, pg, clock, logger, owner, orders }: PaymentActorDeps) {
-  const load = (paymentId: string): Order => {
-    const order = orders.get(paymentId);
+export function createPaymentActors({ db, pg, clock, logger, owner, orders }: PaymentActorDeps) {
+  const load = async (paymentId: string): Promise<Order> => {
+    const order = await orders.get(paymentId);
     if (!order) throw new Error(`payment ${paymentId} vanished`);
     return order;
   };
 
   /** A step's write: its own savepoint, and only while this process holds the payment's lease. */
-  const fencedWrite = <T>(paymentId: string, work: () => T): Promise<T> =>
-    commit
-      .run(() => {
-        requireLease(conn.db, paymentId, owner);
-        return work();
+  const fencedWrite = <T>(paymentId: string, work: (tx: Sql) => Promise<T>): Promise<T> =>
+    db.commit
+      .run(async (tx) => {
+        await requireLease(tx, paymentId, owner);
+        return work(tx);
       })
       .catch((error: unknown) => {
         throw toStepError(error);
@@ -70,8 +69,8 @@ export function createPaymentActors({ conn, commit, pg, clock, logger, owner, or
    * the database (crash, lost lease) must not happen, or the PG and the payment disagree.
    */
   const ensureCommitted = async (paymentId: string, state: string): Promise<void> => {
-    await commit.flush();
-    const committed = findPaymentOrder(conn.db, paymentId)?.state ?? 'vanished';
+    await db.commit.flush();
+    const committed = (await findPaymentOrder(db.read, paymentId))?.state ?? 'vanished';
     if (!committed.startsWith(state)) throw new Error(`${state} is not committed (${committed}); not calling the PG`);
   };
 
@@ -101,7 +100,7 @@ export function createPaymentActors({ conn, commit, pg, clock, logger, owner, or
    * idempotency keys only for a while, so a resend asks the PG's record first.
    */
   const sendRefund = async (input: RefundInput, signal: AbortSignal): Promise<{ answer: CancelResult; result: CancelResult }> => {
-    const earlierCalls = await fencedWrite(input.paymentId, () => markRefundCallStarted(conn.db, input.cancellationId));
+    const earlierCalls = await fencedWrite(input.paymentId, (tx) => markRefundCallStarted(tx, input.cancellationId));
     if (earlierCalls > 0) {
       const returned = await returnedAtPg(input.paymentId, signal);
       if (returned === undefined) {
@@ -122,20 +121,20 @@ export function createPaymentActors({ conn, commit, pg, clock, logger, owner, or
 
   return {
     reserveStock: fromPromise<ReserveOutput, { paymentId: string }>(async ({ input }) => {
-      const items = paymentItems(load(input.paymentId));
-      const kind = await fencedWrite(input.paymentId, () => reserveStock(conn, input.paymentId, items, clock()));
+      const items = paymentItems(await load(input.paymentId));
+      const kind = await fencedWrite(input.paymentId, (tx) => reserveStock(tx, input.paymentId, items, clock()));
       return { kind };
     }),
 
     chargePayment: fromPromise<ChargeOutput, { paymentId: string; attempt: number }>(async ({ input, signal }) => {
       const log = logger.child({ paymentId: input.paymentId, attempt: input.attempt });
       // Committed before the call: after a crash we know the call may have happened.
-      const first = await fencedWrite(input.paymentId, () => markChargeStarted(conn.db, input.paymentId, input.attempt));
+      const first = await fencedWrite(input.paymentId, (tx) => markChargeStarted(tx, input.paymentId, input.attempt));
       if (!first) {
         log.info('charge attempt already started before a restart; asking the PG instead');
         return { kind: 'unknown', reason: 'resumed_after_restart' };
       }
-      const row = load(input.paymentId);
+      const row = await load(input.paymentId);
       const result = await pg.chargeWithBillingKey(
         {
           paymentId: row.id,
@@ -154,8 +153,8 @@ export function createPaymentActors({ conn, commit, pg, clock, logger, owner, or
     inquirePgStatus: fromPromise<PgRecord, { paymentId: string }>(({ input, signal }) => pg.getPayment(input.paymentId, signal)),
 
     fulfilOrder: fromPromise<void, { paymentId: string }>(async ({ input }) => {
-      const row = load(input.paymentId);
-      await fencedWrite(input.paymentId, () => fulfilOrder(conn.db, row.id, row.customerId, row.items, clock()));
+      const row = await load(input.paymentId);
+      await fencedWrite(input.paymentId, (tx) => fulfilOrder(tx, row.id, row.customerId, row.items, clock()));
     }),
 
     // A void gives back the whole charge, so a repeated one is refused as already
@@ -178,7 +177,7 @@ export function createPaymentActors({ conn, commit, pg, clock, logger, owner, or
     }),
 
     releaseStock: fromPromise<void, { paymentId: string }>(async ({ input }) => {
-      await fencedWrite(input.paymentId, () => releaseStock(conn, input.paymentId, clock()));
+      await fencedWrite(input.paymentId, (tx) => releaseStock(tx, input.paymentId, clock()));
     }),
 
     refundPayment: fromPromise<RefundOutput, RefundInput>(async ({ input, signal }) => {
@@ -195,7 +194,7 @@ export function createPaymentActors({ conn, commit, pg, clock, logger, owner, or
         // The call's own words, even when the PG's record then showed the refund landed.
         message: answer.kind === 'unknown' ? answer.reason : answer.kind === 'refused' ? answer.code : null,
       } as const;
-      await commit.run(() => insertRefundAttempt(conn.db, attempt));
+      await db.commit.run((tx) => insertRefundAttempt(tx, attempt));
       const log = logger.child({ paymentId: input.paymentId, cancellationId: input.cancellationId });
       if (result.kind === 'unknown') log.warn({ reason: result.reason }, 'refund got no answer; asking the PG whether it landed');
       else if (result.kind === 'refused') log.error({ pgCode: result.code }, 'refund refused by the PG');

@@ -1,7 +1,5 @@
 import { createActor, type Actor, type EventObject, type InspectionEvent, type SnapshotFrom } from 'xstate';
-import type { Connection } from '../../db/connection.ts';
-import type { GroupCommit } from '../../db/group-commit.ts';
-import type { Db } from '../../db/connection.ts';
+import type { Database } from '../../db/connection.ts';
 import {
   acquireLease,
   findPayment,
@@ -15,6 +13,7 @@ import {
   type SnapshotWrite,
   type Transition,
 } from '../../db/payments-repo.ts';
+import type { Sql } from '../../db/sql.ts';
 import {
   PAYMENT_MACHINE_VERSION,
   type PaymentEmitted,
@@ -59,7 +58,7 @@ interface LiveActor {
   lastPath: string;
   /** Public status last queued for writing. */
   lastStatus: PublicStatus;
-  /** Merged writes not yet handed to the group commit. */
+  /** Merged writes their group-commit job has not taken yet. */
   pending: HostWrite | null;
   /** The snapshot behind the newest queued write. */
   lastQueued: PaymentSnapshot | null;
@@ -78,8 +77,7 @@ const RESUME_AFTER_FAILED_WRITE_MS = 1_000;
 type Waiter = () => void;
 
 export interface PaymentHostDeps {
-  conn: Connection;
-  commit: GroupCommit;
+  db: Database;
   /** The payment machine with its side effects provided. */
   machine: PaymentMachine;
   clock: () => number;
@@ -97,9 +95,9 @@ export interface PaymentHostDeps {
    * where rows that must agree with the state change (dead letters, alerts, payment
    * events) are written.
    */
-  onTransitions?: (db: Db, write: HostWrite) => void;
+  onTransitions?: (tx: Sql, write: HostWrite) => Promise<void>;
   /** Runs inside the transaction that commits a new payment (its first payment event). */
-  onCreated?: (db: Db, paymentId: string, at: number) => void;
+  onCreated?: (tx: Sql, paymentId: string, at: number) => Promise<void>;
   /** Also shows the payment's actor to a developer's inspector (Stately), when it is one of those watched. */
   inspectorFor?: (paymentId: string) => ((event: InspectionEvent) => void) | undefined;
 }
@@ -117,8 +115,12 @@ export type NewPayment = Omit<
  */
 export class PaymentHost {
   private readonly live = new Map<string, LiveActor>();
+  /** Payments being brought into memory: concurrent callers share one hydration. */
+  private readonly hydrating = new Map<string, Promise<LiveActor | undefined>>();
   private readonly waiters = new Map<string, Set<Waiter>>();
   private readonly resumeTimers = new Set<NodeJS.Timeout>();
+  /** Set by stop(): nothing is brought into memory or scheduled to be any more. */
+  private stopping = false;
   private readonly log: Logger;
 
   constructor(private readonly deps: PaymentHostDeps) {
@@ -131,9 +133,9 @@ export class PaymentHost {
     const snapshot = actor.actor.getSnapshot();
     const path = statePath(snapshot.value);
     const now = this.deps.clock();
-    await this.deps.commit.run(() => {
-      insertPayment(
-        this.deps.conn.db,
+    await this.deps.db.commit.run(async (tx) => {
+      await insertPayment(
+        tx,
         {
           ...payment,
           snapshot: JSON.stringify(actor.actor.getPersistedSnapshot()),
@@ -147,15 +149,15 @@ export class PaymentHost {
         },
         { type: 'api.create', from: null, to: path, at: now },
       );
-      this.deps.onCreated?.(this.deps.conn.db, payment.id, now);
+      await this.deps.onCreated?.(tx, payment.id, now);
     });
     this.deps.orders.remember(payment);
     this.start(payment.id, actor);
   }
 
   /** Sends an event, waking the actor from the database if it hibernates. False: no such payment. */
-  send(paymentId: string, event: PaymentEvent): boolean {
-    return this.offer(paymentId, event) !== 'unavailable';
+  async send(paymentId: string, event: PaymentEvent): Promise<boolean> {
+    return (await this.offer(paymentId, event)) !== 'unavailable';
   }
 
   /**
@@ -163,12 +165,10 @@ export class PaymentHost {
    * payment, or another process holds its lease. Resolve `committed()` afterwards to
    * report the resulting state.
    */
-  offer(paymentId: string, event: PaymentEvent): 'accepted' | 'refused' | 'unavailable' {
-    const live = this.hydrate(paymentId);
-    if (!live) return 'unavailable';
-    if (!live.actor.getSnapshot().can(event)) return 'refused';
-    live.actor.send(event);
-    return 'accepted';
+  async offer(paymentId: string, event: PaymentEvent): Promise<'accepted' | 'refused' | 'unavailable'> {
+    const sent = await this.sendIfTaken(paymentId, event);
+    if (!sent) return 'unavailable';
+    return sent.taken ? 'accepted' : 'refused';
   }
 
   /**
@@ -177,25 +177,24 @@ export class PaymentHost {
    * so a caller never reports a change that did not happen (rule 4).
    */
   async deliver(paymentId: string, event: PaymentEvent): Promise<Delivery> {
-    const live = this.hydrate(paymentId);
-    if (!live) return 'unavailable';
-    if (!live.actor.getSnapshot().can(event)) return 'refused';
-    live.actor.send(event);
-    return (await live.pendingCommit) ? 'accepted' : 'not_committed';
+    const sent = await this.sendIfTaken(paymentId, event);
+    if (!sent) return 'unavailable';
+    if (!sent.taken) return 'refused';
+    return (await sent.committed) ? 'accepted' : 'not_committed';
   }
 
   /** Resolves when every write queued so far, including the last event's, is committed. */
   committed(): Promise<void> {
-    return this.deps.commit.flush();
+    return this.deps.db.commit.flush();
   }
 
   /** Brings a payment back into memory so that its current step runs again. */
-  resume(paymentId: string): boolean {
-    return this.hydrate(paymentId) !== undefined;
+  async resume(paymentId: string): Promise<boolean> {
+    return (await this.hydrate(paymentId)) !== undefined;
   }
 
   /** Restarts a live actor from its last committed snapshot (the reconciler's cure for a stuck step). */
-  restart(paymentId: string): boolean {
+  restart(paymentId: string): Promise<boolean> {
     const live = this.live.get(paymentId);
     if (live) this.evict(paymentId, live, false);
     return this.resume(paymentId);
@@ -204,9 +203,7 @@ export class PaymentHost {
   /** Extends the leases of the payments this process runs; called well within the TTL. */
   renewLeases(): Promise<number> {
     const running = [...this.live.keys()];
-    return this.deps.commit.run(() =>
-      renewLeases(this.deps.conn.db, this.deps.owner, running, this.deps.clock(), this.deps.leaseTtlMs),
-    );
+    return this.deps.db.commit.run((tx) => renewLeases(tx, this.deps.owner, running, this.deps.clock(), this.deps.leaseTtlMs));
   }
 
   /**
@@ -214,20 +211,28 @@ export class PaymentHost {
    * whichever is first. Only committed state is ever reported (rule 4).
    */
   async waitFor(paymentId: string, done: (row: PaymentRow) => boolean, timeoutMs: number): Promise<PaymentRow | undefined> {
-    const read = () => findPayment(this.deps.conn.db, paymentId);
-    const first = read();
+    const read = () => findPayment(this.deps.db.read, paymentId);
+    const first = await read();
     if (!first || done(first) || timeoutMs <= 0) return first;
-    return new Promise((resolve) => {
-      const finish = (row: PaymentRow | undefined) => {
+    return new Promise((resolve, reject) => {
+      const end = () => {
         clearTimeout(timer);
         unwatch();
+      };
+      const finish = (row: PaymentRow | undefined) => {
+        end();
         resolve(row);
       };
+      const fail = (error: unknown) => {
+        end();
+        reject(error);
+      };
       const unwatch = this.watch(paymentId, () => {
-        const row = read();
-        if (!row || done(row)) finish(row);
+        read().then((row) => {
+          if (!row || done(row)) finish(row);
+        }, fail);
       });
-      const timer = setTimeout(() => finish(read()), timeoutMs);
+      const timer = setTimeout(() => read().then(finish, fail), timeoutMs);
     });
   }
 
@@ -255,46 +260,90 @@ export class PaymentHost {
 
   /** Stops every actor and commits what was queued. In-flight steps resume after restart. */
   async stop(): Promise<void> {
+    this.stopping = true;
     for (const timer of this.resumeTimers) clearTimeout(timer);
     this.resumeTimers.clear();
+    // An actor being hydrated now (a resume timer that already fired) would start after the evictions.
+    await Promise.allSettled(this.hydrating.values());
     for (const [paymentId, live] of this.live) this.evict(paymentId, live, true);
-    await this.deps.commit.flush();
+    await this.deps.db.commit.flush();
   }
 
   /**
    * Brings many payments into memory (a crashed process's at start-up, the scheduler's
-   * due ones): their leases are taken in one transaction rather than one commit each.
-   * Returns how many were resumed.
+   * due ones): their leases are taken in one group-commit job rather than one commit each.
+   * `wake`, if given, is sent to each of them the moment its actor starts (and to those
+   * already running here): a woken actor that waits would otherwise leave memory again once
+   * its start is committed, before a caller's later send reached it. Returns how many were
+   * resumed.
    */
-  resumeMany(paymentIds: string[]): number {
-    if (paymentIds.length === 0) return 0;
-    const { sqlite, db } = this.deps.conn;
+  async resumeMany(paymentIds: string[], wake?: PaymentEvent): Promise<number> {
+    if (paymentIds.length === 0 || this.stopping) return 0;
+    if (wake) for (const id of paymentIds) this.sendToLive(this.live.get(id), wake);
+    // Those live or being hydrated already are someone else's to count.
+    const wanted = paymentIds.filter((id) => !this.live.has(id) && !this.hydrating.has(id));
     const now = this.deps.clock();
-    const leased = sqlite
-      .transaction(() =>
-        paymentIds.filter((id) => !this.live.has(id) && acquireLease(db, id, this.deps.owner, now, this.deps.leaseTtlMs)),
-      )
-      .immediate();
-    return leased.filter((id) => this.hydrateLeased(id) !== undefined).length;
+    const leasing = this.deps.db.commit.run(async (tx) => {
+      const leased = new Set<string>();
+      for (const id of wanted) {
+        if (await acquireLease(tx, id, this.deps.owner, now, this.deps.leaseTtlMs)) leased.add(id);
+      }
+      return leased;
+    });
+    const resumed = await Promise.all(
+      wanted.map((id) => this.shareHydration(id, leasing.then((leased) => (leased.has(id) ? this.hydrateLeased(id, wake) : undefined)))),
+    );
+    return resumed.filter((live) => live !== undefined).length;
   }
 
-  private hydrate(paymentId: string): LiveActor | undefined {
+  /**
+   * Sends `event` if the payment's state takes it; undefined when the payment cannot be had
+   * here. `committed` settles with the write the event caused (see `pendingCommit`).
+   */
+  private async sendIfTaken(
+    paymentId: string,
+    event: PaymentEvent,
+  ): Promise<{ taken: false } | { taken: true; committed: Promise<boolean> } | undefined> {
+    for (;;) {
+      const live = this.live.get(paymentId) ?? (await this.hydrate(paymentId));
+      if (!live) return undefined;
+      // Hydrated while this waited, it may have come to rest and left memory again: wake it anew.
+      if (this.live.get(paymentId) !== live) continue;
+      if (!live.actor.getSnapshot().can(event)) return { taken: false };
+      live.actor.send(event);
+      return { taken: true, committed: live.pendingCommit };
+    }
+  }
+
+  private hydrate(paymentId: string): Promise<LiveActor | undefined> {
     const existing = this.live.get(paymentId);
-    if (existing) return existing;
-    const { db } = this.deps.conn;
-    if (!acquireLease(db, paymentId, this.deps.owner, this.deps.clock(), this.deps.leaseTtlMs)) return undefined;
-    return this.hydrateLeased(paymentId);
+    if (existing) return Promise.resolve(existing);
+    if (this.stopping) return Promise.resolve(undefined);
+    const inFlight = this.hydrating.get(paymentId);
+    if (inFlight) return inFlight;
+    const leased = this.deps.db.commit.run((tx) =>
+      acquireLease(tx, paymentId, this.deps.owner, this.deps.clock(), this.deps.leaseTtlMs),
+    );
+    return this.shareHydration(paymentId, leased.then((ok) => (ok ? this.hydrateLeased(paymentId) : undefined)));
   }
 
-  private hydrateLeased(paymentId: string): LiveActor | undefined {
-    const { db } = this.deps.conn;
-    // Read after taking the lease: no other process can move the payment on now.
-    const row = findPayment(db, paymentId);
+  /** Registers a hydration under way, so that a concurrent one of the same payment waits for it instead. */
+  private shareHydration(paymentId: string, hydration: Promise<LiveActor | undefined>): Promise<LiveActor | undefined> {
+    const shared = hydration.finally(() => {
+      if (this.hydrating.get(paymentId) === shared) this.hydrating.delete(paymentId);
+    });
+    this.hydrating.set(paymentId, shared);
+    return shared;
+  }
+
+  private async hydrateLeased(paymentId: string, wake?: PaymentEvent): Promise<LiveActor | undefined> {
+    // Read after taking the lease (committed): no other process can move the payment on now.
+    const row = await findPayment(this.deps.db.read, paymentId);
     if (!row) return undefined;
     const snapshot = this.deps.readSnapshot(row.snapshot, row.machineVersion);
     if (snapshot === undefined) {
       this.log.error({ paymentId, machineVersion: row.machineVersion }, 'snapshot of a machine version this code cannot read');
-      releaseLease(db, paymentId, this.deps.owner);
+      await this.deps.db.commit.run((tx) => releaseLease(tx, paymentId, this.deps.owner));
       return undefined;
     }
     const live = this.newActor(paymentId, { snapshot: snapshot as ReturnType<PaymentActor['getPersistedSnapshot']> });
@@ -302,7 +351,13 @@ export class PaymentHost {
     live.lastStatus = row.status as PublicStatus;
     this.deps.orders.remember(row);
     this.start(paymentId, live);
+    if (wake) this.sendToLive(live, wake);
     return live;
+  }
+
+  /** Sends `event` to a running actor whose state takes it. */
+  private sendToLive(live: LiveActor | undefined, event: PaymentEvent): void {
+    if (live?.actor.getSnapshot().can(event)) live.actor.send(event);
   }
 
   private newActor(
@@ -347,7 +402,7 @@ export class PaymentHost {
     // still leaves memory once everything queued so far is committed (or failed to be).
     if (live.pending === null) {
       const settle = () => this.afterCommit(paymentId, live, live.actor.getSnapshot());
-      this.deps.commit.flush().then(settle, settle);
+      this.deps.db.commit.flush().then(settle, settle);
     }
   }
 
@@ -402,13 +457,14 @@ export class PaymentHost {
       return;
     }
     live.pending = write;
-    live.pendingCommit = this.deps.commit
-      .run(() => {
+    live.pendingCommit = this.deps.db.commit
+      .run(async (tx) => {
+        // Taken before the first await: a snapshot arriving while this job runs starts the next write.
         const merged = live.pending as HostWrite;
         const latest = live.lastQueued as PaymentSnapshot;
         live.pending = null;
-        writeSnapshot(this.deps.conn.db, merged, this.deps.owner);
-        this.deps.onTransitions?.(this.deps.conn.db, merged);
+        await writeSnapshot(tx, merged, this.deps.owner);
+        await this.deps.onTransitions?.(tx, merged);
         return { latest, arrived: arrivedAtRest(merged, latest) };
       })
       .then(
@@ -439,15 +495,13 @@ export class PaymentHost {
       return;
     }
     this.log.error({ paymentId, err: error }, 'snapshot write failed; the payment resumes from its last committed state');
-    if (!isTransient(error)) return;
+    if (!isTransient(error) || this.stopping) return;
     const timer = setTimeout(() => {
       this.resumeTimers.delete(timer);
-      try {
-        this.resume(paymentId);
-      } catch (resumeError) {
+      void this.resume(paymentId).catch((resumeError: unknown) => {
         // The reconciler takes it from here: the payment is still leased to us.
         this.log.error({ paymentId, err: resumeError }, 'resume after a failed write failed');
-      }
+      });
     }, RESUME_AFTER_FAILED_WRITE_MS);
     timer.unref();
     this.resumeTimers.add(timer);
@@ -487,10 +541,10 @@ export class PaymentHost {
     live.actor.stop();
     this.deps.ops.trigger.actorStopped();
     if (!release) return;
-    this.deps.commit
-      .run(() => {
+    this.deps.db.commit
+      .run(async (tx) => {
         // Rehydrated here since the release was queued (an event arrived): the lease is in use again.
-        if (!this.live.has(paymentId)) releaseLease(this.deps.conn.db, paymentId, this.deps.owner);
+        if (!this.live.has(paymentId)) await releaseLease(tx, paymentId, this.deps.owner);
       })
       .catch((error: unknown) => {
         // The lease is no longer renewed (the actor is gone), so it expires within LEASE_TTL_MS.

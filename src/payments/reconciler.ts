@@ -1,5 +1,5 @@
 import { Cron } from 'croner';
-import type { Db } from '../../db/connection.ts';
+import type { Database } from '../../db/connection.ts';
 import { acquireLock, releaseLock } from '../../db/locks-repo.ts';
 import { findNeedingRescue } from '../../db/payments-repo.ts';
 import { PAYMENT_MACHINE_VERSION } from '../../machines/payment.machine.ts';
@@ -7,7 +7,7 @@ import type { Logger } from '../logger.ts';
 import type { PaymentHost } from './payment-host.ts';
 
 export interface ReconcilerDeps {
-  db: Db;
+  db: Database;
   host: PaymentHost;
   clock: () => number;
   owner: string;
@@ -34,44 +34,59 @@ const LOCK_TTL_MS = 60_000;
 export function createReconciler(deps: ReconcilerDeps) {
   const log = deps.logger.child({ component: 'reconciler' });
 
-  function runPass(): PassResult {
+  /** The pass under way in this process: a second caller (operator, cron) shares it. */
+  let running: Promise<PassResult> | undefined;
+  /** One pass at a time in this process too: the lock below is re-entrant for its owner. */
+  function runPass(): Promise<PassResult> {
+    running ??= pass().finally(() => {
+      running = undefined;
+    });
+    return running;
+  }
+
+  async function pass(): Promise<PassResult> {
     const { db, host, owner } = deps;
     const now = deps.clock();
     // One pass at a time across every process sharing the database.
-    if (!acquireLock(db, LOCK, owner, now, LOCK_TTL_MS)) return { scanned: 0, resumed: 0 };
+    if (!(await db.commit.run((tx) => acquireLock(tx, LOCK, owner, now, LOCK_TTL_MS)))) return { scanned: 0, resumed: 0 };
     try {
-      const candidates = findNeedingRescue(db, { owner, now, machineVersion: PAYMENT_MACHINE_VERSION, limit: deps.batchSize });
+      const candidates = await findNeedingRescue(db.read, { owner, now, machineVersion: PAYMENT_MACHINE_VERSION, limit: deps.batchSize });
       const asleep: string[] = [];
       let resumed = 0;
       for (const { id, dueAt, updatedAt } of candidates) {
         if (dueAt !== null && dueAt <= now) {
-          if (host.offer(id, { type: 'timer.due' }) === 'accepted') resumed++;
+          if ((await host.offer(id, { type: 'timer.due' })) === 'accepted') resumed++;
         } else if (!host.isLive(id)) {
           asleep.push(id);
-        } else if (updatedAt < now - deps.stuckAfterMs && host.restart(id)) {
+        } else if (updatedAt < now - deps.stuckAfterMs && (await host.restart(id))) {
           // Live here but unchanged for STUCK_AFTER_MS: the step starts again from the snapshot.
           resumed++;
         }
       }
-      resumed += host.resumeMany(asleep);
+      resumed += await host.resumeMany(asleep);
       if (resumed > 0) log.info({ scanned: candidates.length, resumed }, 'reconciler pass');
       return { scanned: candidates.length, resumed };
     } finally {
-      releaseLock(db, LOCK, owner);
+      await db.commit.run((tx) => releaseLock(tx, LOCK, owner));
     }
   }
 
   let job: Cron | undefined;
+  /** The scheduled pass under way, if any: stopping waits for it (it may still be waking payments). */
+  let scheduled: Promise<unknown> = Promise.resolve();
   return {
     runPass,
     start() {
       const catchError = (error: unknown) => log.error({ err: error }, 'reconciler pass failed');
-      job = new Cron(deps.cron, { protect: true, catch: catchError }, () => {
-        runPass();
+      job = new Cron(deps.cron, { protect: true, catch: catchError }, async () => {
+        scheduled = runPass();
+        await scheduled;
       });
     },
-    stop() {
+    /** Stops the schedule; resolves once a scheduled pass under way has finished. */
+    async stop(): Promise<void> {
       job?.stop();
+      await scheduled.catch(() => undefined);
     },
   };
 }

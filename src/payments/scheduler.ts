@@ -1,11 +1,11 @@
-import type { Db } from '../../db/connection.ts';
+import type { Database } from '../../db/connection.ts';
 import { findDue } from '../../db/payments-repo.ts';
 import { PAYMENT_MACHINE_VERSION } from '../../machines/payment.machine.ts';
 import type { Logger } from '../logger.ts';
 import type { PaymentHost } from './payment-host.ts';
 
 export interface SchedulerDeps {
-  db: Db;
+  db: Database;
   host: PaymentHost;
   clock: () => number;
   /** This process's lease owner id: only payments it may take are polled. */
@@ -23,26 +23,33 @@ export interface SchedulerDeps {
 export function startScheduler({ db, host, clock, owner, intervalMs, logger, batchSize = 500 }: SchedulerDeps) {
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
+  /** The tick under way, if any: stopping waits for it (it may still be waking payments). */
+  let ticking: Promise<void> = Promise.resolve();
 
-  const tick = () => {
+  const tick = async () => {
     try {
-      const due = findDue(db, { now: clock(), owner, machineVersion: PAYMENT_MACHINE_VERSION, limit: batchSize });
-      // Leases of the whole tick in one transaction, not one fsync per woken payment.
-      host.resumeMany(due);
-      for (const paymentId of due) {
-        if (host.isLive(paymentId)) host.send(paymentId, { type: 'timer.due' });
-      }
+      const due = await findDue(db.read, { now: clock(), owner, machineVersion: PAYMENT_MACHINE_VERSION, limit: batchSize });
+      // Leases of the whole tick in one transaction, not one fsync per woken payment; each
+      // actor gets its timer.due as it starts.
+      await host.resumeMany(due, { type: 'timer.due' });
     } catch (error) {
       logger.error({ err: error }, 'scheduler tick failed');
     }
-    if (!stopped) timer = setTimeout(tick, intervalMs);
+    if (!stopped) schedule();
   };
-  timer = setTimeout(tick, intervalMs);
+  const schedule = () => {
+    timer = setTimeout(() => {
+      ticking = tick();
+    }, intervalMs);
+  };
+  schedule();
 
   return {
-    stop() {
+    /** Stops polling; resolves once a tick under way has finished. */
+    stop(): Promise<void> {
       stopped = true;
       clearTimeout(timer);
+      return ticking;
     },
   };
 }

@@ -1,7 +1,7 @@
 import { insertAlert, recordAttention, resolveFailedEvent, resolvePaymentFailedEvents } from '../../db/attention-repo.ts';
 import { finishCancellation, upsertCancellation } from '../../db/cancellations-repo.ts';
-import type { Db } from '../../db/connection.ts';
 import { recordMoneyMovement } from '../../db/money-movements-repo.ts';
+import type { Sql } from '../../db/sql.ts';
 import type { HostWrite, TransitionRecord } from './payment-host.ts';
 
 const inAttention = (state: string | null) => state?.startsWith('requires_attention') ?? false;
@@ -19,12 +19,12 @@ const refundLandedLate = (t: TransitionRecord) =>
  * the machine raised and the money it saw move (what settlement adds up). Each
  * transition is read with its own context, not the newest.
  */
-export function recordTransitionEffects(db: Db, write: HostWrite): void {
+export async function recordTransitionEffects(tx: Sql, write: HostWrite): Promise<void> {
   for (const transition of write.transitions) {
-    recordCancellation(db, write.paymentId, transition);
-    recordResolution(db, write.paymentId, transition);
+    await recordCancellation(tx, write.paymentId, transition);
+    await recordResolution(tx, write.paymentId, transition);
     if (inAttention(transition.to) && !inAttention(transition.from)) {
-      recordAttention(db, {
+      await recordAttention(tx, {
         paymentId: write.paymentId,
         step: transition.context.attentionStep ?? 'unknown',
         reason: transition.context.attentionReason ?? 'unknown',
@@ -34,20 +34,20 @@ export function recordTransitionEffects(db: Db, write: HostWrite): void {
     for (const emitted of transition.emitted) {
       if (emitted.type === 'alert') {
         const { severity, title, details } = emitted;
-        insertAlert(db, { paymentId: write.paymentId, severity, title, details, at: transition.at });
+        await insertAlert(tx, { paymentId: write.paymentId, severity, title, details, at: transition.at });
       } else {
         const { kind, amount, at } = emitted;
-        recordMoneyMovement(db, { paymentId: write.paymentId, kind, amount, at: at ?? transition.at });
+        await recordMoneyMovement(tx, { paymentId: write.paymentId, kind, amount, at: at ?? transition.at });
       }
     }
   }
 }
 
-function recordCancellation(db: Db, paymentId: string, t: TransitionRecord): void {
+async function recordCancellation(tx: Sql, paymentId: string, t: TransitionRecord): Promise<void> {
   const cancel = t.context.cancel;
   if (!cancel) return;
   if (refundInFlight(t.to) && !refundInFlight(t.from)) {
-    upsertCancellation(db, {
+    await upsertCancellation(tx, {
       id: cancel.id,
       paymentId,
       seq: cancel.seq,
@@ -58,22 +58,22 @@ function recordCancellation(db: Db, paymentId: string, t: TransitionRecord): voi
       requestedAt: t.at,
     });
   } else if (refundInFlight(t.from) && !refundInFlight(t.to)) {
-    finishCancellation(db, cancel.id, inAttention(t.to) ? 'failed' : 'succeeded', t.at);
+    await finishCancellation(tx, cancel.id, inAttention(t.to) ? 'failed' : 'succeeded', t.at);
   } else if (refundLandedLate(t)) {
-    finishCancellation(db, cancel.id, 'succeeded', t.at);
+    await finishCancellation(tx, cancel.id, 'succeeded', t.at);
   }
 }
 
 /** Who settled a dead letter: an operator's retry, ignore or resolution, or the PG's own record. */
-function recordResolution(db: Db, paymentId: string, t: TransitionRecord): void {
+async function recordResolution(tx: Sql, paymentId: string, t: TransitionRecord): Promise<void> {
   const detail = t.detail as { failedEventId?: string; actor: string; reason: string; outcome?: string } | undefined;
   if ((t.type === 'admin.retry' || t.type === 'admin.ignore') && detail?.failedEventId) {
     const status = t.type === 'admin.retry' ? 'retried' : 'ignored';
-    resolveFailedEvent(db, Number(detail.failedEventId), { status, by: detail.actor, note: detail.reason, at: t.at });
+    await resolveFailedEvent(tx, Number(detail.failedEventId), { status, by: detail.actor, note: detail.reason, at: t.at });
   } else if (t.type === 'admin.resolve' && detail) {
     const note = `${detail.outcome}: ${detail.reason}`;
-    resolvePaymentFailedEvents(db, paymentId, { status: 'resolved', by: detail.actor, note, at: t.at });
+    await resolvePaymentFailedEvents(tx, paymentId, { status: 'resolved', by: detail.actor, note, at: t.at });
   } else if (t.type === 'pg.status' && inAttention(t.from) && !inAttention(t.to)) {
-    resolvePaymentFailedEvents(db, paymentId, { status: 'resolved', by: 'pg', note: 'the PG shows the money went back', at: t.at });
+    await resolvePaymentFailedEvents(tx, paymentId, { status: 'resolved', by: 'pg', note: 'the PG shows the money went back', at: t.at });
   }
 }

@@ -1,6 +1,6 @@
 import { createActor, type Actor, type EventObject, type SnapshotFrom } from 'xstate';
 import { insertAlert } from '../../db/attention-repo.ts';
-import type { Connection } from '../../db/connection.ts';
+import type { Database } from '../../db/connection.ts';
 import { listPartners } from '../../db/partners-repo.ts';
 import {
   claimRun,
@@ -11,6 +11,7 @@ import {
   requestAgain,
   runsToResume,
   writeRun,
+  type RunWrite,
 } from '../../db/settlement-runs-repo.ts';
 import { ensureSettlement, setStatusOfDate } from '../../db/settlements-repo.ts';
 import type { MachineAlert } from '../../machines/alert.ts';
@@ -31,7 +32,7 @@ type SettlementActor = Actor<SettlementMachine>;
 type SettlementSnapshot = SnapshotFrom<SettlementMachine>;
 
 export interface SettlementRunnerDeps {
-  conn: Connection;
+  db: Database;
   /** The settlement machine with its steps provided. */
   machine: SettlementMachine;
   retry: SettlementRetry;
@@ -48,7 +49,7 @@ interface LiveRun {
   actor: SettlementActor;
   /** Alerts emitted since the last write, written with it. */
   alerts: MachineAlert[];
-  /** Status of the last write: a write into `processing` from another status starts a run. */
+  /** Status of the last write queued: a write into `processing` from another status starts a run. */
   lastStatus: SettlementStatus;
 }
 
@@ -64,13 +65,17 @@ const SETTLED_POLL_MS = 50;
  * run is under way is answered by the next run, not lost.
  */
 export function createSettlementRunner(deps: SettlementRunnerDeps) {
-  const { conn, clock, owner, leaseTtlMs } = deps;
-  const db = conn.db;
+  const { db, clock, owner, leaseTtlMs } = deps;
   const log = deps.logger.child({ component: 'settlement-runner' });
   const live = new Map<string, LiveRun>();
   /** Dates whose snapshot this code cannot read: said once, then left to an operator. */
   const unreadable = new Set<string>();
 
+  /**
+   * Queues the transition's write from the inspection callback itself: jobs commit in the
+   * order they are queued, so the write of a transition lands before anything its step
+   * writes, and before the next transition's.
+   */
   function persist(date: string, run: LiveRun, event: EventObject, snapshot: SettlementSnapshot): void {
     if (live.get(date) !== run || event.type === 'xstate.init') return;
     const now = clock();
@@ -78,42 +83,45 @@ export function createSettlementRunner(deps: SettlementRunnerDeps) {
     const idle = snapshot.hasTag(WAITING) || snapshot.hasTag(RESTING);
     const alerts = run.alerts;
     run.alerts = [];
-    let written: ReturnType<typeof writeRun>;
-    try {
-      written = conn.sqlite
-        .transaction(() => {
-          const row = writeRun(db, date, owner, {
-            state: statePath(snapshot.value),
-            status,
-            snapshot: JSON.stringify(run.actor.getPersistedSnapshot()),
-            machineVersion: SETTLEMENT_MACHINE_VERSION,
-            dueAt: snapshot.hasTag(WAITING) ? now + snapshot.context.waitMs : null,
-            updatedAt: now,
-            leaseExpiresAt: idle ? null : now + leaseTtlMs,
-            startsRun: status === 'processing' && run.lastStatus !== 'processing',
-          });
-          if (!row) return undefined;
-          setStatusOfDate(db, date, status, now);
-          for (const { severity, title, details } of alerts) insertAlert(db, { paymentId: null, severity, title, details, at: now });
-          return row;
-        })
-        .immediate();
-    } catch (error) {
-      // The lease stays ours and the row as it was (a request still pending): a poll takes it up again.
-      log.error({ date, err: error }, 'settlement run could not be written; it resumes from its last write');
-      stop(date, run);
-      return;
-    }
+    const write: RunWrite = {
+      state: statePath(snapshot.value),
+      status,
+      snapshot: JSON.stringify(run.actor.getPersistedSnapshot()),
+      machineVersion: SETTLEMENT_MACHINE_VERSION,
+      dueAt: snapshot.hasTag(WAITING) ? now + snapshot.context.waitMs : null,
+      updatedAt: now,
+      leaseExpiresAt: idle ? null : now + leaseTtlMs,
+      startsRun: status === 'processing' && run.lastStatus !== 'processing',
+    };
     run.lastStatus = status;
-    if (!written) {
-      log.warn({ date }, 'settlement run taken over by another process');
-      stop(date, run);
-    } else if (idle && written.pending === 1) {
-      // Asked again while it ran: the next run starts now (outside this inspection callback).
-      queueMicrotask(() => run.actor.send({ type: 'run' }));
-    } else if (idle) {
-      stop(date, run);
-    }
+    void db.commit
+      .run(async (tx) => {
+        const row = await writeRun(tx, date, owner, write);
+        if (!row) return undefined;
+        await setStatusOfDate(tx, date, status, now);
+        for (const { severity, title, details } of alerts) await insertAlert(tx, { paymentId: null, severity, title, details, at: now });
+        return row;
+      })
+      .then(
+        (written) => {
+          // Stopped while the write was committing (shutdown, an earlier write refused): nothing more to do here.
+          if (live.get(date) !== run) return;
+          if (!written) {
+            log.warn({ date }, 'settlement run taken over by another process');
+            stop(date, run);
+          } else if (idle && written.pending === 1) {
+            // Asked again while it ran: the next run starts now.
+            run.actor.send({ type: 'run' });
+          } else if (idle) {
+            stop(date, run);
+          }
+        },
+        (error: unknown) => {
+          // The lease stays ours and the row as it was (a request still pending): a poll takes it up again.
+          log.error({ date, err: error }, 'settlement run could not be written; it resumes from its last write');
+          stop(date, run);
+        },
+      );
   }
 
   function stop(date: string, run: LiveRun): void {
@@ -122,15 +130,15 @@ export function createSettlementRunner(deps: SettlementRunnerDeps) {
   }
 
   /** Takes the run's lease and brings its actor into memory; undefined when another process drives it. */
-  function hydrate(date: string): { run: LiveRun; pending: boolean } | undefined {
+  async function hydrate(date: string): Promise<{ run: LiveRun; pending: boolean } | undefined> {
     const existing = live.get(date);
     if (existing) return { run: existing, pending: false };
-    const row = claimRun(db, date, owner, clock(), leaseTtlMs);
+    const row = await db.commit.run((tx) => claimRun(tx, date, owner, clock(), leaseTtlMs));
     if (!row) return undefined;
     if (row.machineVersion !== SETTLEMENT_MACHINE_VERSION) {
       if (!unreadable.has(date)) log.error({ date, machineVersion: row.machineVersion }, 'settlement snapshot of a machine version this code cannot read');
       unreadable.add(date);
-      releaseRun(db, date, owner);
+      await db.commit.run((tx) => releaseRun(tx, date, owner));
       return undefined;
     }
     const run: LiveRun = { actor: undefined as unknown as SettlementActor, alerts: [], lastStatus: row.status };
@@ -153,11 +161,23 @@ export function createSettlementRunner(deps: SettlementRunnerDeps) {
   }
 
   /**
+   * Take-ups run one at a time, each after the one before has ended: it then sees what
+   * that one did (an actor brought into memory, a lease released), so two take-ups of a
+   * date (the poll's and a request's) never bring in two actors.
+   */
+  let takingUp: Promise<unknown> = Promise.resolve();
+  function takeUp(date: string): Promise<void> {
+    const next = takingUp.then(() => wake(date));
+    takingUp = next.catch(() => undefined);
+    return next;
+  }
+
+  /**
    * Wakes a run nobody drives: a requested one or one asked for again starts, a failed
    * one retries, a running one goes on (its restored actor runs its step again).
    */
-  function takeUp(date: string): void {
-    const taken = hydrate(date);
+  async function wake(date: string): Promise<void> {
+    const taken = await hydrate(date);
     if (!taken) return;
     const snapshot = taken.run.actor.getSnapshot();
     if (snapshot.hasTag('processing')) return;
@@ -166,7 +186,7 @@ export function createSettlementRunner(deps: SettlementRunnerDeps) {
     else {
       // Nothing to do after all (another process ran it meanwhile): let anyone take it up.
       stop(date, taken.run);
-      releaseRun(db, date, owner);
+      await db.commit.run((tx) => releaseRun(tx, date, owner));
     }
   }
 
@@ -194,8 +214,10 @@ export function createSettlementRunner(deps: SettlementRunnerDeps) {
   const poll = startPollingLoop(
     async () => {
       const now = clock();
-      renewRunLeases(db, [...live.keys()], owner, now + leaseTtlMs);
-      for (const date of runsToResume(db, owner, now)) if (!live.has(date) && !unreadable.has(date)) takeUp(date);
+      const dates = [...live.keys()];
+      // An idle poll writes nothing.
+      if (dates.length > 0) await db.commit.run((tx) => renewRunLeases(tx, dates, owner, now + leaseTtlMs));
+      for (const date of await runsToResume(db.read, owner, now)) if (!live.has(date) && !unreadable.has(date)) await takeUp(date);
     },
     deps.pollMs,
     (error) => log.error({ err: error }, 'settlement poll failed'),
@@ -209,21 +231,19 @@ export function createSettlementRunner(deps: SettlementRunnerDeps) {
      * made while the date is running is answered by a run that starts after it. Returns
      * false when nothing was asked.
      */
-    request(date: string, unlessAskedSince?: number): boolean {
+    async request(date: string, unlessAskedSince?: number): Promise<boolean> {
       const now = clock();
-      const asked = conn.sqlite
-        .transaction(() => {
-          if (insertRun(db, newRun(date, now))) {
-            for (const partner of listPartners(db)) ensureSettlement(db, date, partner.id, DEFAULT_CURRENCY, 'requested', now);
-            return true;
-          }
-          return requestAgain(db, date, now, unlessAskedSince);
-        })
-        .immediate();
+      const asked = await db.commit.run(async (tx) => {
+        if (await insertRun(tx, newRun(date, now))) {
+          for (const partner of await listPartners(tx)) await ensureSettlement(tx, date, partner.id, DEFAULT_CURRENCY, 'requested', now);
+          return true;
+        }
+        return requestAgain(tx, date, now, unlessAskedSince);
+      });
       if (!asked) return false;
       const running = live.get(date);
       // A run under way here answers the request when it ends (persist sees it pending).
-      if (!running) takeUp(date);
+      if (!running) await takeUp(date);
       return true;
     },
 
@@ -234,7 +254,7 @@ export function createSettlementRunner(deps: SettlementRunnerDeps) {
     async settled(date: string, timeoutMs: number): Promise<void> {
       const deadline = clock() + timeoutMs;
       for (;;) {
-        const row = findRun(db, date);
+        const row = await findRun(db.read, date);
         if (!row || (row.pending === 0 && (row.status === 'completed' || row.status === 'failed')) || clock() >= deadline) return;
         await new Promise((resolve) => setTimeout(resolve, SETTLED_POLL_MS));
       }
@@ -245,6 +265,8 @@ export function createSettlementRunner(deps: SettlementRunnerDeps) {
     /** Stops every actor; a run in the middle of a step resumes after restart (its step runs again). */
     async stop(): Promise<void> {
       await poll.stop();
+      // A take-up under way (a request's) brings its actor in first, to be stopped with the rest.
+      await takingUp;
       for (const [date, run] of live) {
         live.delete(date);
         run.actor.stop();

@@ -1,5 +1,5 @@
 import { Cron } from 'croner';
-import type { Db } from '../../db/connection.ts';
+import type { Database } from '../../db/connection.ts';
 import { earliestRunDate } from '../../db/settlement-runs-repo.ts';
 import type { Logger } from '../logger.ts';
 import { addDays, dateAt, dayBounds } from './business-day.ts';
@@ -9,7 +9,7 @@ import type { SettlementRunner } from './settlement-runner.ts';
 const CATCH_UP_FIRINGS = 31;
 
 export interface SettlementScheduleDeps {
-  db: Db;
+  db: Database;
   runner: SettlementRunner;
   /** SETTLEMENT_CRON, read in the settlement time zone. */
   cron: string;
@@ -26,21 +26,29 @@ export interface SettlementScheduleDeps {
  * down) settles those dates then, once settlement has begun on this database (a fresh one
  * waits for its first firing or an operator).
  */
-export function startSettlementSchedule(deps: SettlementScheduleDeps) {
+export async function startSettlementSchedule(deps: SettlementScheduleDeps) {
   const log = deps.logger.child({ component: 'settlement-schedule' });
   const dateBefore = (at: number) => addDays(dateAt(at, deps.timeZone), -1);
-  const settle = (date: string) => {
-    if (deps.runner.request(date, dayBounds(date, deps.timeZone).end)) log.info({ date }, 'settlement run requested by the schedule');
+  const settle = async (date: string) => {
+    if (await deps.runner.request(date, dayBounds(date, deps.timeZone).end)) log.info({ date }, 'settlement run requested by the schedule');
   };
+  /** The firing under way, if any: stopping waits for it (it may still be taking a run up). */
+  let firing: Promise<void> = Promise.resolve();
   const job = new Cron(
     deps.cron,
     { timezone: deps.timeZone, protect: true, catch: (error: unknown) => log.error({ err: error }, 'scheduled settlement failed to start') },
-    () => settle(dateBefore(deps.clock())),
+    () => (firing = settle(dateBefore(deps.clock()))),
   );
-  const since = earliestRunDate(deps.db);
+  const since = await earliestRunDate(deps.db.read);
   if (since !== undefined) {
     const missed = job.previousRuns(CATCH_UP_FIRINGS, new Date(deps.clock())).map((firing) => dateBefore(firing.getTime()));
-    for (const date of [...new Set(missed)].sort()) if (date >= since) settle(date);
+    for (const date of [...new Set(missed)].sort()) if (date >= since) await settle(date);
   }
-  return { stop: () => job.stop() };
+  return {
+    /** Stops the schedule; resolves once a firing under way has finished. */
+    async stop(): Promise<void> {
+      job.stop();
+      await firing.catch(() => undefined);
+    },
+  };
 }

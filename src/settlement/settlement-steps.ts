@@ -1,6 +1,6 @@
 import { fromPromise } from 'xstate';
 import { insertAlert } from '../../db/attention-repo.ts';
-import type { Connection } from '../../db/connection.ts';
+import type { Database } from '../../db/connection.ts';
 import { listPartners } from '../../db/partners-repo.ts';
 import { findRun, holdsRun, setUnattributed } from '../../db/settlement-runs-repo.ts';
 import {
@@ -12,6 +12,7 @@ import {
   setDiscrepancies,
   settlementsOfDate,
 } from '../../db/settlements-repo.ts';
+import type { Sql } from '../../db/sql.ts';
 import type { CheckOutput, FiguresOutput, SettlementMachine } from '../../machines/settlement.machine.ts';
 import type { Logger } from '../logger.ts';
 import type { PgClient } from '../pg/pg-client.ts';
@@ -29,7 +30,7 @@ const PAGE_SIZE = 1_000;
 const MAX_PAGES = 10_000;
 
 export interface SettlementStepsDeps {
-  conn: Connection;
+  db: Database;
   pg: Pick<PgClient, 'listPayments'>;
   clock: () => number;
   timeZone: string;
@@ -50,32 +51,32 @@ const DESCRIBED: Record<Discrepancy['kind'], string> = {
  * discrepancies (alerting only on ones the last check did not report).
  */
 export function createSettlementSteps(deps: SettlementStepsDeps): Parameters<SettlementMachine['provide']>[0]['actors'] {
-  const { conn, clock, timeZone } = deps;
-  const db = conn.db;
+  const { db, clock, timeZone } = deps;
   const log = deps.logger.child({ component: 'settlement' });
 
   /**
-   * A step's writes, fenced: in one transaction that first checks the run is still ours
-   * and its actor still running (a stopped or overtaken run writes nothing).
+   * A step's writes, fenced: in one group-commit job that first checks the run is still
+   * ours, its actor still running, and the transition into the step committed (a stopped
+   * or overtaken run, or one whose transition write was refused, writes nothing).
    */
-  function fenced<T>(date: string, signal: AbortSignal, work: () => T): T {
-    return conn.sqlite
-      .transaction(() => {
-        if (signal.aborted || !holdsRun(db, date, deps.owner)) throw new Error(`settlement run of ${date} is no longer this process's`);
-        return work();
-      })
-      .immediate();
+  function fenced<T>(date: string, step: string, signal: AbortSignal, work: (tx: Sql) => Promise<T>): Promise<T> {
+    return db.commit.run(async (tx) => {
+      if (signal.aborted || !(await holdsRun(tx, date, deps.owner, step))) {
+        throw new Error(`settlement run of ${date} is no longer this process's, or its ${step} state was not committed`);
+      }
+      return work(tx);
+    });
   }
 
   /** Lets the transition that started the step be written before the step writes anything. */
   const afterTheTransition = () => new Promise((resolve) => setImmediate(resolve));
 
-  function computeFigures(date: string, signal: AbortSignal): FiguresOutput {
+  function computeFigures(date: string, signal: AbortSignal): Promise<FiguresOutput> {
     const { start, end } = dayBounds(date, timeZone);
-    return fenced(date, signal, () => {
-      const rates = new Map(listPartners(db).map((p) => [p.id, p.feeRateBps]));
-      const figures = settleDay(movementsBetween(db, start, end), rates);
-      return { settlements: figures.length, lines: replaceFigures(db, date, figures, clock()) };
+    return fenced(date, 'processing.computing', signal, async (tx) => {
+      const rates = new Map((await listPartners(tx)).map((p) => [p.id, p.feeRateBps]));
+      const figures = settleDay(await movementsBetween(tx, start, end), rates);
+      return { settlements: figures.length, lines: await replaceFigures(tx, date, figures, clock()) };
     });
   }
 
@@ -98,9 +99,9 @@ export function createSettlementSteps(deps: SettlementStepsDeps): Parameters<Set
     throw new Error(`the PG's payment list did not end after ${MAX_PAGES} pages`);
   }
 
-  function recordDiscrepancies(date: string, pgCharges: Map<string, number>): CheckOutput {
+  async function recordDiscrepancies(tx: Sql, date: string, pgCharges: Map<string, number>): Promise<CheckOutput> {
     const now = clock();
-    const counted = countedPayments(db, date);
+    const counted = await countedPayments(tx, date);
     const ours = new Map<string, number>();
     const settlementOf = new Map<string, string>();
     for (const line of counted) {
@@ -109,14 +110,14 @@ export function createSettlementSteps(deps: SettlementStepsDeps): Parameters<Set
     }
     const found = compareWithPg(ours, pgCharges);
     const uncounted = found.filter((d) => !settlementOf.has(d.paymentId)).map((d) => d.paymentId);
-    const partnerOf = partnersOfPayments(db, uncounted);
-    const bySettlement = new Map<string, Discrepancy[]>(settlementsOfDate(db, date).map((s) => [s.id, []]));
+    const partnerOf = await partnersOfPayments(tx, uncounted);
+    const bySettlement = new Map<string, Discrepancy[]>((await settlementsOfDate(tx, date)).map((s) => [s.id, []]));
     const unattributed: Discrepancy[] = [];
     for (const discrepancy of found) {
       const partnerId = partnerOf.get(discrepancy.paymentId);
       const settlementId =
         settlementOf.get(discrepancy.paymentId) ??
-        (partnerId === undefined ? undefined : ensureSettlement(db, date, partnerId, DEFAULT_CURRENCY, 'processing', now));
+        (partnerId === undefined ? undefined : await ensureSettlement(tx, date, partnerId, DEFAULT_CURRENCY, 'processing', now));
       if (settlementId === undefined) {
         // A payment this service never made: no partner carries it; the run keeps it.
         unattributed.push(discrepancy);
@@ -125,25 +126,25 @@ export function createSettlementSteps(deps: SettlementStepsDeps): Parameters<Set
       if (!bySettlement.has(settlementId)) bySettlement.set(settlementId, []);
       bySettlement.get(settlementId)!.push(discrepancy);
     }
-    for (const settlement of settlementsOfDate(db, date)) {
+    for (const settlement of await settlementsOfDate(tx, date)) {
       const current = bySettlement.get(settlement.id) ?? [];
-      alertNew(date, settlement.discrepancies, current, settlement.partnerId, now);
-      setDiscrepancies(db, settlement.id, current);
+      await alertNew(tx, date, settlement.discrepancies, current, settlement.partnerId, now);
+      await setDiscrepancies(tx, settlement.id, current);
     }
-    alertNew(date, findRun(db, date)?.unattributed ?? '[]', unattributed, null, now);
-    setUnattributed(db, date, JSON.stringify(unattributed));
+    await alertNew(tx, date, (await findRun(tx, date))?.unattributed ?? '[]', unattributed, null, now);
+    await setUnattributed(tx, date, JSON.stringify(unattributed));
     if (found.length > 0) log.warn({ date, discrepancies: found.length }, 'settlement disagrees with the PG');
     return { discrepancies: found.length };
   }
 
   /** One alert per discrepancy the last check (`before`, as stored) did not already report. */
-  function alertNew(date: string, before: string, current: readonly Discrepancy[], partnerId: string | null, at: number): void {
+  async function alertNew(tx: Sql, date: string, before: string, current: readonly Discrepancy[], partnerId: string | null, at: number): Promise<void> {
     const known = new Set((JSON.parse(before) as Discrepancy[]).map(keyOf));
-    for (const discrepancy of current) if (!known.has(keyOf(discrepancy))) alert(date, discrepancy, partnerId, at);
+    for (const discrepancy of current) if (!known.has(keyOf(discrepancy))) await alert(tx, date, discrepancy, partnerId, at);
   }
 
-  function alert(date: string, discrepancy: Discrepancy, partnerId: string | null, at: number): void {
-    insertAlert(db, {
+  function alert(tx: Sql, date: string, discrepancy: Discrepancy, partnerId: string | null, at: number): Promise<void> {
+    return insertAlert(tx, {
       paymentId: discrepancy.paymentId,
       severity: 'warning',
       title: `Settlement ${date}: payment ${discrepancy.paymentId} ${DESCRIBED[discrepancy.kind]}`,
@@ -161,7 +162,7 @@ export function createSettlementSteps(deps: SettlementStepsDeps): Parameters<Set
       await afterTheTransition();
       const { start, end } = dayBounds(input.date, timeZone);
       const pgCharges = await pgChargesBetween(start, end, signal);
-      return fenced(input.date, signal, () => recordDiscrepancies(input.date, pgCharges));
+      return fenced(input.date, 'processing.checking', signal, (tx) => recordDiscrepancies(tx, input.date, pgCharges));
     }),
   };
 }

@@ -62,14 +62,14 @@ describe('GET /v1/admin/payments/export', () => {
 
   it('streams every page of a large export, each payment once', async () => {
     // Rows as the host commits them, many sharing a creation instant (the page boundary's tie).
-    const conn = openDatabase(h.dbPath, 'NORMAL');
-    conn.sqlite.transaction(() => {
+    const db = openDatabase(h.dbPath, 'NORMAL');
+    await db.commit.run(async (tx) => {
       for (let i = 0; i < 1_234; i++) {
         const id = `pay_${String(i).padStart(5, '0')}`;
-        insertPaymentRow(conn.db, id, 'completed', { status: 'completed', createdAt: 1_000 + Math.floor(i / 7) });
+        await insertPaymentRow(tx, id, 'completed', { status: 'completed', createdAt: 1_000 + Math.floor(i / 7) });
       }
-    })();
-    conn.sqlite.close();
+    });
+    await db.close();
     const reply = await h.request('GET', '/v1/admin/payments/export?status=completed', { headers: admin });
     const exported = (reply.body as string).trim().split('\r\n').slice(1).map((line) => line.split(',')[0]);
     expect(exported).toHaveLength(1_234);

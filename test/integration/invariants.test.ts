@@ -1,13 +1,12 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openDatabase, type Sqlite } from '../../db/connection.ts';
+import type { Sqlite } from '../../db/connection.ts';
 import { checkInvariants, type ViolationKind } from '../../scripts/invariants/check-invariants.ts';
 import type { LedgerEntry } from '../../src/mock-pg/mock-pg.ts';
+import { useTempDatabase } from '../support/temp-database.ts';
 
 const NOW = 1_700_000_000_000;
 
@@ -183,21 +182,18 @@ function buildConsistentPair(sqlite: Sqlite): LedgerEntry[] {
   ];
 }
 
+const temp = useTempDatabase('invariants');
 let dir: string;
 let dbPath: string;
 let sqlite: Sqlite;
 let ledger: LedgerEntry[];
 
 beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'paystate-invariants-'));
-  dbPath = join(dir, 'paystate.db');
-  sqlite = openDatabase(dbPath, 'FULL').sqlite;
+  dbPath = temp.path;
+  dir = dirname(dbPath);
+  temp.open(); // creates the tables
+  sqlite = temp.sqlite();
   ledger = buildConsistentPair(sqlite);
-});
-
-afterEach(() => {
-  sqlite.close();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 const run = (sql: string) => sqlite.prepare(sql).run();

@@ -45,7 +45,7 @@ describe('what the service logs', () => {
       expect.objectContaining({ level: 30, component: 'payment-host', status: 'completed', state: 'completed', amount: 30_000 }),
     ]);
 
-    expect(h.service.host.resume(payment.id)).toBe(true);
+    expect(await h.service.host.resume(payment.id)).toBe(true);
     await h.service.host.committed();
     expect(restingLines(payment.id)).toHaveLength(1);
     expect(records.some((r) => JSON.stringify(r).includes('bk_test_ok'))).toBe(false);

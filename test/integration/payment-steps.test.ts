@@ -2,8 +2,7 @@ import { pino } from 'pino';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { createActor, toPromise, type AnyActorLogic } from 'xstate';
 import { upsertCancellation, listRefundAttempts } from '../../db/cancellations-repo.ts';
-import type { Connection } from '../../db/connection.ts';
-import { createGroupCommit, type GroupCommit } from '../../db/group-commit.ts';
+import type { Database } from '../../db/connection.ts';
 import { createPaymentActors } from '../../src/payments/payment-actors.ts';
 import { OrderCache } from '../../src/payments/order-cache.ts';
 import type { CancelResult, LookupResult, PgClient } from '../../src/pg/pg-client.ts';
@@ -16,11 +15,9 @@ import { useTempDatabase } from '../support/temp-database.ts';
  */
 const OWNER = 'this-process';
 const database = useTempDatabase('steps');
-let conn: Connection;
-let commit: GroupCommit;
+let db: Database;
 beforeEach(() => {
-  conn = database.connect();
-  commit = createGroupCommit(conn.sqlite);
+  db = database.open();
 });
 
 interface FakePg extends PgClient {
@@ -61,21 +58,23 @@ const pgShows = (cancelledAmount: number): LookupResult => ({
 });
 
 /** A completed payment refunding 10,000 of 30,000, committed in `cancelling.refunding` under our lease. */
-function refundingPayment(): void {
-  insertPaymentRow(conn.db, 'pay_r', 'cancelling.refunding', {
-    status: 'cancel_requested',
-    leaseOwner: OWNER,
-    leaseExpiresAt: Date.now() + 60_000,
-  });
-  upsertCancellation(conn.db, {
-    id: 'can_1',
-    paymentId: 'pay_r',
-    seq: 1,
-    idempotencyKey: 'ck',
-    requestFingerprint: 'f',
-    amount: 10_000,
-    reason: 'r',
-    requestedAt: 1,
+function refundingPayment(): Promise<void> {
+  return db.commit.run(async (tx) => {
+    await insertPaymentRow(tx, 'pay_r', 'cancelling.refunding', {
+      status: 'cancel_requested',
+      leaseOwner: OWNER,
+      leaseExpiresAt: Date.now() + 60_000,
+    });
+    await upsertCancellation(tx, {
+      id: 'can_1',
+      paymentId: 'pay_r',
+      seq: 1,
+      idempotencyKey: 'ck',
+      requestFingerprint: 'f',
+      amount: 10_000,
+      reason: 'r',
+      requestedAt: 1,
+    });
   });
 }
 
@@ -96,11 +95,11 @@ function runStep<T>(logic: AnyActorLogic, input: unknown): Promise<T> {
 }
 
 const actorsWith = (pg: PgClient) =>
-  createPaymentActors({ conn, commit, pg, clock: Date.now, logger: pino({ level: 'silent' }), owner: OWNER, orders: new OrderCache(conn.db) });
+  createPaymentActors({ db, pg, clock: Date.now, logger: pino({ level: 'silent' }), owner: OWNER, orders: new OrderCache(db.read) });
 
 describe('a refund sent again', () => {
   it('asks the PG first and does not send again when the earlier call landed', async () => {
-    refundingPayment();
+    await refundingPayment();
     let landed = false;
     const pg = fakePg({
       // The first call reaches the PG, but its answer is lost on the way back.
@@ -118,12 +117,12 @@ describe('a refund sent again', () => {
     // Restored after a crash, or resent after the inquiry: the PG's record now shows it, and when.
     expect(await runStep(actors.refundPayment, refundInput)).toEqual({ kind: 'refunded', cancelledAt: REFUNDED_AT });
     expect(pg.cancels).toBe(1);
-    expect(listRefundAttempts(conn.db, 'pay_r').map((a) => a.outcome)).toEqual(['transient', 'succeeded']);
-    expect(conn.sqlite.prepare('select pg_calls from cancellations where id = ?').pluck().get('can_1')).toBe(2);
+    expect((await listRefundAttempts(db.read, 'pay_r')).map((a) => a.outcome)).toEqual(['transient', 'succeeded']);
+    expect(await db.read.get('select pg_calls as "pgCalls" from cancellations where id = @id', { id: 'can_1' })).toEqual({ pgCalls: 2 });
   });
 
   it('sends again only once the PG shows the earlier call did not land', async () => {
-    refundingPayment();
+    await refundingPayment();
     const pg = fakePg({ cancel: () => ({ kind: 'unknown', reason: 'timeout' }), lookup: () => pgShows(0) });
     const actors = actorsWith(pg);
     await runStep(actors.refundPayment, refundInput);
@@ -132,7 +131,7 @@ describe('a refund sent again', () => {
   });
 
   it('does not send again while the PG does not answer the question', async () => {
-    refundingPayment();
+    await refundingPayment();
     let lookupAnswers = true;
     const pg = fakePg({
       cancel: () => ({ kind: 'unknown', reason: 'timeout' }),
@@ -146,13 +145,13 @@ describe('a refund sent again', () => {
   });
 
   it('treats "already cancelled up to this total" as done', async () => {
-    refundingPayment();
+    await refundingPayment();
     const pg = fakePg({ cancel: () => ({ kind: 'refused', code: 'CANCEL_AMOUNT_EXCEEDS_CANCELLABLE_AMOUNT' }), lookup: () => pgShows(10_000) });
     expect(await runStep(actorsWith(pg).refundPayment, refundInput)).toEqual({ kind: 'refunded', cancelledAt: REFUNDED_AT });
   });
 
   it('keeps a real refusal a refusal', async () => {
-    refundingPayment();
+    await refundingPayment();
     const pg = fakePg({ cancel: () => ({ kind: 'refused', code: 'PG_PROVIDER' }), lookup: () => pgShows(0) });
     expect(await runStep(actorsWith(pg).refundPayment, refundInput)).toEqual({ kind: 'refused', code: 'PG_PROVIDER' });
     expect(pg.lookups).toBe(0);

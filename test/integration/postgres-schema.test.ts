@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { openPostgres } from '../../db/postgres.ts';
+import { openPostgresPool } from '../../db/postgres.ts';
 import { useTempDatabase } from '../support/temp-database.ts';
 import { useTestPostgres } from '../support/postgres.ts';
 
@@ -25,7 +25,8 @@ const byName = <T extends { table: string }>(rows: T[], key: (row: T) => string)
   rows.map((row) => ({ ...row, key: `${row.table}.${key(row)}` })).sort((a, b) => a.key.localeCompare(b.key));
 
 function sqliteShape() {
-  const { sqlite } = sqliteFile.connect();
+  sqliteFile.open(); // migrates the file
+  const sqlite = sqliteFile.sqlite();
   const tables = (
     sqlite.prepare(`select name from sqlite_master where type = 'table' and name not like 'sqlite_%' and name <> '__drizzle_migrations'`).all() as Array<{ name: string }>
   ).map((t) => t.name);
@@ -51,7 +52,7 @@ function sqliteShape() {
 }
 
 async function postgresShape(url: string) {
-  const { pool } = await openPostgres(url, { poolSize: 2 });
+  const pool = await openPostgresPool(url, { poolSize: 2 });
   try {
     const tables = (
       await pool.query<{ table_name: string }>(
@@ -105,22 +106,22 @@ describe('the PostgreSQL schema', () => {
 
   it('migrates once when several processes start on a new database at the same moment', async () => {
     const url = await postgres.newDatabase();
-    const opened = await Promise.all([openPostgres(url, { poolSize: 2 }), openPostgres(url, { poolSize: 2 }), openPostgres(url, { poolSize: 2 })]);
+    const opened = await Promise.all([1, 2, 3].map(() => openPostgresPool(url, { poolSize: 2 })));
     try {
-      const applied = await opened[0]!.pool.query<{ n: number }>('select count(*) as n from drizzle.__drizzle_migrations');
+      const applied = await opened[0]!.query<{ n: number }>('select count(*) as n from drizzle.__drizzle_migrations');
       expect(applied.rows[0]!.n).toBe(1);
-      const tables = await opened[1]!.pool.query<{ n: number }>(
+      const tables = await opened[1]!.query<{ n: number }>(
         `select count(*) as n from information_schema.tables where table_schema = 'public'`,
       );
       expect(tables.rows[0]!.n).toBe(21);
     } finally {
-      await Promise.all(opened.map((c) => c.pool.end()));
+      await Promise.all(opened.map((pool) => pool.end()));
     }
   });
 
   it('reads bigint columns back as numbers, beyond 32 bits', async () => {
     const url = await postgres.newDatabase();
-    const { pool } = await openPostgres(url, { poolSize: 1 });
+    const pool = await openPostgresPool(url, { poolSize: 1 });
     try {
       const at = Date.UTC(2026, 11, 2, 12, 0, 0, 123);
       await pool.query(`insert into money_movements (payment_id, kind, amount, at) values ('p1', 'charge', 3000000000, $1)`, [at]);

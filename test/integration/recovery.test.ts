@@ -150,7 +150,7 @@ describe('durable waits and restarts', () => {
     const other = await h.startPeer('second-process');
     const { body } = await h.pay('k-lease', purchase('book-1', 1, 'bk_test_delay'));
     await eventually(async () => (await states(body.id)).includes('charging.calling'));
-    expect(other.host.resume(body.id)).toBe(false);
+    expect(await other.host.resume(body.id)).toBe(false);
     expect(other.host.isLive(body.id)).toBe(false);
     expect((await h.settled(body.id)).status).toBe('completed');
     expect(ledgerOf(body.id)).toMatchObject({ charges: 1 });
@@ -166,10 +166,10 @@ describe('leases within one process', () => {
     // Each commit of a resting actor evicts it and queues the release of its lease; waking
     // it again before that release runs must not lose the lease (a lost lease drops writes).
     for (let i = 0; i < 5; i++) {
-      expect(host.resume(body.id)).toBe(true);
+      expect(await host.resume(body.id)).toBe(true);
       await host.committed();
     }
-    expect(host.offer(body.id, { type: 'api.cancel', id: 'can_race', amount: 15_000, reason: 'race', idempotencyKey: 'c-race', fingerprint: 'f' })).toBe('accepted');
+    expect(await host.offer(body.id, { type: 'api.cancel', id: 'can_race', amount: 15_000, reason: 'race', idempotencyKey: 'c-race', fingerprint: 'f' })).toBe('accepted');
     expect((await h.settled(body.id)).status).toBe('cancelled');
     expect(ledgerOf(body.id)).toMatchObject({ status: 'CANCELLED', cancelledAmount: 15_000 });
     const metrics = await h.request('GET', '/metrics');

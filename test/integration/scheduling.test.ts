@@ -1,7 +1,6 @@
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Connection, Sqlite } from '../../db/connection.ts';
-import { createGroupCommit } from '../../db/group-commit.ts';
+import type { Database, Sqlite } from '../../db/connection.ts';
 import { acquireLease, findDue, findNeedingRescue } from '../../db/payments-repo.ts';
 import { PAYMENT_MACHINE_VERSION, paymentMachine, type PaymentEvent } from '../../machines/payment.machine.ts';
 import { createOpsStore } from '../../src/ops-store.ts';
@@ -24,12 +23,13 @@ const silent = pino({ level: 'silent' });
 // ---- a real SQLite file per test, payment rows written with plain SQL ----
 
 const database = useTempDatabase('scheduling');
-/** Another connection to this test's file; closed after the test. */
-const connect = (busyTimeoutMs?: number): Connection => database.connect(busyTimeoutMs);
-let conn: Connection;
+let db: Database;
+/** A raw connection to this test's file, for seeding rows; closed after the test. */
+let sqlite: Sqlite;
 
 beforeEach(() => {
-  conn = connect();
+  db = database.open();
+  sqlite = database.sqlite();
 });
 
 interface PaymentRowSpec {
@@ -45,7 +45,7 @@ interface PaymentRowSpec {
 
 /** A payment row with only the scheduling columns chosen; by default resting, unleased, of this machine version. */
 function insertPayment(id: string, spec: PaymentRowSpec = {}): void {
-  conn.sqlite
+  sqlite
     .prepare(
       `insert into payments (id, idempotency_key, request_fingerprint, customer_id, partner_id, amount, currency, items,
          order_name, billing_key, state, status, snapshot, machine_version, due_at, active, lease_owner, lease_expires_at,
@@ -67,13 +67,13 @@ function insertPayment(id: string, spec: PaymentRowSpec = {}): void {
 }
 
 const insertMany = (count: number, idOf: (i: number) => string, specOf: (i: number) => PaymentRowSpec) =>
-  conn.sqlite.transaction(() => {
+  sqlite.transaction(() => {
     for (let i = 0; i < count; i++) insertPayment(idOf(i), specOf(i));
   })();
 
-const due = (limit = 500, now = NOW) => findDue(conn.db, { now, owner: OWNER, machineVersion: PAYMENT_MACHINE_VERSION, limit });
-const rescueIds = (limit = 500) =>
-  findNeedingRescue(conn.db, { now: NOW, owner: OWNER, machineVersion: PAYMENT_MACHINE_VERSION, limit }).map((r) => r.id);
+const due = (limit = 500, now = NOW) => findDue(db.read, { now, owner: OWNER, machineVersion: PAYMENT_MACHINE_VERSION, limit });
+const rescueIds = async (limit = 500) =>
+  (await findNeedingRescue(db.read, { now: NOW, owner: OWNER, machineVersion: PAYMENT_MACHINE_VERSION, limit })).map((r) => r.id);
 
 // ---- a fake host that records what the scheduler and the reconciler ask of it ----
 
@@ -89,7 +89,7 @@ interface FakeHost {
 
 /**
  * `live`: payments in memory from the start. `resumeMany` brings every id into memory
- * except those in `cannotWake` (a snapshot that fails to load), or throws `failWith`.
+ * except those in `cannotWake` (a snapshot that fails to load), or rejects with `failWith`.
  */
 function fakeHost({ live = [], cannotWake = [], failWith }: { live?: string[]; cannotWake?: string[]; failWith?: Error } = {}): FakeHost {
   const waiters: Array<{ accept: (ids: string[]) => boolean; resolve: (ids: string[]) => void }> = [];
@@ -101,7 +101,7 @@ function fakeHost({ live = [], cannotWake = [], failWith }: { live?: string[]; c
     nextResume: (accept = () => true) => new Promise((resolve) => waiters.push({ accept, resolve })),
   };
   const host: Pick<PaymentHost, 'resumeMany' | 'isLive' | 'send' | 'offer' | 'restart'> = {
-    resumeMany(ids) {
+    async resumeMany(ids, wake) {
       fake.resumed.push([...ids]);
       for (const waiter of waiters.splice(0)) {
         if (waiter.accept(ids)) waiter.resolve(ids);
@@ -110,18 +110,20 @@ function fakeHost({ live = [], cannotWake = [], failWith }: { live?: string[]; c
       if (failWith) throw failWith;
       const woken = ids.filter((id) => !fake.live.has(id) && !cannotWake.includes(id));
       for (const id of woken) fake.live.add(id);
+      // As the host does: the wake goes to every one of them running here now.
+      if (wake) for (const id of ids) if (fake.live.has(id)) fake.sent.push([id, wake]);
       return woken.length;
     },
     isLive: (id) => fake.live.has(id),
-    send(id, event) {
+    async send(id, event) {
       fake.sent.push([id, event]);
       return true;
     },
-    offer(id, event) {
+    async offer(id, event) {
       fake.sent.push([id, event]);
       return 'accepted';
     },
-    restart(id) {
+    async restart(id) {
       fake.restarted.push(id);
       return true;
     },
@@ -134,115 +136,115 @@ const TIMER_DUE: PaymentEvent = { type: 'timer.due' };
 // ---- the repository queries ----
 
 describe('findDue', () => {
-  it('finds the payment it may take behind 600 earlier ones another live owner holds and 600 of a newer machine version', () => {
+  it('finds the payment it may take behind 600 earlier ones another live owner holds and 600 of a newer machine version', async () => {
     insertMany(600, (i) => `pay_held_${i}`, (i) => ({ dueAt: NOW - 100_000 + i, leaseOwner: OTHER, leaseExpiresAt: LIVE_LEASE }));
     insertMany(600, (i) => `pay_new_${i}`, (i) => ({ dueAt: NOW - 100_000 + i, machineVersion: PAYMENT_MACHINE_VERSION + 1 }));
     insertPayment('pay_mine', { dueAt: NOW - 1 });
 
-    expect(due(500)).toEqual(['pay_mine']);
+    expect(await due(500)).toEqual(['pay_mine']);
   });
 
-  it('takes payments of an older machine version, which the host upgrades', () => {
+  it('takes payments of an older machine version, which the host upgrades', async () => {
     insertPayment('pay_old', { dueAt: NOW - 2, machineVersion: PAYMENT_MACHINE_VERSION - 1 });
     insertPayment('pay_current', { dueAt: NOW - 1 });
 
-    expect(due(10)).toEqual(['pay_old', 'pay_current']);
+    expect(await due(10)).toEqual(['pay_old', 'pay_current']);
   });
 
-  it('takes due payments whose lease is free, expired or its own', () => {
+  it('takes due payments whose lease is free, expired or its own', async () => {
     insertPayment('pay_free', { dueAt: NOW - 4 });
     insertPayment('pay_expired', { dueAt: NOW - 3, leaseOwner: OTHER, leaseExpiresAt: EXPIRED_LEASE });
     insertPayment('pay_own', { dueAt: NOW - 2, leaseOwner: OWNER, leaseExpiresAt: LIVE_LEASE });
     insertPayment('pay_held', { dueAt: NOW - 1, leaseOwner: OTHER, leaseExpiresAt: LIVE_LEASE });
 
-    expect(due()).toEqual(['pay_free', 'pay_expired', 'pay_own']);
+    expect(await due()).toEqual(['pay_free', 'pay_expired', 'pay_own']);
   });
 
-  it('agrees with acquireLease on a lease that expires exactly now', () => {
+  it('agrees with acquireLease on a lease that expires exactly now', async () => {
     insertPayment('pay_expiring', { dueAt: NOW - 1, leaseOwner: OTHER, leaseExpiresAt: NOW });
 
-    const found = due().includes('pay_expiring');
+    const found = (await due()).includes('pay_expiring');
 
-    expect(found).toBe(acquireLease(conn.db, 'pay_expiring', OWNER, NOW, 30_000));
+    expect(found).toBe(await db.commit.run((tx) => acquireLease(tx, 'pay_expiring', OWNER, NOW, 30_000)));
   });
 
-  it('returns the earliest due first', () => {
+  it('returns the earliest due first', async () => {
     insertPayment('pay_2', { dueAt: NOW - 200 });
     insertPayment('pay_3', { dueAt: NOW - 100 });
     insertPayment('pay_1', { dueAt: NOW - 300 });
 
-    expect(due()).toEqual(['pay_1', 'pay_2', 'pay_3']);
+    expect(await due()).toEqual(['pay_1', 'pay_2', 'pay_3']);
   });
 
-  it('returns at most `limit` payments, the earliest due', () => {
+  it('returns at most `limit` payments, the earliest due', async () => {
     insertMany(5, (i) => `pay_${i}`, (i) => ({ dueAt: NOW - 1_000 + i }));
 
-    expect(due(2)).toEqual(['pay_0', 'pay_1']);
+    expect(await due(2)).toEqual(['pay_0', 'pay_1']);
   });
 
-  it('ignores payments not yet due and payments not waiting; one due exactly now is due', () => {
+  it('ignores payments not yet due and payments not waiting; one due exactly now is due', async () => {
     insertPayment('pay_later', { dueAt: NOW + 1 });
     insertPayment('pay_resting', { dueAt: null });
     insertPayment('pay_running', { dueAt: null, active: 1 });
     insertPayment('pay_now', { dueAt: NOW });
 
-    expect(due()).toEqual(['pay_now']);
+    expect(await due()).toEqual(['pay_now']);
   });
 });
 
 describe('findNeedingRescue', () => {
-  it('finds active payments whose lease is free, expired or its own', () => {
+  it('finds active payments whose lease is free, expired or its own', async () => {
     insertPayment('pay_free', { active: 1, updatedAt: NOW - 30 });
     insertPayment('pay_expired', { active: 1, leaseOwner: OTHER, leaseExpiresAt: EXPIRED_LEASE, updatedAt: NOW - 20 });
     insertPayment('pay_own', { active: 1, leaseOwner: OWNER, leaseExpiresAt: LIVE_LEASE, updatedAt: NOW - 10 });
 
-    expect(rescueIds()).toEqual(['pay_free', 'pay_expired', 'pay_own']);
+    expect(await rescueIds()).toEqual(['pay_free', 'pay_expired', 'pay_own']);
   });
 
-  it('finds waiting payments whose wait is overdue, not those still waiting', () => {
+  it('finds waiting payments whose wait is overdue, not those still waiting', async () => {
     insertPayment('pay_overdue', { dueAt: NOW - 1 });
     insertPayment('pay_due_now', { dueAt: NOW, updatedAt: NOW - 1 });
     insertPayment('pay_waiting', { dueAt: NOW + 1 });
 
-    expect(rescueIds()).toEqual(['pay_overdue', 'pay_due_now']);
+    expect(await rescueIds()).toEqual(['pay_overdue', 'pay_due_now']);
   });
 
-  it('skips resting payments', () => {
+  it('skips resting payments', async () => {
     insertPayment('pay_resting', { active: 0, dueAt: null });
     insertPayment('pay_running', { active: 1 });
 
-    expect(rescueIds()).toEqual(['pay_running']);
+    expect(await rescueIds()).toEqual(['pay_running']);
   });
 
-  it('skips payments another live owner holds, active or overdue', () => {
+  it('skips payments another live owner holds, active or overdue', async () => {
     insertPayment('pay_held_active', { active: 1, leaseOwner: OTHER, leaseExpiresAt: LIVE_LEASE });
     insertPayment('pay_held_overdue', { dueAt: NOW - 1, leaseOwner: OTHER, leaseExpiresAt: LIVE_LEASE });
     insertPayment('pay_free', { active: 1 });
 
-    expect(rescueIds()).toEqual(['pay_free']);
+    expect(await rescueIds()).toEqual(['pay_free']);
   });
 
-  it('skips payments of a newer machine version, and takes older ones', () => {
+  it('skips payments of a newer machine version, and takes older ones', async () => {
     insertPayment('pay_old', { active: 1, machineVersion: PAYMENT_MACHINE_VERSION - 1, updatedAt: NOW - 2 });
     insertPayment('pay_new', { dueAt: NOW - 1, machineVersion: PAYMENT_MACHINE_VERSION + 1 });
     insertPayment('pay_current', { active: 1, updatedAt: NOW - 1 });
 
-    expect(rescueIds()).toEqual(['pay_old', 'pay_current']);
+    expect(await rescueIds()).toEqual(['pay_old', 'pay_current']);
   });
 
-  it('returns the payments unchanged longest first, at most `limit`', () => {
+  it('returns the payments unchanged longest first, at most `limit`', async () => {
     insertPayment('pay_b', { active: 1, updatedAt: NOW - 2_000 });
     insertPayment('pay_c', { dueAt: NOW - 1, updatedAt: NOW - 1_000 });
     insertPayment('pay_a', { active: 1, updatedAt: NOW - 3_000 });
 
-    expect(rescueIds()).toEqual(['pay_a', 'pay_b', 'pay_c']);
-    expect(rescueIds(2)).toEqual(['pay_a', 'pay_b']);
+    expect(await rescueIds()).toEqual(['pay_a', 'pay_b', 'pay_c']);
+    expect(await rescueIds(2)).toEqual(['pay_a', 'pay_b']);
   });
 
-  it('returns the due time and last change with each id', () => {
+  it('returns the due time and last change with each id', async () => {
     insertPayment('pay_overdue', { dueAt: NOW - 5, updatedAt: NOW - 50 });
 
-    expect(findNeedingRescue(conn.db, { now: NOW, owner: OWNER, machineVersion: PAYMENT_MACHINE_VERSION, limit: 10 })).toEqual([
+    expect(await findNeedingRescue(db.read, { now: NOW, owner: OWNER, machineVersion: PAYMENT_MACHINE_VERSION, limit: 10 })).toEqual([
       { id: 'pay_overdue', dueAt: NOW - 5, updatedAt: NOW - 50 },
     ]);
   });
@@ -251,10 +253,9 @@ describe('findNeedingRescue', () => {
 // ---- the real payment host ----
 
 describe('PaymentHost.resumeMany', () => {
-  /** A host as src/service.ts builds it, on a connection that waits at most 50 ms for the write lock. */
+  /** A host as src/service.ts builds it, on a database that waits at most 50 ms for the write lock. */
   function startHost() {
-    const hostConn = connect(50);
-    const commit = createGroupCommit(hostConn.sqlite);
+    const hostDb = database.open(50);
     // No step runs in these tests: the client never connects.
     const pg = createPgClient({
       baseUrl: 'http://127.0.0.1:9',
@@ -266,13 +267,12 @@ describe('PaymentHost.resumeMany', () => {
       logger: silent,
     });
     const clock = () => NOW;
-    const orders = new OrderCache(hostConn.db);
+    const orders = new OrderCache(hostDb.read);
     const machine = paymentMachine.provide({
-      actors: createPaymentActors({ conn: hostConn, commit, pg, clock, logger: silent, owner: OWNER, orders }),
+      actors: createPaymentActors({ db: hostDb, pg, clock, logger: silent, owner: OWNER, orders }),
     });
     const host = new PaymentHost({
-      conn: hostConn,
-      commit,
+      db: hostDb,
       machine,
       clock,
       logger: silent,
@@ -287,7 +287,7 @@ describe('PaymentHost.resumeMany', () => {
 
   /** Another connection holds the write lock for as long as the test runs. */
   function holdWriteLock(): Sqlite {
-    const blocker = connect().sqlite;
+    const blocker = database.sqlite();
     blocker.exec('begin immediate');
     return blocker;
   }
@@ -296,7 +296,7 @@ describe('PaymentHost.resumeMany', () => {
     const { host, close } = startHost();
     const blocker = holdWriteLock();
 
-    expect(host.resumeMany([])).toBe(0);
+    expect(await host.resumeMany([])).toBe(0);
 
     blocker.exec('rollback');
     await close();
@@ -308,7 +308,7 @@ describe('PaymentHost.resumeMany', () => {
     const { host, close } = startHost();
     const blocker = holdWriteLock();
 
-    expect(() => host.resumeMany(['pay_due'])).toThrow(expect.objectContaining({ code: 'SQLITE_BUSY' }));
+    await expect(host.resumeMany(['pay_due'])).rejects.toThrow(expect.objectContaining({ code: 'SQLITE_BUSY' }));
 
     blocker.exec('rollback');
     await close();
@@ -318,14 +318,14 @@ describe('PaymentHost.resumeMany', () => {
 // ---- the scheduler ----
 
 describe('startScheduler', () => {
-  const stops: Array<() => void> = [];
-  afterEach(() => {
-    for (const stop of stops.splice(0)) stop();
+  const stops: Array<() => Promise<void>> = [];
+  afterEach(async () => {
+    await Promise.all(stops.splice(0).map((stop) => stop()));
   });
 
   function schedule(host: PaymentHost, options: { clock?: () => number; logger?: typeof silent; batchSize?: number } = {}) {
     const scheduler = startScheduler({
-      db: conn.db,
+      db,
       host,
       clock: options.clock ?? (() => NOW),
       owner: OWNER,
@@ -347,9 +347,11 @@ describe('startScheduler', () => {
     const fake = fakeHost({ live: ['pay_own_live'], cannotWake: ['pay_unloadable'] });
     const firstTick = fake.nextResume();
 
-    schedule(fake.host);
+    const scheduler = schedule(fake.host);
 
     expect(await firstTick).toEqual(['pay_free', 'pay_own_live', 'pay_unloadable']);
+    // The tick sends after resumeMany resolves: let it finish.
+    await scheduler.stop();
     expect(fake.sent).toEqual([
       ['pay_free', TIMER_DUE],
       ['pay_own_live', TIMER_DUE],
@@ -361,9 +363,10 @@ describe('startScheduler', () => {
     const fake = fakeHost();
     const firstTick = fake.nextResume();
 
-    schedule(fake.host, { batchSize: 2 });
+    const scheduler = schedule(fake.host, { batchSize: 2 });
 
     expect(await firstTick).toEqual(['pay_0', 'pay_1']);
+    await scheduler.stop();
     expect(fake.sent.map(([id]) => id)).toEqual(['pay_0', 'pay_1']);
   });
 
@@ -371,17 +374,18 @@ describe('startScheduler', () => {
     insertPayment('pay_later', { dueAt: NOW + 1 });
     insertPayment('pay_held', { dueAt: NOW - 1, leaseOwner: OTHER });
     const fake = fakeHost();
-    // The clock is read once per tick; the rest of the tick runs before this promise's continuation.
+    // The clock is read once per tick, at its start; stopping waits for the tick under way to finish.
     let tickStarted!: () => void;
     const firstTick = new Promise<void>((resolve) => (tickStarted = resolve));
 
-    schedule(fake.host, {
+    const scheduler = schedule(fake.host, {
       clock: () => {
         tickStarted();
         return NOW;
       },
     });
     await firstTick;
+    await scheduler.stop();
 
     expect(fake.resumed.flat()).toEqual([]);
     expect(fake.sent).toEqual([]);
@@ -394,11 +398,12 @@ describe('startScheduler', () => {
     const firstTick = fake.nextResume();
     const wokenLater = fake.nextResume((ids) => ids.length > 0);
 
-    schedule(fake.host, { clock: () => now });
+    const scheduler = schedule(fake.host, { clock: () => now });
     expect(await firstTick).toEqual([]);
     now = NOW + 1_000;
 
     expect(await wokenLater).toEqual(['pay_later']);
+    await scheduler.stop();
     expect(fake.sent).toEqual([['pay_later', TIMER_DUE]]);
   });
 
@@ -424,7 +429,7 @@ describe('createReconciler().runPass', () => {
 
   function reconcile(host: PaymentHost, now = NOW) {
     return createReconciler({
-      db: conn.db,
+      db,
       host,
       clock: () => now,
       owner: OWNER,
@@ -436,8 +441,8 @@ describe('createReconciler().runPass', () => {
   }
 
   const insertLock = (owner: string, expiresAt: number) =>
-    conn.sqlite.prepare(`insert into locks (name, owner, expires_at) values ('reconciler', ?, ?)`).run(owner, expiresAt);
-  const lockRow = () => conn.sqlite.prepare(`select owner, expires_at as expiresAt from locks where name = 'reconciler'`).get();
+    sqlite.prepare(`insert into locks (name, owner, expires_at) values ('reconciler', ?, ?)`).run(owner, expiresAt);
+  const lockRow = () => sqlite.prepare(`select owner, expires_at as expiresAt from locks where name = 'reconciler'`).get();
 
   /** One payment of each kind the reconciler tells apart. */
   function insertOneOfEach(): void {
@@ -447,80 +452,80 @@ describe('createReconciler().runPass', () => {
     insertPayment('pay_busy', { active: 1, leaseOwner: OWNER, updatedAt: NOW - 10 });
   }
 
-  it('sends timer.due to an overdue waiting payment', () => {
+  it('sends timer.due to an overdue waiting payment', async () => {
     insertPayment('pay_overdue', { dueAt: NOW - 1_000 });
     const fake = fakeHost();
 
-    expect(reconcile(fake.host)).toEqual({ scanned: 1, resumed: 1 });
+    expect(await reconcile(fake.host)).toEqual({ scanned: 1, resumed: 1 });
     expect(fake.sent).toEqual([['pay_overdue', TIMER_DUE]]);
     expect(fake.restarted).toEqual([]);
   });
 
-  it('resumes an active payment that is not live here', () => {
+  it('resumes an active payment that is not live here', async () => {
     insertPayment('pay_orphaned', { active: 1, leaseOwner: OTHER, leaseExpiresAt: EXPIRED_LEASE });
     const fake = fakeHost();
 
-    expect(reconcile(fake.host)).toEqual({ scanned: 1, resumed: 1 });
+    expect(await reconcile(fake.host)).toEqual({ scanned: 1, resumed: 1 });
     expect(fake.resumed).toEqual([['pay_orphaned']]);
     expect(fake.sent).toEqual([]);
     expect(fake.restarted).toEqual([]);
   });
 
-  it('restarts an active payment live here and unchanged for longer than stuckAfterMs', () => {
+  it('restarts an active payment live here and unchanged for longer than stuckAfterMs', async () => {
     insertPayment('pay_stuck', { active: 1, leaseOwner: OWNER, updatedAt: NOW - STUCK_AFTER_MS - 1 });
     const fake = fakeHost({ live: ['pay_stuck'] });
 
-    expect(reconcile(fake.host)).toEqual({ scanned: 1, resumed: 1 });
+    expect(await reconcile(fake.host)).toEqual({ scanned: 1, resumed: 1 });
     expect(fake.restarted).toEqual(['pay_stuck']);
     expect(fake.resumed.flat()).toEqual([]);
     expect(fake.sent).toEqual([]);
   });
 
-  it('leaves alone an active payment live here and changed recently', () => {
+  it('leaves alone an active payment live here and changed recently', async () => {
     insertPayment('pay_busy', { active: 1, leaseOwner: OWNER, updatedAt: NOW - STUCK_AFTER_MS + 1 });
     const fake = fakeHost({ live: ['pay_busy'] });
 
-    expect(reconcile(fake.host)).toEqual({ scanned: 1, resumed: 0 });
+    expect(await reconcile(fake.host)).toEqual({ scanned: 1, resumed: 0 });
     expect(fake.restarted).toEqual([]);
     expect(fake.resumed.flat()).toEqual([]);
     expect(fake.sent).toEqual([]);
   });
 
-  it('treats each payment of a mixed batch by its kind in one pass', () => {
+  it('treats each payment of a mixed batch by its kind in one pass', async () => {
     insertOneOfEach();
     const fake = fakeHost({ live: ['pay_stuck', 'pay_busy'] });
 
-    expect(reconcile(fake.host)).toEqual({ scanned: 4, resumed: 3 });
+    expect(await reconcile(fake.host)).toEqual({ scanned: 4, resumed: 3 });
     expect(fake.sent).toEqual([['pay_overdue', TIMER_DUE]]);
     expect(fake.resumed.flat()).toEqual(['pay_orphaned']);
     expect(fake.restarted).toEqual(['pay_stuck']);
   });
 
-  it('does nothing while another owner holds the reconciler lock', () => {
+  it('does nothing while another owner holds the reconciler lock', async () => {
     insertOneOfEach();
     insertLock(OTHER, NOW + 60_000);
     const fake = fakeHost({ live: ['pay_stuck', 'pay_busy'] });
 
-    expect(reconcile(fake.host)).toEqual({ scanned: 0, resumed: 0 });
+    expect(await reconcile(fake.host)).toEqual({ scanned: 0, resumed: 0 });
     expect(fake.resumed.flat()).toEqual([]);
     expect(fake.sent).toEqual([]);
     expect(fake.restarted).toEqual([]);
     expect(lockRow()).toEqual({ owner: OTHER, expiresAt: NOW + 60_000 });
   });
 
-  it('runs once the other owner’s lock has expired', () => {
+  it('runs once the other owner’s lock has expired', async () => {
     insertPayment('pay_overdue', { dueAt: NOW - 1_000 });
     insertLock(OTHER, NOW - 1);
     const fake = fakeHost();
 
-    expect(reconcile(fake.host)).toEqual({ scanned: 1, resumed: 1 });
+    expect(await reconcile(fake.host)).toEqual({ scanned: 1, resumed: 1 });
     expect(fake.sent).toEqual([['pay_overdue', TIMER_DUE]]);
   });
 
-  it('releases the lock after its pass, so another owner may run the next one', () => {
+  it('releases the lock after its pass, so another owner may run the next one', async () => {
     insertPayment('pay_overdue', { dueAt: NOW - 1_000 });
 
-    reconcile(fakeHost().host);
+    await reconcile(fakeHost().host);
 
     expect(lockRow()).toEqual({ owner: OWNER, expiresAt: 0 });
   });

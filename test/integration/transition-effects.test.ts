@@ -1,7 +1,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { initialTransition } from 'xstate';
 import { listCancellations } from '../../db/cancellations-repo.ts';
-import type { Connection } from '../../db/connection.ts';
+import type { Database } from '../../db/connection.ts';
 import { listFailedEvents } from '../../db/attention-repo.ts';
 import { paymentMachine, type CancelRequest, type PaymentContext, type RetryPolicy } from '../../machines/payment.machine.ts';
 import type { HostWrite, TransitionRecord } from '../../src/payments/payment-host.ts';
@@ -9,10 +9,13 @@ import { recordTransitionEffects } from '../../src/payments/transition-effects.t
 import { useTempDatabase } from '../support/temp-database.ts';
 
 const database = useTempDatabase('effects');
-let conn: Connection;
+let db: Database;
 beforeEach(() => {
-  conn = database.connect();
+  db = database.open();
 });
+
+/** Commits the transitions' side effects as the host does: inside the write's group-commit job. */
+const record = (hostWrite: HostWrite) => db.commit.run((tx) => recordTransitionEffects(tx, hostWrite));
 
 const retry: RetryPolicy = {
   baseMs: 1,
@@ -57,56 +60,52 @@ function write(...transitions: TransitionRecord[]): HostWrite {
 }
 
 describe('transition side effects', () => {
-  it('records each transition with its own context when several commit in one write', () => {
+  it('records each transition with its own context when several commit in one write', async () => {
     const first = cancel('can_a', 1);
     const second = cancel('can_b', 2);
-    recordTransitionEffects(conn.db, write(transition('completed', 'cancelling.refunding', { cancel: first })));
+    await record(write(transition('completed', 'cancelling.refunding', { cancel: first })));
     // One write carries: refund A landed (partially_cancelled), then refund B was accepted.
-    recordTransitionEffects(
-      conn.db,
+    await record(
       write(
         transition('cancelling.refunding', 'partially_cancelled', { cancel: first }),
         transition('partially_cancelled', 'cancelling.refunding', { cancel: second }),
       ),
     );
-    expect(listCancellations(conn.db, 'pay_e').map((c) => [c.id, c.status])).toEqual([
+    expect((await listCancellations(db.read, 'pay_e')).map((c) => [c.id, c.status])).toEqual([
       ['can_a', 'succeeded'],
       ['can_b', 'requested'],
     ]);
   });
 
-  it('writes a dead letter and an urgent alert with the step that failed at that moment', () => {
-    recordTransitionEffects(
-      conn.db,
+  it('writes a dead letter and an urgent alert with the step that failed at that moment', async () => {
+    await record(
       write(
         transition('releasing.waiting', 'requires_attention', { attentionStep: 'releasing', attentionReason: 'disk' }),
         transition('requires_attention', 'releasing.releasingStock', { attentionStep: null, attentionReason: null }, { type: 'admin.retry' }),
       ),
     );
-    expect(listFailedEvents(conn.db)).toMatchObject([{ step: 'releasing', reason: 'disk', kind: 'payment_step' }]);
-    const alerts = conn.sqlite.prepare('select severity, payment_id as paymentId from alerts').all();
+    expect(await listFailedEvents(db.read)).toMatchObject([{ step: 'releasing', reason: 'disk', kind: 'payment_step' }]);
+    const alerts = await db.read.all('select severity, payment_id as "paymentId" from alerts');
     expect(alerts).toEqual([{ severity: 'urgent', paymentId: 'pay_e' }]);
   });
 
-  it('writes the alerts the machine raised, with the transition that raised them', () => {
-    recordTransitionEffects(
-      conn.db,
+  it('writes the alerts the machine raised, with the transition that raised them', async () => {
+    await record(
       write(transition('inquiring.checking', 'inquiring.waiting', {}, { emitted: [{ type: 'alert', severity: 'warning', title: 'slow PG', details: { n: 1 } }] })),
     );
-    expect(conn.sqlite.prepare('select severity, title, details, created_at as at from alerts').all()).toEqual([
+    expect(await db.read.all('select severity, title, details, created_at as at from alerts')).toEqual([
       { severity: 'warning', title: 'slow PG', details: '{"n":1}', at: 1_000 },
     ]);
   });
 
-  it("records the money the machine saw move: a charge at the PG's time, a refund at the transition's", () => {
-    recordTransitionEffects(
-      conn.db,
+  it("records the money the machine saw move: a charge at the PG's time, a refund at the transition's", async () => {
+    await record(
       write(
         transition('charging.calling', 'finalizing.fulfilling', {}, { emitted: [{ type: 'money', kind: 'charge', amount: 30_000, at: 900 }] }),
         transition('cancelling.refunding', 'partially_cancelled', {}, { at: 2_000, emitted: [{ type: 'money', kind: 'refund', amount: 10_000, at: null }] }),
       ),
     );
-    expect(conn.sqlite.prepare('select payment_id as paymentId, kind, amount, at from money_movements order by id').all()).toEqual([
+    expect(await db.read.all('select payment_id as "paymentId", kind, amount, at from money_movements order by id')).toEqual([
       { paymentId: 'pay_e', kind: 'charge', amount: 30_000, at: 900 },
       { paymentId: 'pay_e', kind: 'refund', amount: 10_000, at: 2_000 },
     ]);

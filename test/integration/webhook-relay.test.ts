@@ -1,9 +1,10 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Connection, Db } from '../../db/connection.ts';
+import type { Database } from '../../db/connection.ts';
 import { appendPaymentEvent } from '../../db/events-repo.ts';
-import { createGroupCommit, type GroupCommit } from '../../db/group-commit.ts';
+import type { GroupCommit } from '../../db/group-commit.ts';
+import { sqliteSql, type Params, type Sql } from '../../db/sql.ts';
 import {
   claimDelivery,
   deleteWebhookEndpoint,
@@ -29,13 +30,15 @@ const SECRET = 'whsec_dGVzdC1yZWxheS1zZWNyZXQtMDEyMzQ1Njc4OQ==';
 const SLOW = 'we_00000000000000a1';
 const FAST = 'we_00000000000000b2';
 
-function addEndpoint(db: Db, id: string, url: string, events: string[] = ['*']): void {
-  insertWebhookEndpoint(db, { id, url, events: JSON.stringify(events), description: null, secret: SECRET, createdAt: Date.now() });
+async function addEndpoint(q: Sql, id: string, url: string, events: string[] = ['*']): Promise<void> {
+  await insertWebhookEndpoint(q, { id, url, events: JSON.stringify(events), description: null, secret: SECRET, createdAt: Date.now() });
 }
 
 /** A payment's events, numbered 1, 2, … in the order given; their ids are `evt_<payment>_<sequence>`. */
-function writeEvents(db: Db, paymentId: string, types: string[]): void {
-  types.forEach((type, i) => appendPaymentEvent(db, { id: `evt_${paymentId}_${i + 1}`, paymentId, type, occurredAt: Date.now(), data: '{}' }));
+async function writeEvents(q: Sql, paymentId: string, types: string[]): Promise<void> {
+  for (const [i, type] of types.entries()) {
+    await appendPaymentEvent(q, { id: `evt_${paymentId}_${i + 1}`, paymentId, type, occurredAt: Date.now(), data: '{}' });
+  }
 }
 
 async function receiver(): Promise<MerchantReceiver> {
@@ -58,10 +61,10 @@ async function hangingEndpoint(): Promise<{ url: string; requests: () => number 
 }
 
 /** The relay on this test's database; an attempt gets a minute, a failed one is dead at once. */
-function startRelay({ db, sqlite }: Connection, deps: Partial<WebhookRelayDeps> = {}) {
+function startRelay(db: Database, deps: Partial<WebhookRelayDeps> = {}) {
   const relay = startWebhookRelay({
     db,
-    commit: createGroupCommit(sqlite),
+    busyTimeoutMs: 5_000, // temp.open()'s
     clock: Date.now,
     logger: createLogger('silent', 'webhook-relay-test'),
     owner: 'relay-test',
@@ -74,94 +77,101 @@ function startRelay({ db, sqlite }: Connection, deps: Partial<WebhookRelayDeps> 
   return relay;
 }
 
-const count = (db: Db, sql: string, ...params: unknown[]) => (db.$client.prepare(`select count(*) as n from ${sql}`).get(...params) as { n: number }).n;
+const count = async (q: Sql, sql: string, params: Params = {}) => (await q.get<{ n: number }>(`select count(*) as n from ${sql}`, params))!.n;
 
 describe('the webhook relay', () => {
   it('keeps sending to a fast endpoint while a hanging one has hundreds of older deliveries due', async () => {
-    const conn = temp.connect();
+    const db = temp.open();
     const slow = await hangingEndpoint();
     const fast = await receiver();
-    addEndpoint(conn.db, SLOW, slow.url, ['payment.created']);
-    addEndpoint(conn.db, FAST, fast.url, ['payment.completed']);
-    for (let i = 0; i < 300; i++) writeEvents(conn.db, `pay_slow_${i}`, ['payment.created']);
-    for (let i = 0; i < 20; i++) writeEvents(conn.db, `pay_fast_${i}`, ['payment.created', 'payment.completed']);
+    await db.commit.run(async (tx) => {
+      await addEndpoint(tx, SLOW, slow.url, ['payment.created']);
+      await addEndpoint(tx, FAST, fast.url, ['payment.completed']);
+      for (let i = 0; i < 300; i++) await writeEvents(tx, `pay_slow_${i}`, ['payment.created']);
+      for (let i = 0; i < 20; i++) await writeEvents(tx, `pay_fast_${i}`, ['payment.created', 'payment.completed']);
+    });
     const started = Date.now();
-    startRelay(conn);
+    startRelay(db);
 
     await eventually(() => fast.received.length === 20, 5_000);
     expect(new Set(fast.received.map((e) => e.paymentId)).size).toBe(20);
     // The hanging endpoint holds its full share and no more.
     expect(slow.requests()).toBeLessThanOrEqual(32);
-    expect(count(conn.db, `webhook_deliveries where endpoint_id = ? and claimed_by is not null`, SLOW)).toBe(32);
+    expect(await count(db.read, `webhook_deliveries where endpoint_id = @id and claimed_by is not null`, { id: SLOW })).toBe(32);
     // Each claim outlasts the attempt's deadline by more than two waits for the write lock.
-    const { earliest } = conn.db.$client.prepare('select min(claimed_until) as earliest from webhook_deliveries').get() as { earliest: number };
+    const { earliest } = (await db.read.get<{ earliest: number }>('select min(claimed_until) as earliest from webhook_deliveries'))!;
     expect(earliest - started).toBeGreaterThan(60_000 + 2 * 5_000);
   });
 
   it('hands events to the endpoints as they are when the fan-out commits, not as they were read before', async () => {
-    const conn = temp.connect();
+    const db = temp.open();
     const deleted = await receiver();
     const added = await receiver();
     const GONE = 'we_00000000000000c3';
-    addEndpoint(conn.db, GONE, deleted.url);
-    writeEvents(conn.db, 'pay_1', ['payment.created', 'payment.completed']);
+    await db.commit.run(async (tx) => {
+      await addEndpoint(tx, GONE, deleted.url);
+      await writeEvents(tx, 'pay_1', ['payment.created', 'payment.completed']);
+    });
     // Between the relay's first look at the new events and its fan-out's commit, another
     // process deletes one endpoint and registers another.
-    const commit = createGroupCommit(conn.sqlite);
-    let meanwhile: (() => void) | undefined = () => {
-      deleteWebhookEndpoint(conn.db, GONE);
-      addEndpoint(conn.db, FAST, added.url);
+    const other = sqliteSql(temp.sqlite());
+    let meanwhile: (() => Promise<void>) | undefined = async () => {
+      await deleteWebhookEndpoint(other, GONE);
+      await addEndpoint(other, FAST, added.url);
     };
+    const { commit } = db;
     const racing: GroupCommit = {
-      run(work) {
+      async run(work) {
         const change = meanwhile;
         meanwhile = undefined;
-        change?.();
+        await change?.();
         return commit.run(work);
       },
       flush: commit.flush,
     };
-    startRelay(conn, { commit: racing });
+    startRelay({ ...db, commit: racing });
 
     await eventually(() => added.received.length === 2, 5_000);
     expect(added.received.map((e) => e.sequence)).toEqual([1, 2]);
     expect(deleted.requests).toBe(0);
-    expect(count(conn.db, 'webhook_deliveries where endpoint_id = ?', GONE)).toBe(0);
+    expect(await count(db.read, 'webhook_deliveries where endpoint_id = @id', { id: GONE })).toBe(0);
   });
 
   it('drops a delivery whose endpoint no longer exists instead of claiming it again forever', async () => {
-    const conn = temp.connect();
-    writeEvents(conn.db, 'pay_orphan', ['payment.created']);
-    conn.db.$client
-      .prepare(`insert into webhook_deliveries (endpoint_id, event_id, payment_id, sequence, status, next_attempt_at)
-        values ('we_000000000000dead', 'evt_pay_orphan_1', 'pay_orphan', 1, 'pending', 0)`)
-      .run();
-    startRelay(conn);
+    const db = temp.open();
+    await db.commit.run(async (tx) => {
+      await writeEvents(tx, 'pay_orphan', ['payment.created']);
+      await tx.run(`insert into webhook_deliveries (endpoint_id, event_id, payment_id, sequence, status, next_attempt_at)
+        values ('we_000000000000dead', 'evt_pay_orphan_1', 'pay_orphan', 1, 'pending', 0)`);
+    });
+    startRelay(db);
 
-    await eventually(() => count(conn.db, 'webhook_deliveries') === 0, 5_000);
-    expect(count(conn.db, 'webhook_attempts')).toBe(0);
-    expect(count(conn.db, 'failed_events')).toBe(0);
-    expect(count(conn.db, 'alerts')).toBe(0);
+    await eventually(async () => (await count(db.read, 'webhook_deliveries')) === 0, 5_000);
+    expect(await count(db.read, 'webhook_attempts')).toBe(0);
+    expect(await count(db.read, 'failed_events')).toBe(0);
+    expect(await count(db.read, 'alerts')).toBe(0);
   });
 
   it('names the endpoint in a dead delivery’s alert without its credentials or query string', async () => {
-    const conn = temp.connect();
+    const db = temp.open();
     const r = await receiver();
     r.answerAlways(503);
     const url = new URL(r.url);
     url.username = 'merchant';
     url.password = 'pa55word';
     url.search = '?token=s3cret-token';
-    addEndpoint(conn.db, FAST, url.href);
-    writeEvents(conn.db, 'pay_dead', ['payment.created']);
-    startRelay(conn);
+    await db.commit.run(async (tx) => {
+      await addEndpoint(tx, FAST, url.href);
+      await writeEvents(tx, 'pay_dead', ['payment.created']);
+    });
+    startRelay(db);
 
-    await eventually(() => count(conn.db, 'alerts') === 1, 5_000);
-    const alert = conn.db.$client.prepare('select title, details from alerts').get() as { title: string; details: string };
+    await eventually(async () => (await count(db.read, 'alerts')) === 1, 5_000);
+    const alert = (await db.read.get<{ title: string; details: string }>('select title, details from alerts'))!;
     expect(alert.title).toBe(`Event evt_pay_dead_1 could not be delivered to ${r.url}`);
-    const stored = conn.db.$client
-      .prepare(`select a.title || a.details || f.reason || d.last_error as text from alerts a, failed_events f, webhook_deliveries d`)
-      .get() as { text: string };
+    const stored = (await db.read.get<{ text: string }>(
+      `select a.title || a.details || f.reason || d.last_error as text from alerts a, failed_events f, webhook_deliveries d`,
+    ))!;
     expect(stored.text).toContain('HTTP 503');
     expect(stored.text).not.toMatch(/s3cret|pa55word|merchant/);
   });
@@ -169,7 +179,7 @@ describe('the webhook relay', () => {
 
 describe('delivery claims', () => {
   const limits = { limit: 10, perEndpoint: 32, inFlight: new Map<string, number>() };
-  const deliveryIds = (db: Db) => (db.$client.prepare('select id from webhook_deliveries order by sequence').all() as Array<{ id: number }>).map((d) => d.id);
+  const deliveryIds = async (q: Sql) => (await q.all<{ id: number }>('select id from webhook_deliveries order by sequence')).map((d) => d.id);
   const outcome = (deliveryId: number, attempt: number) => ({
     deliveryId,
     endpointId: FAST,
@@ -183,50 +193,56 @@ describe('delivery claims', () => {
     nextAttemptAt: null,
   });
 
-  it('does not claim a payment’s next event once an earlier one is pending again (an operator’s redelivery)', () => {
-    const { db } = temp.connect();
-    addEndpoint(db, FAST, 'http://127.0.0.1:1/hooks');
-    writeEvents(db, 'pay_1', ['payment.created', 'payment.completed']);
-    fanOut(db, 500, 1_000);
-    const [first, second] = deliveryIds(db) as [number, number];
-    expect(claimDelivery(db, first, 'me', 1_000, 100)).toBe(true);
-    expect(recordAttempt(db, 'me', outcome(first, 1))).toBe(true); // dead: no attempt left
+  it('does not claim a payment’s next event once an earlier one is pending again (an operator’s redelivery)', async () => {
+    const db = temp.open();
+    await db.commit.run(async (tx) => {
+      await addEndpoint(tx, FAST, 'http://127.0.0.1:1/hooks');
+      await writeEvents(tx, 'pay_1', ['payment.created', 'payment.completed']);
+      await fanOut(tx, 500, 1_000);
+    });
+    const [first, second] = (await deliveryIds(db.read)) as [number, number];
+    expect(await db.commit.run((tx) => claimDelivery(tx, first, 'me', 1_000, 100))).toBe(true);
+    expect(await db.commit.run((tx) => recordAttempt(tx, 'me', outcome(first, 1)))).toBe(true); // dead: no attempt left
 
-    expect(dueDeliveries(db, 2_000, limits).map((d) => d.id)).toEqual([second]);
-    expect(redeliver(db, FAST, 'evt_pay_1_1', 2_000)).toBe(true);
+    expect((await dueDeliveries(db.read, 2_000, limits)).map((d) => d.id)).toEqual([second]);
+    expect(await db.commit.run((tx) => redeliver(tx, FAST, 'evt_pay_1_1', 2_000))).toBe(true);
     // Found due a moment ago, but event 1 is pending again: event 2 waits for it.
-    expect(claimDelivery(db, second, 'me', 2_000, 100)).toBe(false);
-    expect(dueDeliveries(db, 2_000, limits).map((d) => d.id)).toEqual([first]);
-    expect(claimDelivery(db, first, 'me', 2_000, 100)).toBe(true);
+    expect(await db.commit.run((tx) => claimDelivery(tx, second, 'me', 2_000, 100))).toBe(false);
+    expect((await dueDeliveries(db.read, 2_000, limits)).map((d) => d.id)).toEqual([first]);
+    expect(await db.commit.run((tx) => claimDelivery(tx, first, 'me', 2_000, 100))).toBe(true);
   });
 
-  it('records an attempt only for the holder of the claim', () => {
-    const { db } = temp.connect();
-    addEndpoint(db, FAST, 'http://127.0.0.1:1/hooks');
-    writeEvents(db, 'pay_1', ['payment.created']);
-    fanOut(db, 500, 1_000);
-    const [id] = deliveryIds(db) as [number];
-    expect(claimDelivery(db, id, 'slow-process', 1_000, 100)).toBe(true);
+  it('records an attempt only for the holder of the claim', async () => {
+    const db = temp.open();
+    await db.commit.run(async (tx) => {
+      await addEndpoint(tx, FAST, 'http://127.0.0.1:1/hooks');
+      await writeEvents(tx, 'pay_1', ['payment.created']);
+      await fanOut(tx, 500, 1_000);
+    });
+    const [id] = (await deliveryIds(db.read)) as [number];
+    expect(await db.commit.run((tx) => claimDelivery(tx, id, 'slow-process', 1_000, 100))).toBe(true);
     // The claim ran out and another process took the delivery.
-    expect(claimDelivery(db, id, 'other-process', 1_200, 100)).toBe(true);
-    expect(recordAttempt(db, 'slow-process', outcome(id, 1))).toBe(false);
-    expect(count(db, 'webhook_attempts')).toBe(0);
-    expect(recordAttempt(db, 'other-process', outcome(id, 1))).toBe(true);
-    expect(count(db, 'webhook_attempts')).toBe(1);
+    expect(await db.commit.run((tx) => claimDelivery(tx, id, 'other-process', 1_200, 100))).toBe(true);
+    expect(await db.commit.run((tx) => recordAttempt(tx, 'slow-process', outcome(id, 1)))).toBe(false);
+    expect(await count(db.read, 'webhook_attempts')).toBe(0);
+    expect(await db.commit.run((tx) => recordAttempt(tx, 'other-process', outcome(id, 1)))).toBe(true);
+    expect(await count(db.read, 'webhook_attempts')).toBe(1);
   });
 
-  it('returns no more of one endpoint’s due deliveries than its room', () => {
-    const { db } = temp.connect();
-    addEndpoint(db, SLOW, 'http://127.0.0.1:1/slow', ['payment.created']);
-    addEndpoint(db, FAST, 'http://127.0.0.1:1/fast', ['payment.completed']);
-    for (let i = 0; i < 50; i++) writeEvents(db, `pay_${i}`, ['payment.created', 'payment.completed']);
-    fanOut(db, 500, 1_000);
-    const byEndpoint = (inFlight: Map<string, number>) => {
-      const due = dueDeliveries(db, 2_000, { limit: 100, perEndpoint: 32, inFlight });
+  it('returns no more of one endpoint’s due deliveries than its room', async () => {
+    const db = temp.open();
+    await db.commit.run(async (tx) => {
+      await addEndpoint(tx, SLOW, 'http://127.0.0.1:1/slow', ['payment.created']);
+      await addEndpoint(tx, FAST, 'http://127.0.0.1:1/fast', ['payment.completed']);
+      for (let i = 0; i < 50; i++) await writeEvents(tx, `pay_${i}`, ['payment.created', 'payment.completed']);
+      await fanOut(tx, 500, 1_000);
+    });
+    const byEndpoint = async (inFlight: Map<string, number>) => {
+      const due = await dueDeliveries(db.read, 2_000, { limit: 100, perEndpoint: 32, inFlight });
       return [SLOW, FAST].map((e) => due.filter((d) => d.endpointId === e).length);
     };
-    expect(byEndpoint(new Map())).toEqual([32, 32]);
-    expect(byEndpoint(new Map([[SLOW, 30]]))).toEqual([2, 32]);
-    expect(byEndpoint(new Map([[SLOW, 32], [FAST, 31]]))).toEqual([0, 1]);
+    expect(await byEndpoint(new Map())).toEqual([32, 32]);
+    expect(await byEndpoint(new Map([[SLOW, 30]]))).toEqual([2, 32]);
+    expect(await byEndpoint(new Map([[SLOW, 32], [FAST, 31]]))).toEqual([0, 1]);
   });
 });

@@ -1,15 +1,16 @@
-import type { Db } from '../../db/connection.ts';
 import { insertPayment, type NewPaymentRow } from '../../db/payments-repo.ts';
+import type { Sql } from '../../db/sql.ts';
 import { PAYMENT_MACHINE_VERSION } from '../../machines/payment.machine.ts';
 
 /**
  * Inserts a payment row of 30,000 KRW as the host would have committed it in `state`,
- * with its first transition; `row` sets the rest (snapshot, status, lease, …).
+ * with its first transition; `row` sets the rest (snapshot, status, lease, …). Write it in
+ * a group-commit job: `db.commit.run((tx) => insertPaymentRow(tx, …))`.
  */
-export function insertPaymentRow(db: Db, id: string, state: string, row: Partial<NewPaymentRow> = {}): void {
+export function insertPaymentRow(q: Sql, id: string, state: string, row: Partial<NewPaymentRow> = {}): Promise<void> {
   const at = row.createdAt ?? 1;
-  insertPayment(
-    db,
+  return insertPayment(
+    q,
     {
       id,
       idempotencyKey: `key-${id}`,

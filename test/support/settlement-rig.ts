@@ -1,5 +1,5 @@
 import { afterEach, beforeEach } from 'vitest';
-import type { Connection } from '../../db/connection.ts';
+import type { Database, Sqlite } from '../../db/connection.ts';
 import { recordMoneyMovement } from '../../db/money-movements-repo.ts';
 import { insertPartner } from '../../db/partners-repo.ts';
 import { listSettlements, type SettlementRow } from '../../db/settlements-repo.ts';
@@ -25,18 +25,20 @@ const iso = (ms: number) => new Date(ms).toISOString();
  * payment host would have, at chosen instants, with the PG's books made to match.
  */
 export interface SettlementRig {
-  conn: Connection;
+  db: Database;
+  /** A raw connection to the same file: for triggers. */
+  sqlite: Sqlite;
   mock: MockPg;
   proxy: FaultyProxy;
   runner: SettlementRunner;
-  partner(id: string, feeRateBps: number): void;
+  partner(id: string, feeRateBps: number): Promise<void>;
   /** A payment of `amount` whose charge the PG confirmed at `at` (its books agree). */
-  charge(paymentId: string, partnerId: string, amount: number, at: string): void;
+  charge(paymentId: string, partnerId: string, amount: number, at: string): Promise<void>;
   /** Money given back at `at`: a refund, or a void of the whole charge. */
-  giveBack(paymentId: string, kind: 'refund' | 'void', amount: number, at: string): void;
+  giveBack(paymentId: string, kind: 'refund' | 'void', amount: number, at: string): Promise<void>;
   /** Runs the date (as an operator would) and returns its settlements once the run rests or waits. */
   settle(date: string): Promise<SettlementRow[]>;
-  alerts(): Array<{ severity: string; title: string; paymentId: string | null; details: string }>;
+  alerts(): Promise<Array<{ severity: string; title: string; paymentId: string | null; details: string }>>;
   close(): Promise<void>;
 }
 
@@ -54,7 +56,9 @@ export function useSettlementRig(name: string, onStart: (rig: SettlementRig) => 
   const database = useTempDatabase(name);
   let current: SettlementRig | undefined;
   const start = async (options: RigOptions = {}) => {
-    current = await startSettlementRig(database.connect(), options);
+    // open() first: it migrates, and the raw connection may need the tables.
+    const db = database.open();
+    current = await startSettlementRig(db, database.sqlite(), options);
     onStart(current);
   };
   beforeEach(() => start());
@@ -70,7 +74,7 @@ export function useSettlementRig(name: string, onStart: (rig: SettlementRig) => 
   };
 }
 
-export async function startSettlementRig(conn: Connection, { pollMs = 20, retryBaseMs = 10 }: RigOptions = {}): Promise<SettlementRig> {
+export async function startSettlementRig(db: Database, sqlite: Sqlite, { pollMs = 20, retryBaseMs = 10 }: RigOptions = {}): Promise<SettlementRig> {
   const logger = createLogger(process.env.TEST_LOG_LEVEL ?? 'silent', 'settlement-test');
   const mock = createMockPg({ secret: SECRET, storeId: STORE_ID, webhookSecret: 'whsec_c2V0dGxlbWVudC10ZXN0', logger });
   const proxy = await startFaultyProxy(await mock.listen(0, '127.0.0.1'));
@@ -84,8 +88,8 @@ export async function startSettlementRig(conn: Connection, { pollMs = 20, retryB
     logger,
   });
   const runner = createSettlementRunner({
-    conn,
-    machine: settlementMachine.provide({ actors: createSettlementSteps({ conn, pg, clock: Date.now, timeZone: SEOUL, logger, owner: OWNER }) }),
+    db,
+    machine: settlementMachine.provide({ actors: createSettlementSteps({ db, pg, clock: Date.now, timeZone: SEOUL, logger, owner: OWNER }) }),
     retry: { baseMs: retryBaseMs, capMs: Math.max(40, retryBaseMs), urgentAfter: 3 },
     clock: Date.now,
     logger,
@@ -93,35 +97,34 @@ export async function startSettlementRig(conn: Connection, { pollMs = 20, retryB
     leaseTtlMs: 30_000,
     pollMs,
   });
-  const { db } = conn;
   const paidAt = new Map<string, number>();
   return {
-    conn,
+    db,
+    sqlite,
     mock,
     proxy,
     runner,
-    partner(id, feeRateBps) {
-      insertPartner(db, { id, name: `Partner ${id}`, feeRateBps, createdAt: 1, updatedAt: 1 });
+    async partner(id, feeRateBps) {
+      await db.commit.run((tx) => insertPartner(tx, { id, name: `Partner ${id}`, feeRateBps, createdAt: 1, updatedAt: 1 }));
     },
-    charge(paymentId, partnerId, amount, at) {
+    async charge(paymentId, partnerId, amount, at) {
       const ms = Date.parse(at);
-      insertPaymentRow(db, paymentId, 'completed', { partnerId, amount, status: 'completed', createdAt: ms - 1_000 });
-      recordMoneyMovement(db, { paymentId, kind: 'charge', amount, at: ms });
+      await db.commit.run(async (tx) => {
+        await insertPaymentRow(tx, paymentId, 'completed', { partnerId, amount, status: 'completed', createdAt: ms - 1_000 });
+        await recordMoneyMovement(tx, { paymentId, kind: 'charge', amount, at: ms });
+      });
       mock.editLedger(paymentId, { status: 'PAID', amount, requestedAt: iso(ms - 1_000), paidAt: iso(ms) });
       paidAt.set(paymentId, ms);
     },
-    giveBack(paymentId, kind, amount, at) {
-      recordMoneyMovement(db, { paymentId, kind, amount, at: Date.parse(at) });
+    async giveBack(paymentId, kind, amount, at) {
+      await db.commit.run((tx) => recordMoneyMovement(tx, { paymentId, kind, amount, at: Date.parse(at) }));
     },
     async settle(date) {
-      runner.request(date);
+      await runner.request(date);
       await runner.settled(date, 10_000);
-      return listSettlements(db, { date });
+      return listSettlements(db.read, { date });
     },
-    alerts: () =>
-      conn.sqlite.prepare('select severity, title, payment_id as paymentId, details from alerts order by id').all() as ReturnType<
-        SettlementRig['alerts']
-      >,
+    alerts: () => db.read.all('select severity, title, payment_id as "paymentId", details from alerts order by id'),
     async close() {
       await runner.stop();
       await pg.close();

@@ -1,6 +1,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { Sqlite } from '../../db/connection.ts';
-import { createGroupCommit, type GroupCommit } from '../../db/group-commit.ts';
+import { createGroupCommit, sqliteWriter, type GroupCommit } from '../../db/group-commit.ts';
+import type { Sql } from '../../db/sql.ts';
 import { useTempDatabase } from '../support/temp-database.ts';
 
 // A real SQLite file per test: the group commit's promises must agree with what another
@@ -8,21 +9,21 @@ import { useTempDatabase } from '../support/temp-database.ts';
 
 const database = useTempDatabase('group-commit');
 /** A connection to this test's file; closed after the test. */
-const connect = (busyTimeoutMs?: number): Sqlite => database.connect(busyTimeoutMs).sqlite;
+const connect = (busyTimeoutMs?: number): Sqlite => database.sqlite(busyTimeoutMs);
 
 beforeEach(() => {
   connect().exec('create table entries (name text primary key)');
 });
 
-/** A group commit on its own connection, counting the size of every committed batch. */
+/** A group commit writing through its own connection, counting the size of every committed batch. */
 function groupCommit(busyTimeoutMs?: number): { sqlite: Sqlite; commit: GroupCommit; batches: number[] } {
   const sqlite = connect(busyTimeoutMs);
   const batches: number[] = [];
-  return { sqlite, commit: createGroupCommit(sqlite, (size) => batches.push(size)), batches };
+  return { sqlite, commit: createGroupCommit(sqliteWriter(sqlite), (size) => batches.push(size)), batches };
 }
 
-const insertEntry = (sqlite: Sqlite, name: string) => () => {
-  sqlite.prepare('insert into entries (name) values (?)').run(name);
+const insertEntry = (name: string) => async (tx: Sql) => {
+  await tx.run('insert into entries (name) values (@name)', { name });
   return name;
 };
 
@@ -32,12 +33,12 @@ const committedEntries = (reader: Sqlite) =>
 
 describe('createGroupCommit', () => {
   it('commits the jobs queued in one tick in one transaction and resolves each with its own value', async () => {
-    const { sqlite, commit, batches } = groupCommit();
+    const { commit, batches } = groupCommit();
     const reader = connect();
 
     const values = await Promise.all([
-      commit.run(insertEntry(sqlite, 'a')),
-      commit.run(insertEntry(sqlite, 'b')),
+      commit.run(insertEntry('a')),
+      commit.run(insertEntry('b')),
       commit.run(() => 42),
     ]);
 
@@ -47,26 +48,26 @@ describe('createGroupCommit', () => {
   });
 
   it('commits jobs queued in a later tick in a batch of their own', async () => {
-    const { sqlite, commit, batches } = groupCommit();
+    const { commit, batches } = groupCommit();
 
-    await Promise.all([commit.run(insertEntry(sqlite, 'a')), commit.run(insertEntry(sqlite, 'b'))]);
-    await commit.run(insertEntry(sqlite, 'c'));
+    await Promise.all([commit.run(insertEntry('a')), commit.run(insertEntry('b'))]);
+    await commit.run(insertEntry('c'));
 
     expect(batches).toEqual([2, 1]);
   });
 
   it('rolls back and rejects only the job that throws; the rest of its batch commits', async () => {
-    const { sqlite, commit, batches } = groupCommit();
+    const { commit, batches } = groupCommit();
     const reader = connect();
     const refusal = new Error('refused after writing');
 
     const outcomes = await Promise.allSettled([
-      commit.run(insertEntry(sqlite, 'a')),
-      commit.run(() => {
-        insertEntry(sqlite, 'b')();
+      commit.run(insertEntry('a')),
+      commit.run(async (tx) => {
+        await insertEntry('b')(tx);
         throw refusal;
       }),
-      commit.run(insertEntry(sqlite, 'c')),
+      commit.run(insertEntry('c')),
     ]);
 
     expect(outcomes).toEqual([
@@ -79,13 +80,13 @@ describe('createGroupCommit', () => {
   });
 
   it('rolls back a job that fails on a constraint and commits its neighbours', async () => {
-    const { sqlite, commit } = groupCommit();
+    const { commit } = groupCommit();
     const reader = connect();
 
     const outcomes = await Promise.allSettled([
-      commit.run(insertEntry(sqlite, 'a')),
-      commit.run(insertEntry(sqlite, 'a')),
-      commit.run(insertEntry(sqlite, 'b')),
+      commit.run(insertEntry('a')),
+      commit.run(insertEntry('a')),
+      commit.run(insertEntry('b')),
     ]);
 
     expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
@@ -95,12 +96,12 @@ describe('createGroupCommit', () => {
 
   describe('when another connection holds the write lock longer than the busy timeout', () => {
     it('rejects every job of the batch with SQLITE_BUSY and writes nothing', async () => {
-      const { sqlite, commit, batches } = groupCommit(50);
+      const { commit, batches } = groupCommit(50);
       const blocker = connect();
       blocker.exec('begin immediate');
 
       // Both settle: no rejection is left unhandled.
-      const outcomes = await Promise.allSettled([commit.run(insertEntry(sqlite, 'a')), commit.run(insertEntry(sqlite, 'b'))]);
+      const outcomes = await Promise.allSettled([commit.run(insertEntry('a')), commit.run(insertEntry('b'))]);
 
       expect(outcomes.map((o) => o.status)).toEqual(['rejected', 'rejected']);
       for (const outcome of outcomes) {
@@ -112,15 +113,15 @@ describe('createGroupCommit', () => {
     });
 
     it('commits a new batch once the lock is released', async () => {
-      const { sqlite, commit, batches } = groupCommit(50);
+      const { commit, batches } = groupCommit(50);
       const blocker = connect();
       blocker.exec('begin immediate');
-      const failed = await Promise.allSettled([commit.run(insertEntry(sqlite, 'a'))]);
+      const failed = await Promise.allSettled([commit.run(insertEntry('a'))]);
       expect(failed[0]?.status).toBe('rejected');
 
       blocker.exec('commit');
 
-      await expect(commit.run(insertEntry(sqlite, 'b'))).resolves.toBe('b');
+      await expect(commit.run(insertEntry('b'))).resolves.toBe('b');
       expect(batches).toEqual([1]);
       expect(committedEntries(blocker)).toEqual(['b']);
     });
@@ -140,9 +141,9 @@ describe('createGroupCommit', () => {
     sqlite.pragma(`max_page_count = ${pages + 2}`);
 
     const outcomes = await Promise.allSettled([
-      commit.run(insertEntry(sqlite, 'a')),
-      commit.run(() => sqlite.prepare('insert into blobs (data) values (zeroblob(100000))').run()),
-      commit.run(insertEntry(sqlite, 'c')),
+      commit.run(insertEntry('a')),
+      commit.run((tx) => tx.run('insert into blobs (data) values (zeroblob(100000))')),
+      commit.run(insertEntry('c')),
     ]);
 
     const committed = committedEntries(reader);
@@ -156,9 +157,42 @@ describe('createGroupCommit', () => {
     for (const outcome of outcomes) expect((outcome as PromiseRejectedResult).reason).toMatchObject({ code: 'SQLITE_FULL' });
   });
 
+  it('lets a job await, and shows another connection nothing of the batch before it commits', async () => {
+    const { commit } = groupCommit();
+    const reader = connect();
+    let seenMidBatch: string[] | undefined;
+
+    await Promise.all([
+      commit.run(insertEntry('a')),
+      commit.run(async (tx) => {
+        await insertEntry('b')(tx);
+        // Other code runs while the job awaits: it reads on another connection.
+        await new Promise<void>((resolve) => queueMicrotask(resolve));
+        seenMidBatch = committedEntries(reader);
+        return tx.get<{ n: number }>('select count(*) as n from entries');
+      }),
+    ]);
+
+    expect(seenMidBatch).toEqual([]);
+    expect(committedEntries(reader)).toEqual(['a', 'b']);
+  });
+
+  it('commits jobs queued while a batch commits as the next batch', async () => {
+    const { commit, batches } = groupCommit();
+    let later: Promise<string> | undefined;
+
+    await commit.run(async (tx) => {
+      later = commit.run(insertEntry('b'));
+      return insertEntry('a')(tx);
+    });
+
+    await expect(later).resolves.toBe('b');
+    expect(batches).toEqual([1, 1]);
+  });
+
   describe('flush', () => {
     it('resolves after every job queued before it has settled and is committed', async () => {
-      const { sqlite, commit } = groupCommit();
+      const { commit } = groupCommit();
       const reader = connect();
       const settled: string[] = [];
       const track = (name: string, job: Promise<unknown>) =>
@@ -166,14 +200,14 @@ describe('createGroupCommit', () => {
           () => settled.push(`${name} resolved`),
           () => settled.push(`${name} rejected`),
         );
-      track('a', commit.run(insertEntry(sqlite, 'a')));
+      track('a', commit.run(insertEntry('a')));
       track(
         'b',
         commit.run(() => {
           throw new Error('refused');
         }),
       );
-      track('c', commit.run(insertEntry(sqlite, 'c')));
+      track('c', commit.run(insertEntry('c')));
 
       await commit.flush();
 
@@ -182,9 +216,9 @@ describe('createGroupCommit', () => {
     });
 
     it('waits for jobs queued in an earlier tick that are not committed yet', async () => {
-      const { sqlite, commit, batches } = groupCommit();
+      const { commit, batches } = groupCommit();
       const reader = connect();
-      void commit.run(insertEntry(sqlite, 'a'));
+      void commit.run(insertEntry('a'));
       await Promise.resolve(); // a later microtask of the same tick: the batch has not run
 
       expect(committedEntries(reader)).toEqual([]);

@@ -6,7 +6,7 @@ import { isTransient, StepError, toStepError } from '../../src/payments/step-err
 import { useTempDatabase } from '../support/temp-database.ts';
 
 const database = useTempDatabase('step-errors');
-const connect = (busyTimeoutMs?: number): Sqlite => database.connect(busyTimeoutMs).sqlite;
+const connect = (busyTimeoutMs?: number): Sqlite => database.sqlite(busyTimeoutMs);
 
 /** Runs `work` and returns what it threw; fails the test if it threw nothing. */
 function thrownBy(work: () => unknown): unknown {

@@ -2,7 +2,7 @@ import type Router from '@koa/router';
 import type { Context, Middleware } from 'koa';
 import { z } from 'zod';
 import { listFailedEvents, type FailedEventRow } from '../../../db/attention-repo.ts';
-import type { Db } from '../../../db/connection.ts';
+import type { Database } from '../../../db/connection.ts';
 import { findPayment } from '../../../db/payments-repo.ts';
 import { AppError, notFound, paymentBusy } from '../../errors.ts';
 import { maskBillingKeys } from '../../logger.ts';
@@ -15,7 +15,7 @@ import { pathId } from '../schemas.ts';
 import { validate } from '../validate.ts';
 
 export interface AdminRoutesDeps {
-  db: Db;
+  db: Database;
   host: PaymentHost;
   reconciler: Reconciler;
   failedEvents: FailedEventActions;
@@ -59,9 +59,9 @@ export function adminRoutes({ db, host, reconciler, failedEvents, admin }: Admin
   // Each route carries the guard itself: no path can match a route without passing through it.
   const router = exactRouter({ prefix: '/v1/admin' });
 
-  router.get('/failed-events', admin, (ctx) => {
+  router.get('/failed-events', admin, async (ctx) => {
     const { status } = validate(failedEventsQuery, ctx.query);
-    ctx.body = { data: listFailedEvents(db, status).map(toFailedEventResource) };
+    ctx.body = { data: (await listFailedEvents(db.read, status)).map(toFailedEventResource) };
   });
 
   router.post('/failed-events/retry-all', admin, async (ctx) => {
@@ -70,7 +70,7 @@ export function adminRoutes({ db, host, reconciler, failedEvents, admin }: Admin
     const data = [];
     // One dead letter that cannot be retried now (its payment busy elsewhere) does not stop the rest.
     const failed = [];
-    for (const event of listFailedEvents(db, 'open')) {
+    for (const event of await listFailedEvents(db.read, 'open')) {
       try {
         data.push(toFailedEventResource(await failedEvents.retry(event.id, decision)));
       } catch (error) {
@@ -100,7 +100,7 @@ export function adminRoutes({ db, host, reconciler, failedEvents, admin }: Admin
   router.post('/payments/:id/resolve', admin, async (ctx) => {
     const { id } = validate(pathId, ctx.params);
     const { outcome, reason } = validate(resolveBody, ctx.request.body);
-    const before = findPayment(db, id);
+    const before = await findPayment(db.read, id);
     if (!before) throw notFound(`Payment ${id}`);
     const delivered = await host.deliver(id, { type: 'admin.resolve', outcome, actor: actorOf(ctx), reason });
     if (delivered === 'refused') {
@@ -113,11 +113,11 @@ export function adminRoutes({ db, host, reconciler, failedEvents, admin }: Admin
       );
     }
     if (delivered !== 'accepted') throw paymentBusy();
-    ctx.body = toPaymentResource(findPayment(db, id)!);
+    ctx.body = toPaymentResource((await findPayment(db.read, id))!);
   });
 
-  router.post('/reconcile', admin, (ctx) => {
-    ctx.body = reconciler.runPass();
+  router.post('/reconcile', admin, async (ctx) => {
+    ctx.body = await reconciler.runPass();
   });
 
   return router;

@@ -1,9 +1,10 @@
 import type Router from '@koa/router';
 import type { Middleware } from 'koa';
 import { countOpenFailedEvents } from '../../../db/attention-repo.ts';
-import type { Db } from '../../../db/connection.ts';
+import type { Database } from '../../../db/connection.ts';
 import { countByStatus } from '../../../db/payments-repo.ts';
 import { PUBLIC_STATUSES } from '../../../machines/payment-status.ts';
+import type { Logger } from '../../logger.ts';
 import type { OpsStore } from '../../ops-store.ts';
 import type { PgClient } from '../../pg/pg-client.ts';
 import { exactRouter } from '../router.ts';
@@ -14,16 +15,17 @@ const DATABASE_POLL_MS = 2_000;
 /** Changes of this process's figures come in bursts under load: sent at most this often. */
 const COALESCE_MS = 250;
 
-type FigureSources = Omit<FigureRoutesDeps, 'admin' | 'streams'>;
+type FigureSources = Omit<FigureRoutesDeps, 'admin' | 'streams' | 'logger'>;
 
 export interface FigureRoutesDeps {
-  db: Db;
+  db: Database;
   ops: OpsStore;
   pg: Pick<PgClient, 'queued'>;
   /** The PG is our local mock (its chaos controls are at /v1/admin/mock-pg/chaos). */
   pgIsMock: boolean;
   streams: EventStreams;
   admin: Middleware;
+  logger: Logger;
 }
 
 /** This process's figures, from its store: cheap, read on every change. */
@@ -44,46 +46,55 @@ function processFigures({ ops, pg, pgIsMock }: FigureSources) {
 }
 
 /** Every process's payments by status and the open dead letters: a scan of an index, read on a timer. */
-function databaseFigures({ db }: FigureSources) {
-  const counts = new Map(countByStatus(db).map((r) => [r.status, r.count]));
+async function databaseFigures({ db }: FigureSources) {
+  const counts = new Map((await countByStatus(db.read)).map((r) => [r.status, r.count]));
   return {
     paymentsByStatus: Object.fromEntries(PUBLIC_STATUSES.map((status) => [status, counts.get(status) ?? 0])),
-    openFailedEvents: countOpenFailedEvents(db),
+    openFailedEvents: await countOpenFailedEvents(db.read),
   };
 }
 
+type DatabaseFigures = Awaited<ReturnType<typeof databaseFigures>>;
+
 /** What an operator watches: this process's actors and PG health (the store), and every payment by status. */
-function figuresOf(sources: FigureSources) {
-  return { ...processFigures(sources), ...databaseFigures(sources) };
+async function figuresOf(sources: FigureSources) {
+  const counted = await databaseFigures(sources);
+  return { ...processFigures(sources), ...counted };
 }
 
-type Figures = ReturnType<typeof figuresOf>;
+type Figures = Awaited<ReturnType<typeof figuresOf>>;
 
 /**
  * The figures for every watcher at once, whatever their number: the store's part on each
  * change (coalesced), the database's part every DATABASE_POLL_MS (a busy store would
  * otherwise recount every payment four times a second).
  */
-function figuresFeed(sources: FigureSources) {
+function figuresFeed(sources: FigureSources, logger: Logger) {
   const watchers = new Set<(figures: Figures) => void>();
   let stop: (() => void) | undefined;
   let pending: NodeJS.Timeout | undefined;
-  // Read when the first watcher comes (start), then on the timer.
-  let counted: ReturnType<typeof databaseFigures>;
+  // Read when the first watcher comes (start), then on the timer; nothing is published before the first read is in.
+  let counted: DatabaseFigures | undefined;
   const publish = () => {
     pending = undefined;
+    if (!counted) return;
     const figures = { ...processFigures(sources), ...counted };
     for (const watcher of watchers) watcher(figures);
   };
+  const count = () =>
+    void databaseFigures(sources)
+      .then((figures) => {
+        counted = figures;
+        publish();
+      })
+      .catch((error: unknown) => logger.error({ err: error }, 'figures count failed'));
   const start = () => {
-    counted = databaseFigures(sources);
+    counted = undefined;
+    count();
     const subscription = sources.ops.subscribe(() => {
       pending ??= setTimeout(publish, COALESCE_MS);
     });
-    const poll = setInterval(() => {
-      counted = databaseFigures(sources);
-      publish();
-    }, DATABASE_POLL_MS);
+    const poll = setInterval(count, DATABASE_POLL_MS);
     return () => {
       subscription.unsubscribe();
       clearInterval(poll);
@@ -92,11 +103,11 @@ function figuresFeed(sources: FigureSources) {
     };
   };
   return {
-    /** Calls `watcher` now and on every publication until the returned function is called. */
+    /** Calls `watcher` now (once the first count is in) and on every publication until the returned function is called. */
     watch(watcher: (figures: Figures) => void): () => void {
       watchers.add(watcher);
       stop ??= start();
-      watcher({ ...processFigures(sources), ...counted });
+      if (counted) watcher({ ...processFigures(sources), ...counted });
       return () => {
         watchers.delete(watcher);
         if (watchers.size === 0) {
@@ -109,12 +120,12 @@ function figuresFeed(sources: FigureSources) {
 }
 
 /** `GET /v1/admin/figures` once, `GET /v1/admin/figures/live` as Server-Sent Events (`figures`). */
-export function figureRoutes({ admin, streams, ...sources }: FigureRoutesDeps): Router {
+export function figureRoutes({ admin, streams, logger, ...sources }: FigureRoutesDeps): Router {
   const router = exactRouter();
-  const feed = figuresFeed(sources);
+  const feed = figuresFeed(sources, logger);
 
-  router.get('/v1/admin/figures', admin, (ctx) => {
-    ctx.body = figuresOf(sources);
+  router.get('/v1/admin/figures', admin, async (ctx) => {
+    ctx.body = await figuresOf(sources);
   });
 
   router.get('/v1/admin/figures/live', admin, (ctx) => {

@@ -1,15 +1,15 @@
 import type Router from '@koa/router';
 import { exactRouter } from '../router.ts';
 import type { Registry } from 'prom-client';
-import { isReady, type Sqlite } from '../../../db/connection.ts';
+import type { Database } from '../../../db/connection.ts';
 
-export function healthRoutes(sqlite: Sqlite, registry: Registry): Router {
+export function healthRoutes(db: Database, registry: Registry): Router {
   const router = exactRouter();
   router.get('/healthz', (ctx) => {
     ctx.body = { status: 'ok' };
   });
-  router.get('/readyz', (ctx) => {
-    const ready = isReady(sqlite);
+  router.get('/readyz', async (ctx) => {
+    const ready = await db.isReady();
     ctx.status = ready ? 200 : 503;
     ctx.body = { status: ready ? 'ready' : 'not_ready' };
   });

@@ -1,7 +1,9 @@
 import type Router from '@koa/router';
-import type { Db } from '../../../db/connection.ts';
+import type { Database } from '../../../db/connection.ts';
 import { findPayment, type PaymentRow } from '../../../db/payments-repo.ts';
+import type { Sql } from '../../../db/sql.ts';
 import { notFound } from '../../errors.ts';
+import type { Logger } from '../../logger.ts';
 import type { PaymentHost } from '../../payments/payment-host.ts';
 import { exactRouter } from '../router.ts';
 import { pathId } from '../schemas.ts';
@@ -12,9 +14,10 @@ import { validate } from '../validate.ts';
 const OTHER_PROCESS_POLL_MS = 1_000;
 
 export interface LiveRoutesDeps {
-  db: Db;
+  db: Database;
   host: PaymentHost;
   streams: EventStreams;
+  logger: Logger;
 }
 
 /** What a live view shows of a payment: its public status and the machine's full state value. */
@@ -33,20 +36,23 @@ type LiveSnapshot = ReturnType<typeof toLiveSnapshot>;
  * One watch per payment, whatever the number of its viewers: one host watch and one
  * poll (for other processes' commits) read the row once for all of them.
  */
-function livePayments(db: Db, host: PaymentHost) {
+function livePayments(q: Sql, host: PaymentHost, logger: Logger) {
   const watched = new Map<string, { viewers: Set<(snapshot: LiveSnapshot) => void>; stop: () => void }>();
   return {
     /** Calls `viewer` now and after every committed change until the returned function is called. */
     view(id: string, viewer: (snapshot: LiveSnapshot) => void): () => void {
+      const failed = (error: unknown) => logger.error({ paymentId: id, err: error }, 'live payment read failed');
       let entry = watched.get(id);
       if (!entry) {
         const viewers = new Set<(snapshot: LiveSnapshot) => void>();
-        const read = () => {
-          const row = findPayment(db, id);
-          if (!row) return;
-          const snapshot = toLiveSnapshot(row);
-          for (const each of viewers) each(snapshot);
-        };
+        const read = () =>
+          void findPayment(q, id)
+            .then((row) => {
+              if (!row) return;
+              const snapshot = toLiveSnapshot(row);
+              for (const each of viewers) each(snapshot);
+            })
+            .catch(failed);
         const unwatch = host.watch(id, read);
         const poll = setInterval(read, OTHER_PROCESS_POLL_MS);
         entry = { viewers, stop: () => (unwatch(), clearInterval(poll)) };
@@ -54,8 +60,12 @@ function livePayments(db: Db, host: PaymentHost) {
       }
       const { viewers } = entry;
       viewers.add(viewer);
-      const row = findPayment(db, id);
-      if (row) viewer(toLiveSnapshot(row));
+      void findPayment(q, id)
+        .then((row) => {
+          // Not to a viewer that left while the row was read: its stream is closed.
+          if (row && viewers.has(viewer)) viewer(toLiveSnapshot(row));
+        })
+        .catch(failed);
       return () => {
         viewers.delete(viewer);
         if (viewers.size === 0 && watched.get(id) === entry) {
@@ -71,13 +81,13 @@ function livePayments(db: Db, host: PaymentHost) {
  * `GET /v1/payments/:id/live`: Server-Sent Events, an event `snapshot` at once and after
  * every committed change, until the client leaves. Only committed state is sent (rule 4).
  */
-export function liveRoutes({ db, host, streams }: LiveRoutesDeps): Router {
+export function liveRoutes({ db, host, streams, logger }: LiveRoutesDeps): Router {
   const router = exactRouter();
-  const payments = livePayments(db, host);
+  const payments = livePayments(db.read, host, logger);
 
-  router.get('/v1/payments/:id/live', (ctx) => {
+  router.get('/v1/payments/:id/live', async (ctx) => {
     const { id } = validate(pathId, ctx.params);
-    if (!findPayment(db, id)) throw notFound(`Payment ${id}`);
+    if (!(await findPayment(db.read, id))) throw notFound(`Payment ${id}`);
     // The stream first: when no place is left, nothing is set up for it.
     let leave = () => {};
     const stream = streams.open(ctx, () => leave());

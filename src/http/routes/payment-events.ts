@@ -2,8 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type Router from '@koa/router';
 import type { Middleware } from 'koa';
 import { z } from 'zod';
-import type { Db } from '../../../db/connection.ts';
-import type { GroupCommit } from '../../../db/group-commit.ts';
+import type { Database } from '../../../db/connection.ts';
 import { listPaymentEvents } from '../../../db/events-repo.ts';
 import {
   deleteWebhookEndpoint,
@@ -22,8 +21,7 @@ import { queryInteger } from '../schemas.ts';
 import { validate } from '../validate.ts';
 
 export interface PaymentEventRoutesDeps {
-  db: Db;
-  commit: GroupCommit;
+  db: Database;
   clock: () => number;
   admin: Middleware;
 }
@@ -84,13 +82,13 @@ const toAttemptResource = (row: WebhookAttemptRow) => ({
 });
 
 /** The pull feed of payment events and the merchants' webhook endpoints (admin). */
-export function paymentEventRoutes({ db, commit, clock, admin }: PaymentEventRoutesDeps): Router {
+export function paymentEventRoutes({ db, clock, admin }: PaymentEventRoutesDeps): Router {
   const router = exactRouter({ prefix: '/v1/admin' });
 
-  router.get('/events', admin, (ctx) => {
+  router.get('/events', admin, async (ctx) => {
     const query = validate(feedQuery, ctx.query);
     const after = Number(query.after ?? 0);
-    const rows = listPaymentEvents(db, { after, paymentId: query.paymentId, type: query.type, limit: query.limit });
+    const rows = await listPaymentEvents(db.read, { after, paymentId: query.paymentId, type: query.type, limit: query.limit });
     // The cursor never goes back: with nothing new, the same one is handed back for the next poll.
     ctx.body = { data: rows.map(toPaymentEventResource), nextCursor: String(rows.at(-1)?.position ?? after) };
   });
@@ -107,34 +105,34 @@ export function paymentEventRoutes({ db, commit, clock, admin }: PaymentEventRou
       disabled: 0,
       createdAt: clock(),
     };
-    await commit.run(() => insertWebhookEndpoint(db, row));
+    await db.commit.run((tx) => insertWebhookEndpoint(tx, row));
     ctx.status = 201;
     ctx.set('Location', `/v1/admin/webhook-endpoints/${row.id}`);
     ctx.body = toEndpointResource(row, true);
   });
 
-  router.get('/webhook-endpoints', admin, (ctx) => {
-    ctx.body = { data: listWebhookEndpoints(db).map((row) => toEndpointResource(row, false)) };
+  router.get('/webhook-endpoints', admin, async (ctx) => {
+    ctx.body = { data: (await listWebhookEndpoints(db.read)).map((row) => toEndpointResource(row, false)) };
   });
 
-  router.get('/webhook-endpoints/:id', admin, (ctx) => {
+  router.get('/webhook-endpoints/:id', admin, async (ctx) => {
     const { id } = validate(endpointId, ctx.params);
-    const row = findWebhookEndpoint(db, id);
+    const row = await findWebhookEndpoint(db.read, id);
     if (!row) throw notFound(`Webhook endpoint ${id}`);
     ctx.body = toEndpointResource(row, true);
   });
 
   router.delete('/webhook-endpoints/:id', admin, async (ctx) => {
     const { id } = validate(endpointId, ctx.params);
-    if (!(await commit.run(() => deleteWebhookEndpoint(db, id)))) throw notFound(`Webhook endpoint ${id}`);
+    if (!(await db.commit.run((tx) => deleteWebhookEndpoint(tx, id)))) throw notFound(`Webhook endpoint ${id}`);
     ctx.status = 204;
   });
 
-  router.get('/webhook-endpoints/:id/deliveries', admin, (ctx) => {
+  router.get('/webhook-endpoints/:id/deliveries', admin, async (ctx) => {
     const { id } = validate(endpointId, ctx.params);
     const { limit } = validate(deliveriesQuery, ctx.query);
-    if (!findWebhookEndpoint(db, id)) throw notFound(`Webhook endpoint ${id}`);
-    ctx.body = { data: listAttempts(db, id, limit).map(toAttemptResource) };
+    if (!(await findWebhookEndpoint(db.read, id))) throw notFound(`Webhook endpoint ${id}`);
+    ctx.body = { data: (await listAttempts(db.read, id, limit)).map(toAttemptResource) };
   });
 
   return router;

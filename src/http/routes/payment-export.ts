@@ -1,8 +1,9 @@
 import { Readable } from 'node:stream';
 import type Router from '@koa/router';
 import type { Middleware } from 'koa';
-import type { Db } from '../../../db/connection.ts';
+import type { Database } from '../../../db/connection.ts';
 import { listPayments, type ListFilter } from '../../../db/payments-repo.ts';
+import type { Sql } from '../../../db/sql.ts';
 import { csvRecord } from '../../csv.ts';
 import { toPaymentResource } from '../../payments/payment-view.ts';
 import { exactRouter } from '../router.ts';
@@ -29,11 +30,11 @@ const HEADER = [
   'updated_at',
 ];
 
-function* exportRecords(db: Db, filter: Omit<ListFilter, 'limit' | 'before'>): Generator<string> {
+async function* exportRecords(q: Sql, filter: Omit<ListFilter, 'limit' | 'before'>): AsyncGenerator<string> {
   yield csvRecord(HEADER);
   let before: ListFilter['before'];
   for (;;) {
-    const rows = listPayments(db, { ...filter, limit: PAGE, before });
+    const rows = await listPayments(q, { ...filter, limit: PAGE, before });
     for (const row of rows) {
       const p = toPaymentResource(row);
       yield csvRecord([p.id, p.status, p.state ?? null, p.amount, p.cancelledAmount, p.currency, p.customerId, p.partnerId, p.orderName, p.failureCode, p.createdAt, p.updatedAt]);
@@ -45,13 +46,13 @@ function* exportRecords(db: Db, filter: Omit<ListFilter, 'limit' | 'before'>): G
 }
 
 /** `GET /v1/admin/payments/export`: the payments the list's filters choose, newest first, as CSV. */
-export function paymentExportRoutes(db: Db, admin: Middleware): Router {
+export function paymentExportRoutes(db: Database, admin: Middleware): Router {
   const router = exactRouter();
   router.get('/v1/admin/payments/export', admin, (ctx) => {
     const filter = validate(exportQuery, ctx.query);
     ctx.type = 'text/csv; charset=utf-8; header=present';
     ctx.set('Content-Disposition', 'attachment; filename="payments.csv"');
-    ctx.body = Readable.from(exportRecords(db, filter));
+    ctx.body = Readable.from(exportRecords(db.read, filter));
   });
   return router;
 }

@@ -1,6 +1,6 @@
 import type Router from '@koa/router';
 import { exactRouter } from '../router.ts';
-import type { Db } from '../../../db/connection.ts';
+import type { Database } from '../../../db/connection.ts';
 import { listCancellations, listRefundAttempts } from '../../../db/cancellations-repo.ts';
 import { findPayment, listPayments, listTransitions } from '../../../db/payments-repo.ts';
 import { AppError, notFound, validationFailed } from '../../errors.ts';
@@ -12,7 +12,7 @@ import { cancelBody, IDEMPOTENCY_KEY, listQuery, pathId, paymentBody, waitQuery 
 import { validate } from '../validate.ts';
 
 export interface PaymentRoutesDeps {
-  db: Db;
+  db: Database;
   host: PaymentHost;
   createPayment: CreatePayment;
   cancelPayment: CancelPayment;
@@ -61,10 +61,10 @@ export function paymentRoutes({ db, host, createPayment, cancelPayment }: Paymen
     ctx.body = toPaymentResource(shown ?? row);
   });
 
-  router.get('/v1/payments', (ctx) => {
+  router.get('/v1/payments', async (ctx) => {
     const query = validate(listQuery, ctx.query);
     const { limit, cursor, ...filter } = query;
-    const rows = listPayments(db, {
+    const rows = await listPayments(db.read, {
       ...filter,
       limit: limit + 1,
       before: cursor ? decodeCursor(cursor) : undefined,
@@ -77,24 +77,24 @@ export function paymentRoutes({ db, host, createPayment, cancelPayment }: Paymen
     };
   });
 
-  router.get('/v1/payments/:id', (ctx) => {
+  router.get('/v1/payments/:id', async (ctx) => {
     const { id } = validate(pathId, ctx.params);
-    const row = findPayment(db, id);
+    const row = await findPayment(db.read, id);
     if (!row) throw notFound(`Payment ${id}`);
     ctx.body = toPaymentResource(row);
   });
 
-  router.get('/v1/payments/:id/events', (ctx) => {
+  router.get('/v1/payments/:id/events', async (ctx) => {
     const { id } = validate(pathId, ctx.params);
-    if (!findPayment(db, id)) throw notFound(`Payment ${id}`);
-    ctx.body = { data: listTransitions(db, id).map(toTransitionResource) };
+    if (!(await findPayment(db.read, id))) throw notFound(`Payment ${id}`);
+    ctx.body = { data: (await listTransitions(db.read, id)).map(toTransitionResource) };
   });
 
-  router.get('/v1/payments/:id/cancellations', (ctx) => {
+  router.get('/v1/payments/:id/cancellations', async (ctx) => {
     const { id } = validate(pathId, ctx.params);
-    if (!findPayment(db, id)) throw notFound(`Payment ${id}`);
-    const attempts = listRefundAttempts(db, id);
-    ctx.body = { data: listCancellations(db, id).map((c) => toCancellationResource(c, attempts)) };
+    if (!(await findPayment(db.read, id))) throw notFound(`Payment ${id}`);
+    const attempts = await listRefundAttempts(db.read, id);
+    ctx.body = { data: (await listCancellations(db.read, id)).map((c) => toCancellationResource(c, attempts)) };
   });
 
   return router;

@@ -3,8 +3,7 @@ import { exactRouter } from '../router.ts';
 import type { Context } from 'koa';
 import { Webhook } from 'standardwebhooks';
 import { z } from 'zod';
-import type { Db } from '../../../db/connection.ts';
-import type { GroupCommit } from '../../../db/group-commit.ts';
+import type { Database } from '../../../db/connection.ts';
 import { findPayment } from '../../../db/payments-repo.ts';
 import { claimReceipt, finishReceipt, releaseReceipt } from '../../../db/webhook-receipts-repo.ts';
 import { AppError, paymentBusy } from '../../errors.ts';
@@ -13,8 +12,7 @@ import type { PaymentHost } from '../../payments/payment-host.ts';
 import type { PgClient } from '../../pg/pg-client.ts';
 
 export interface WebhookRoutesDeps {
-  db: Db;
-  commit: GroupCommit;
+  db: Database;
   host: PaymentHost;
   pg: PgClient;
   /** whsec_…; the same secret the PG signs with. */
@@ -55,7 +53,7 @@ async function readRawBody(ctx: Context): Promise<string> {
  * the service asks the PG for the payment and hands the answer to the payment's actor,
  * which only moves forward from states where that answer means something.
  */
-export function pgWebhookRoutes({ db, commit, host, pg, secret, claimMs, clock, logger }: WebhookRoutesDeps): Router {
+export function pgWebhookRoutes({ db, host, pg, secret, claimMs, clock, logger }: WebhookRoutesDeps): Router {
   const router = exactRouter();
   const verifier = new Webhook(secret);
 
@@ -91,7 +89,7 @@ export function pgWebhookRoutes({ db, commit, host, pg, secret, claimMs, clock, 
     const paymentId = data?.paymentId;
     // Claimed before anything is done: of many copies sent at once, exactly one proceeds.
     const claim = { id: webhookId, type, paymentId: paymentId ?? null, now: clock(), claimMs };
-    const claimed = await commit.run(() => claimReceipt(db, claim));
+    const claimed = await db.commit.run((tx) => claimReceipt(tx, claim));
     if (claimed === 'done') {
       ctx.body = { status: 'duplicate' };
       return;
@@ -103,17 +101,17 @@ export function pgWebhookRoutes({ db, commit, host, pg, secret, claimMs, clock, 
     }
     const log = logger.child({ webhookId, type, paymentId });
     try {
-      if (type.startsWith('Transaction.') && paymentId && findPayment(db, paymentId)) {
+      if (type.startsWith('Transaction.') && paymentId && (await findPayment(db.read, paymentId))) {
         await handOver(paymentId, log);
       } else {
         log.info('webhook about nothing of ours; ignored');
       }
     } catch (error) {
       // Not acted on: the PG sends it again, and that copy may claim the id.
-      await commit.run(() => releaseReceipt(db, webhookId));
+      await db.commit.run((tx) => releaseReceipt(tx, webhookId));
       throw error;
     }
-    await commit.run(() => finishReceipt(db, webhookId));
+    await db.commit.run((tx) => finishReceipt(tx, webhookId));
     ctx.body = { status: 'ok' };
   });
 

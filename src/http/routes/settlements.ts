@@ -1,7 +1,7 @@
 import type Router from '@koa/router';
 import type { Middleware } from 'koa';
 import { z } from 'zod';
-import type { Db } from '../../../db/connection.ts';
+import type { Database } from '../../../db/connection.ts';
 import { findPartner, insertPartner, updatePartner, type Partner } from '../../../db/partners-repo.ts';
 import {
   findSettlement,
@@ -11,6 +11,7 @@ import {
   type SettlementLineRow,
   type SettlementRow,
 } from '../../../db/settlements-repo.ts';
+import type { Sql } from '../../../db/sql.ts';
 import { SETTLEMENT_STATUSES } from '../../../machines/settlement.machine.ts';
 import { AppError, notFound } from '../../errors.ts';
 import { dateAt, isCalendarDate } from '../../settlement/business-day.ts';
@@ -21,7 +22,7 @@ import { queryInteger } from '../schemas.ts';
 import { validate } from '../validate.ts';
 
 export interface SettlementRoutesDeps {
-  db: Db;
+  db: Database;
   runner: SettlementRunner;
   timeZone: string;
   /** How long `POST …/settlements/run` waits for the run to finish before it answers. */
@@ -114,28 +115,29 @@ const toLineResource = (line: SettlementLineRow) => ({
 export function settlementRoutes({ db, runner, timeZone, runWaitMs, clock, admin }: SettlementRoutesDeps): Router {
   const router = exactRouter({ prefix: '/v1/admin' });
 
-  router.post('/partners', admin, (ctx) => {
+  router.post('/partners', admin, async (ctx) => {
     const body = validate(partnerBody, ctx.request.body);
     const now = clock();
-    if (!insertPartner(db, { ...body, createdAt: now, updatedAt: now })) {
+    if (!(await db.commit.run((tx) => insertPartner(tx, { ...body, createdAt: now, updatedAt: now })))) {
       throw new AppError(409, 'conflict', `A partner with id ${body.id} exists`);
     }
     ctx.status = 201;
     ctx.set('Location', `/v1/admin/partners/${encodeURIComponent(body.id)}`);
-    ctx.body = toPartnerResource(findPartner(db, body.id)!);
+    ctx.body = toPartnerResource((await findPartner(db.read, body.id))!);
   });
 
-  router.get('/partners/:id', admin, (ctx) => {
+  router.get('/partners/:id', admin, async (ctx) => {
     const { id } = validate(partnerPath, ctx.params);
-    const partner = findPartner(db, id);
+    const partner = await findPartner(db.read, id);
     if (!partner) throw notFound(`Partner ${id}`);
     ctx.body = toPartnerResource(partner);
   });
 
-  router.patch('/partners/:id', admin, (ctx) => {
+  router.patch('/partners/:id', admin, async (ctx) => {
     const { id } = validate(partnerPath, ctx.params);
     const changes = validate(partnerChanges, ctx.request.body);
-    const partner = updatePartner(db, id, changes, clock());
+    const now = clock();
+    const partner = await db.commit.run((tx) => updatePartner(tx, id, changes, now));
     if (!partner) throw notFound(`Partner ${id}`);
     ctx.body = toPartnerResource(partner);
   });
@@ -146,15 +148,15 @@ export function settlementRoutes({ db, runner, timeZone, runWaitMs, clock, admin
     if (body.date > today) {
       throw new AppError(422, 'date_in_future', `${body.date} has not begun in ${timeZone} (today is ${today})`);
     }
-    runner.request(body.date);
+    await runner.request(body.date);
     await runner.settled(body.date, runWaitMs);
     ctx.status = 202;
-    ctx.body = { data: settlementsOfDate(db, body.date).map(toSettlementResource) };
+    ctx.body = { data: (await settlementsOfDate(db.read, body.date)).map(toSettlementResource) };
   });
 
-  router.get('/settlements', admin, (ctx) => {
+  router.get('/settlements', admin, async (ctx) => {
     const query = validate(listQuery, ctx.query);
-    const rows = listSettlements(db, { ...query, after: query.cursor, limit: query.limit + 1 });
+    const rows = await listSettlements(db.read, { ...query, after: query.cursor, limit: query.limit + 1 });
     const page = rows.slice(0, query.limit);
     const last = page.at(-1);
     const nextCursor =
@@ -164,14 +166,14 @@ export function settlementRoutes({ db, runner, timeZone, runWaitMs, clock, admin
     ctx.body = { data: page.map(toSettlementResource), nextCursor };
   });
 
-  router.get('/settlements/:id', admin, (ctx) => {
-    const settlement = settlementOr404(db, validate(settlementPath, ctx.params).id);
-    ctx.body = { ...toSettlementResource(settlement), lines: listSettlementLines(db, settlement.id).map(toLineResource) };
+  router.get('/settlements/:id', admin, async (ctx) => {
+    const settlement = await settlementOr404(db.read, validate(settlementPath, ctx.params).id);
+    ctx.body = { ...toSettlementResource(settlement), lines: (await listSettlementLines(db.read, settlement.id)).map(toLineResource) };
   });
 
-  router.get('/settlements/:id/lines.csv', admin, (ctx) => {
-    const settlement = settlementOr404(db, validate(settlementPath, ctx.params).id);
-    const rows = listSettlementLines(db, settlement.id).map((line) => {
+  router.get('/settlements/:id/lines.csv', admin, async (ctx) => {
+    const settlement = await settlementOr404(db.read, validate(settlementPath, ctx.params).id);
+    const rows = (await listSettlementLines(db.read, settlement.id)).map((line) => {
       const resource = toLineResource(line);
       return [resource.paymentId, resource.kind, resource.amount, resource.fee, resource.at];
     });
@@ -183,8 +185,8 @@ export function settlementRoutes({ db, runner, timeZone, runWaitMs, clock, admin
   return router;
 }
 
-function settlementOr404(db: Db, id: string): SettlementRow {
-  const settlement = findSettlement(db, id);
+async function settlementOr404(q: Sql, id: string): Promise<SettlementRow> {
+  const settlement = await findSettlement(q, id);
   if (!settlement) throw notFound(`Settlement ${id}`);
   return settlement;
 }

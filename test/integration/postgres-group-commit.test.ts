@@ -1,0 +1,79 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Database } from '../../db/connection.ts';
+import { openPostgres } from '../../db/postgres.ts';
+import type { Sql } from '../../db/sql.ts';
+import { useTestPostgres } from '../support/postgres.ts';
+
+// The group commit on PostgreSQL: the same promises as on SQLite (db/group-commit.ts),
+// against a real server. Each test has its own database.
+
+const postgres = useTestPostgres();
+let db: Database & { pool: import('pg').Pool };
+
+beforeEach(async () => {
+  db = await openPostgres(await postgres.newDatabase(), { poolSize: 4 });
+  await db.pool.query('create table entries (name text primary key)');
+});
+afterEach(() => db.close());
+
+const insertEntry = (name: string) => async (tx: Sql) => {
+  await tx.run('insert into entries (name) values (@name)', { name });
+  return name;
+};
+
+const committedEntries = async () => (await db.read.all<{ name: string }>('select name from entries order by name')).map((r) => r.name);
+
+describe('the group commit on PostgreSQL', () => {
+  it('commits the jobs of one tick together, resolving each with its own value', async () => {
+    const values = await Promise.all([db.commit.run(insertEntry('a')), db.commit.run(insertEntry('b')), db.commit.run(() => 42)]);
+
+    expect(values).toEqual(['a', 'b', 42]);
+    expect(await committedEntries()).toEqual(['a', 'b']);
+  });
+
+  it('rolls back only the job that fails (a duplicate key) and commits its neighbours', async () => {
+    const outcomes = await Promise.allSettled([
+      db.commit.run(insertEntry('a')),
+      db.commit.run(insertEntry('a')),
+      db.commit.run(insertEntry('b')),
+    ]);
+
+    expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect((outcomes[1] as PromiseRejectedResult).reason).toMatchObject({ code: '23505' });
+    expect(await committedEntries()).toEqual(['a', 'b']);
+  });
+
+  it('shows reads nothing of a batch before it commits', async () => {
+    let seenMidBatch: string[] | undefined;
+
+    await db.commit.run(async (tx) => {
+      await insertEntry('a')(tx);
+      seenMidBatch = await committedEntries();
+    });
+
+    expect(seenMidBatch).toEqual([]);
+    expect(await committedEntries()).toEqual(['a']);
+  });
+
+  it('rejects every job of a batch whose connection dies, and commits the next batch', async () => {
+    const outcomes = await Promise.allSettled([
+      db.commit.run(insertEntry('a')),
+      db.commit.run(async (tx) => {
+        await tx.get('select pg_terminate_backend(pg_backend_pid())');
+      }),
+    ]);
+
+    expect(outcomes.map((o) => o.status)).toEqual(['rejected', 'rejected']);
+    expect(await committedEntries()).toEqual([]);
+    await expect(db.commit.run(insertEntry('b'))).resolves.toBe('b');
+    expect(await committedEntries()).toEqual(['b']);
+  });
+
+  it('binds @name parameters by name, leaving string literals alone', async () => {
+    const row = await db.read.get<{ a: number; b: string; again: number }>("select cast(@x as bigint) as a, '@x' as b, cast(@x as bigint) + 1 as again", {
+      x: 41,
+    });
+
+    expect(row).toEqual({ a: 41, b: '@x', again: 42 });
+  });
+});
