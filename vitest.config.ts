@@ -1,11 +1,47 @@
 import { defineConfig } from 'vitest/config';
 
+/**
+ * The integration tests that run against PostgreSQL as well (the `postgres` project: one
+ * throwaway cluster, a new database per service). The others reach into SQLite itself
+ * (triggers that fail writes, a raw connection holding the write lock, the invariant
+ * checker's file) and run on SQLite only.
+ */
+const onBothDatabases = [
+  'test/integration/api-errors.test.ts',
+  'test/integration/purchase.test.ts',
+  'test/integration/refunds.test.ts',
+  'test/integration/webhooks.test.ts',
+  'test/integration/attention.test.ts',
+  'test/integration/late-charges.test.ts',
+  'test/integration/stock-race.test.ts',
+  'test/integration/live.test.ts',
+  'test/integration/settlement-api.test.ts',
+  'test/integration/payment-events.test.ts',
+  'test/integration/console-api.test.ts',
+  'test/integration/http-hardening.test.ts',
+  'test/integration/recovery.test.ts',
+  'test/integration/logs.test.ts',
+  'test/integration/openapi.test.ts',
+  'test/integration/inspector.test.ts',
+];
+
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
-    // Integration tests each open their own SQLite file and servers on port 0.
+    // Integration tests each open their own database and servers on port 0.
     pool: 'forks',
+    projects: [
+      { extends: true, test: { name: 'sqlite', include: ['test/**/*.test.ts'] } },
+      {
+        extends: true,
+        test: {
+          name: 'postgres',
+          include: onBothDatabases,
+          env: { TEST_DATABASE: 'postgres' },
+          globalSetup: ['test/support/postgres-global-setup.ts'],
+        },
+      },
+    ],
   },
 });

@@ -26,6 +26,13 @@ const serviceSchema = z.object({
   PORT: port(3000),
   HOST: z.string().default('127.0.0.1'),
   DATABASE_PATH: z.string().min(1).default('./data/paystate.db'),
+  /** postgres://…: every table on PostgreSQL, shared by any number of processes; unset, SQLite at DATABASE_PATH. */
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\/\S+$/, 'must be a postgres:// or postgresql:// URL')
+    .optional(),
+  /** Connections of this process's PostgreSQL pool (reads, and one for the group commit's batch). */
+  DATABASE_POOL_SIZE: z.coerce.number().int().min(2).max(1000).default(20),
   PG_BASE_URL: z.url().optional(),
   PG_MOCK_PORT: port(4100),
   PG_SECRET: z.string().min(1).default('local-mock-pg-secret'),

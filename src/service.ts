@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
-import { openDatabase } from '../db/connection.ts';
+import { openDatabase, type Database } from '../db/connection.ts';
+import { openPostgres } from '../db/postgres.ts';
 import { paymentMachine } from '../machines/payment.machine.ts';
 import type { Config } from './config.ts';
 import { startAlertRelay } from './alerts/alert-relay.ts';
@@ -51,13 +52,20 @@ export interface RunningService {
   /** The Stately inspector's bridge page, with INSPECT=1. */
   inspectorUrl: string | undefined;
   host: PaymentHost;
+  /** The service's database (tests read committed rows through it, in either dialect). */
+  db: Database;
   stop(): Promise<void>;
 }
 
 /** The composition root: every dependency is built and wired here, once. */
 export async function startService(config: Config, logger: Logger): Promise<RunningService> {
   const clock = Date.now;
-  const db = openDatabase(config.DATABASE_PATH, config.SQLITE_SYNCHRONOUS, config.SQLITE_BUSY_TIMEOUT_MS);
+  const db = config.DATABASE_URL
+    ? await openPostgres(config.DATABASE_URL, {
+        poolSize: config.DATABASE_POOL_SIZE,
+        onIdleError: (error) => logger.warn({ err: error }, 'an idle PostgreSQL connection broke; the pool opens a new one'),
+      })
+    : openDatabase(config.DATABASE_PATH, config.SQLITE_SYNCHRONOUS, config.SQLITE_BUSY_TIMEOUT_MS);
   const ops = createOpsStore();
   // The gauge reads the PG client's queue when scraped, long after both exist.
   const metrics = createMetrics(db.read, ops, () => pg.queued);
@@ -223,6 +231,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     url: `http://${config.HOST}:${port}`,
     inspectorUrl: relay?.pageUrl,
     host,
+    db,
     async stop() {
       await scheduler.stop();
       await reconciler.stop();

@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import pg from 'pg';
 
 /**
  * SQLite's answers that say "try again later": the database was busy or locked, or the
@@ -6,6 +7,17 @@ import Database from 'better-sqlite3';
  * same way next time.
  */
 const TRANSIENT_SQLITE = /^SQLITE_(BUSY|LOCKED|IOERR|FULL|NOMEM|PROTOCOL|CANTOPEN|INTERRUPT)/;
+
+/**
+ * PostgreSQL's (SQLSTATE): the connection failed (08), a serialization failure or
+ * deadlock (40001, 40P01), out of resources (53), a lock not available (55P03), the
+ * server shutting down or starting (57P01–57P03), an I/O error (58).
+ */
+const TRANSIENT_POSTGRES = /^(08|40001|40P01|53|55P03|57P0[123]|58)/;
+
+/** The connection to PostgreSQL broke before the server could answer. */
+const TRANSIENT_SOCKET = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH']);
+const CONNECTION_LOST = /^Connection terminated/;
 
 /**
  * What a payment step throws: whether a retry can help travels with the error (as
@@ -25,7 +37,10 @@ export class StepError extends Error {
 
 export function isTransient(error: unknown): boolean {
   if ((error as { retryable?: unknown } | null)?.retryable === true) return true;
-  return error instanceof Database.SqliteError && TRANSIENT_SQLITE.test(error.code);
+  if (error instanceof Database.SqliteError) return TRANSIENT_SQLITE.test(error.code);
+  if (error instanceof pg.DatabaseError) return TRANSIENT_POSTGRES.test(error.code ?? '');
+  const { code } = (error ?? {}) as { code?: unknown };
+  return (typeof code === 'string' && TRANSIENT_SOCKET.has(code)) || (error instanceof Error && CONNECTION_LOST.test(error.message));
 }
 
 export function toStepError(error: unknown): StepError {

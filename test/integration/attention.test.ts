@@ -1,8 +1,8 @@
-import Database from 'better-sqlite3';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { eventually } from '../support/alert-receiver.ts';
 import { ADMIN_TOKEN, PG_SECRET, purchase, startHarness, type Harness } from '../support/harness.ts';
+import { refuseWrites } from '../support/refuse-writes.ts';
 
 let h: Harness;
 afterEach(() => h.close());
@@ -40,6 +40,9 @@ const failedEvents = async (id: string) =>
 const log = async (id: string) => (await h.request('GET', `/v1/payments/${id}/events`)).body.data as Array<Record<string, any>>;
 const stock = async () => (await h.request('GET', '/v1/products/book-1')).body.stock as number;
 const ledgerOf = (id: string) => h.mock.ledger().find((e) => e.paymentId === id);
+
+/** Makes every update of `table` fail for real: the database refuses the write. */
+const breakUpdates = (table: string) => refuseWrites(h.service.db, { table, event: 'UPDATE', message: 'offline' });
 
 describe('resolving a payment by hand', () => {
   it('cancelled: the money went back outside Paystate, the stock goes back, the dead letter is resolved', async () => {
@@ -92,9 +95,7 @@ describe('resolving a payment by hand', () => {
     expect(notNeeded.headers.get('content-type')).toContain('application/problem+json');
 
     // A stock release that keeps failing after a decline: no charge to keep.
-    const db = new Database(h.dbPath);
-    db.exec(`CREATE TRIGGER broken_release BEFORE UPDATE ON stock_reservations BEGIN SELECT RAISE(ABORT, 'offline'); END`);
-    db.close();
+    await breakUpdates('stock_reservations');
     const { body } = await h.pay('k-declined', purchase('book-1', 1, 'bk_test_decline'));
     expect((await h.settled(body.id)).status).toBe('requires_attention');
     const keep = await resolve(body.id, { outcome: 'kept', reason: 'x' });
@@ -122,9 +123,9 @@ describe('retrying every dead letter', () => {
     const busy = await refundDeadLetter('k-busy');
     const free = await refundDeadLetter('k-free');
     // Another process holds the first payment right now.
-    const db = new Database(h.dbPath);
-    db.prepare(`update payments set lease_owner = 'other', lease_expires_at = ? where id = ?`).run(Date.now() + 60_000, busy);
-    db.close();
+    await h.service.db.commit.run((tx) =>
+      tx.run(`update payments set lease_owner = 'other', lease_expires_at = @until where id = @id`, { until: Date.now() + 60_000, id: busy }),
+    );
     const all = await h.request('POST', '/v1/admin/failed-events/retry-all', { headers: admin });
     expect(all.status).toBe(200);
     expect(all.body.retried).toBe(1);
@@ -180,19 +181,14 @@ describe('an inquiry without end', () => {
     await setUp({ INQUIRY_ALERT_AFTER_MS: '300', PG_TIMEOUT_MS: '200' });
     h.mock.setChaos({ delayMs: 60_000 });
     const { body } = await h.pay('k-pending', purchase('book-1', 1, 'bk_test_delay'));
-    const alerts = () => {
-      const db = new Database(h.dbPath, { readonly: true });
-      const rows = db.prepare('select severity, title from alerts where payment_id = ?').all(body.id);
-      db.close();
-      return rows;
-    };
-    await eventually(() => alerts().length > 0);
-    expect(alerts()).toEqual([{ severity: 'warning', title: `Payment ${body.id} has no final answer from the PG yet` }]);
+    const alerts = () => h.service.db.read.all('select severity, title from alerts where payment_id = @id', { id: body.id });
+    await eventually(async () => (await alerts()).length > 0);
+    expect(await alerts()).toEqual([{ severity: 'warning', title: `Payment ${body.id} has no final answer from the PG yet` }]);
     expect((await h.request('GET', `/v1/payments/${body.id}`)).body.status).toBe('processing');
     // Still asking: more lookups follow the alert, and no second alert.
     const lookups = () => h.proxy!.seen.filter((r) => r.method === 'GET' && r.path.startsWith(`/payments/${body.id}`)).length;
     const after = lookups();
     await eventually(() => lookups() > after + 2);
-    expect(alerts()).toHaveLength(1);
+    expect(await alerts()).toHaveLength(1);
   });
 });

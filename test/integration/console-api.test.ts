@@ -1,6 +1,5 @@
 import { get } from 'node:http';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openDatabase } from '../../db/connection.ts';
 import { insertPaymentRow } from '../support/payment-rows.ts';
 import { ADMIN_TOKEN, purchase, startHarness, type Harness } from '../support/harness.ts';
 import { expectProblem, misspellingsOf } from '../support/problems.ts';
@@ -62,14 +61,12 @@ describe('GET /v1/admin/payments/export', () => {
 
   it('streams every page of a large export, each payment once', async () => {
     // Rows as the host commits them, many sharing a creation instant (the page boundary's tie).
-    const db = openDatabase(h.dbPath, 'NORMAL');
-    await db.commit.run(async (tx) => {
+    await h.service.db.commit.run(async (tx) => {
       for (let i = 0; i < 1_234; i++) {
         const id = `pay_${String(i).padStart(5, '0')}`;
         await insertPaymentRow(tx, id, 'completed', { status: 'completed', createdAt: 1_000 + Math.floor(i / 7) });
       }
     });
-    await db.close();
     const reply = await h.request('GET', '/v1/admin/payments/export?status=completed', { headers: admin });
     const exported = (reply.body as string).trim().split('\r\n').slice(1).map((line) => line.split(',')[0]);
     expect(exported).toHaveLength(1_234);

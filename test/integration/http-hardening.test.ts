@@ -1,8 +1,8 @@
 import { connect } from 'node:net';
 import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
-import Database from 'better-sqlite3';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ADMIN_TOKEN, purchase, startHarness, type Harness, type Reply } from '../support/harness.ts';
+import { refuseWrites } from '../support/refuse-writes.ts';
 import { captureLogs } from '../support/log-capture.ts';
 import { expectProblem, misspellingsOf } from '../support/problems.ts';
 
@@ -12,12 +12,11 @@ const LEAP_DAY_CRON = '0 0 0 29 2 *';
 
 describe('admin routes', () => {
   let h: Harness;
-  let sqlite: Database.Database;
   let deadLetterId: string;
   let paymentId: string;
 
   /** The reconcile pass takes and releases this lock, so a pass leaves its owner on it. */
-  const reconcileLock = () => sqlite.prepare(`select owner, expires_at as expiresAt from locks where name = 'reconciler'`).get();
+  const reconcileLock = () => h.service.db.read.get(`select owner, expires_at as "expiresAt" from locks where name = 'reconciler'`);
 
   /** A completed payment whose refund the card issuer refuses: it ends requires_attention, with an open failed event. */
   async function deadLetter(key: string): Promise<{ paymentId: string; failedEventId: string }> {
@@ -31,20 +30,17 @@ describe('admin routes', () => {
 
   beforeAll(async () => {
     h = await startHarness({ RECONCILE_CRON: LEAP_DAY_CRON });
-    sqlite = new Database(h.dbPath);
-    sqlite.pragma('busy_timeout = 5000');
     await h.createProduct({ id: 'book-1', price: 15_000, stock: 5 });
     // Every refund is refused: each cancelled payment becomes a dead letter.
     h.mock.setChaos({ cancelRefusalRate: 1 });
     ({ paymentId, failedEventId: deadLetterId } = await deadLetter('k-buy'));
   });
   afterAll(async () => {
-    sqlite.close();
     await h.close();
   });
 
   it('lets only the exact path reach an admin handler, and only with the token', async () => {
-    sqlite.prepare(`update locks set owner = 'sentinel', expires_at = 1 where name = 'reconciler'`).run();
+    await h.service.db.commit.run((tx) => tx.run(`update locks set owner = 'sentinel', expires_at = 1 where name = 'reconciler'`));
     const routes: Array<[string, string]> = [
       ['GET', '/v1/admin/failed-events'],
       ['POST', `/v1/admin/failed-events/${deadLetterId}/retry`],
@@ -73,7 +69,7 @@ describe('admin routes', () => {
       }
     }
 
-    expect(reconcileLock()).toEqual({ owner: 'sentinel', expiresAt: 1 });
+    expect(await reconcileLock()).toEqual({ owner: 'sentinel', expiresAt: 1 });
     const open = await h.request('GET', '/v1/admin/failed-events?status=open', { headers: admin });
     expect(open.body.data).toMatchObject([{ id: deadLetterId, status: 'open', resolvedBy: null }]);
     expect((await h.request('GET', `/v1/payments/${paymentId}`)).body.status).toBe('requires_attention');
@@ -88,7 +84,7 @@ describe('admin routes', () => {
     const reconciled = await h.request('POST', '/v1/admin/reconcile', { headers: admin });
     expect(reconciled.status).toBe(200);
     expect(reconciled.body).toEqual({ scanned: expect.any(Number), resumed: expect.any(Number) });
-    expect(reconcileLock()).toEqual({ owner: h.config.INSTANCE_ID, expiresAt: 0 });
+    expect(await reconcileLock()).toEqual({ owner: h.config.INSTANCE_ID, expiresAt: 0 });
 
     const created = await h.request('POST', '/v1/products', { body: { id: 'real-1', name: 'x', price: 1, stock: 1, partnerId: 'p' }, headers: admin });
     expect(created.status).toBe(201);
@@ -378,9 +374,8 @@ describe('error-level logs', () => {
 
   it('still logs a fault of ours at error level', async () => {
     const before = records.length;
-    const sqlite = new Database(service.dbPath);
-    sqlite.exec(`CREATE TRIGGER broken_products BEFORE INSERT ON products BEGIN SELECT RAISE(ABORT, 'products is offline'); END`);
-    sqlite.close();
+    // Every new product refused: the write fails as a broken table would.
+    await refuseWrites(service.service.db, { table: 'products', event: 'INSERT', message: 'products is offline' });
     const response = await fetch(`${service.url}/v1/products`, {
       method: 'POST',
       headers: { ...admin, 'content-type': 'application/json' },

@@ -1,4 +1,3 @@
-import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActor } from 'xstate';
 import { PAYMENT_MACHINE_VERSION, paymentMachine } from '../../machines/payment.machine.ts';
@@ -82,14 +81,17 @@ describe('a payment, live', () => {
 
   it('sees a change another process committed', async () => {
     const { body } = await h.pay('k-elsewhere', purchase('book-1'), '?wait=10');
-    const sqlite = new Database(h.dbPath);
+    const peer = await h.startPeer('elsewhere');
     const later = Date.now() + 1;
+    let written: Promise<number> | undefined;
     const { seen } = await readLive(`${h.url}/v1/payments/${body.id}/live`, (s) => {
-      // Written behind the service's back, as a peer's commit would be.
-      if (s.length === 1) sqlite.prepare('update payments set updated_at = ? where id = ?').run(later, body.id);
+      // Written behind the service's back: committed by a peer on the same database.
+      if (s.length === 1) {
+        written = peer.db.commit.run((tx) => tx.run('update payments set updated_at = @later where id = @id', { later, id: body.id }));
+      }
       return s.length === 2;
     });
-    sqlite.close();
+    expect(await written).toBe(1);
     expect(seen.map((s) => s.updatedAt)).toEqual([body.updatedAt, new Date(later).toISOString()]);
   });
 

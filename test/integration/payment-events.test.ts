@@ -1,7 +1,7 @@
-import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { eventually } from '../support/alert-receiver.ts';
 import { ADMIN_TOKEN, purchase, startHarness, type Harness } from '../support/harness.ts';
+import { refuseWrites } from '../support/refuse-writes.ts';
 import { startMerchantReceiver, type MerchantReceiver } from '../support/merchant-receiver.ts';
 
 let h: Harness;
@@ -32,14 +32,11 @@ const feed = async (query = '') => (await h.request('GET', `/v1/admin/events${qu
 const completed = async (key: string, billingKey = 'bk_test_ok') => (await h.pay(key, purchase('book-1', 1, billingKey), '?wait=10')).body;
 const typesOf = (r: MerchantReceiver, paymentId: string) => r.received.filter((e) => e.paymentId === paymentId).map((e) => e.type);
 
-function readDb<T>(sql: string, ...params: unknown[]): T[] {
-  const db = new Database(h.dbPath, { readonly: true });
-  try {
-    return db.prepare(sql).all(...params) as T[];
-  } finally {
-    db.close();
-  }
-}
+const readDb = <T>(sql: string, params: Record<string, unknown> = {}): Promise<T[]> => h.service.db.read.all<T>(sql, params);
+
+/** Refuses every insert of a payment.completed event, as a full disk or a broken outbox table would; resolves with the undo. */
+const refuseCompletedEvents = () =>
+  refuseWrites(h.service.db, { table: 'payment_events', event: 'INSERT', message: 'outbox is full', when: "NEW.type = 'payment.completed'" });
 
 describe('the outbox', () => {
   it('writes one event per change of public status, payment.created first, sequence without gaps', async () => {
@@ -81,19 +78,16 @@ describe('the outbox', () => {
 
   it('commits an event with its status change or neither: a refused event write keeps the old status', async () => {
     await setUp({ RECONCILE_CRON: '0 0 0 29 2 *' });
-    const db = new Database(h.dbPath);
-    db.exec(`CREATE TRIGGER no_completed BEFORE INSERT ON payment_events WHEN NEW.type = 'payment.completed'
-      BEGIN SELECT RAISE(ABORT, 'outbox is full'); END`);
+    const acceptCompletedEvents = await refuseCompletedEvents();
     const { body } = await h.pay('k-atomic', purchase('book-1'));
     await eventually(() => !h.service.host.isLive(body.id));
     await h.service.host.committed();
-    const row = readDb<{ status: string; state: string }>('select status, state from payments where id = ?', body.id)[0];
+    const [row] = await readDb<{ status: string; state: string }>('select status, state from payments where id = @id', { id: body.id });
     expect(row?.status).toBe('processing');
     expect(row?.state).not.toBe('completed');
     expect((await feed(`?paymentId=${body.id}`)).data.map((e: { type: string }) => e.type)).toEqual(['payment.created']);
 
-    db.exec('DROP TRIGGER no_completed');
-    db.close();
+    await acceptCompletedEvents();
     await h.request('POST', '/v1/admin/reconcile', { headers: admin });
     expect((await h.settled(body.id)).status).toBe('completed');
     expect((await feed(`?paymentId=${body.id}`)).data.map((e: { type: string }) => e.type)).toEqual(['payment.created', 'payment.completed']);
@@ -112,7 +106,10 @@ describe('merchant webhooks', () => {
       ['payment.completed', 2],
     ]);
     for (const event of r.received) expect(event.webhookId).toBe(event.id);
-    const attempts = (await h.request('GET', `/v1/admin/webhook-endpoints/${r.endpointId}/deliveries`, { headers: admin })).body.data;
+    // The relay records an attempt once the receiver has answered: the second may still be on its way to the database.
+    const deliveries = async () => (await h.request('GET', `/v1/admin/webhook-endpoints/${r.endpointId}/deliveries`, { headers: admin })).body.data;
+    await eventually(async () => (await deliveries()).length >= 2);
+    const attempts = await deliveries();
     expect(attempts).toHaveLength(2);
     expect(attempts[0]).toMatchObject({ attempt: 1, status: 'delivered', responseStatus: 204, error: null });
     expect(attempts[0].durationMs).toBeTypeOf('number');
@@ -145,7 +142,7 @@ describe('merchant webhooks', () => {
       [2, 'failed'],
       [1, 'failed'],
     ]);
-    const alert = readDb<{ severity: string }>('select severity from alerts where payment_id = ?', paid.id);
+    const alert = await readDb<{ severity: string }>('select severity from alerts where payment_id = @id', { id: paid.id });
     expect(alert).toEqual([{ severity: 'warning' }]);
 
     r.answerAlways(undefined);
@@ -168,7 +165,7 @@ describe('merchant webhooks', () => {
     expect([retry.status, retry.body.code]).toEqual([409, 'invalid_state']);
     const ignored = await h.request('POST', `/v1/admin/failed-events/${dead.id}/ignore`, { body: { reason: 'endpoint gone' }, headers: admin });
     expect(ignored.body).toMatchObject({ status: 'ignored' });
-    expect(readDb('select * from webhook_deliveries')).toEqual([]);
+    expect(await readDb('select * from webhook_deliveries')).toEqual([]);
   });
 
   it('leaves a payment’s delivery dead letters open when the payment itself is resolved', async () => {

@@ -1,5 +1,5 @@
-import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { testDialect } from '../support/test-database.ts';
 import { purchase, startHarness, type Harness } from '../support/harness.ts';
 
 let h: Harness;
@@ -42,9 +42,8 @@ describe('purchase saga', () => {
     expect(events.body.data[0]).toMatchObject({ seq: 1, type: 'api.create', from: null });
     expect(events.body.data.map((e: { seq: number }) => e.seq)).toEqual([1, 2, 3, 4]);
 
-    const db = new Database(h.dbPath, { readonly: true });
-    expect(db.prepare('select count(*) n from fulfilments where payment_id = ?').get(created.body.id)).toEqual({ n: 1 });
-    db.close();
+    const fulfilled = await h.service.db.read.get('select count(*) as n from fulfilments where payment_id = @id', { id: created.body.id });
+    expect(fulfilled).toEqual({ n: 1 });
   });
 
   it('answers 202 at once while the payment is still processing', async () => {
@@ -140,5 +139,9 @@ describe('purchase saga', () => {
   it('reports health and readiness', async () => {
     expect((await h.request('GET', '/healthz')).body).toEqual({ status: 'ok' });
     expect((await h.request('GET', '/readyz')).status).toBe(200);
+  });
+
+  it('runs on the database of its test project', () => {
+    expect(h.service.db.dialect).toBe(testDialect);
   });
 });

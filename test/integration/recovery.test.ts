@@ -1,7 +1,7 @@
-import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { eventually, startAlertReceiver, type AlertReceiver } from '../support/alert-receiver.ts';
 import { ADMIN_TOKEN, purchase, startHarness, type Harness } from '../support/harness.ts';
+import { refuseWrites } from '../support/refuse-writes.ts';
 
 let h: Harness;
 let receiver: AlertReceiver | undefined;
@@ -16,12 +16,8 @@ async function setUp(env: Record<string, string> = {}, proxy = false) {
   await h.createProduct({ id: 'book-1', price: 15_000, stock: 5 });
 }
 
-/** Makes a database step fail for real: SQLite refuses the write. */
-function breakTable(event: 'INSERT' | 'UPDATE', table: string) {
-  const db = new Database(h.dbPath);
-  db.exec(`CREATE TRIGGER broken_${table} BEFORE ${event} ON ${table} BEGIN SELECT RAISE(ABORT, '${table} is offline'); END`);
-  db.close();
-}
+/** Makes a database step fail for real: the database refuses the write. */
+const breakTable = (event: 'INSERT' | 'UPDATE', table: string) => refuseWrites(h.service.db, { table, event, message: `${table} is offline` });
 
 const ledgerOf = (id: string) => h.mock.ledger().find((e) => e.paymentId === id);
 const states = async (id: string): Promise<string[]> =>
@@ -54,7 +50,7 @@ describe('unknown outcomes', () => {
 describe('compensation', () => {
   it('voids the charge and returns the stock when fulfilment keeps failing', async () => {
     await setUp();
-    breakTable('INSERT', 'fulfilments');
+    await breakTable('INSERT', 'fulfilments');
     const { body } = await h.pay('k-unfulfillable', purchase('book-1', 2));
     const settled = await h.settled(body.id);
     expect(settled).toMatchObject({ status: 'cancelled', failureCode: 'fulfilment_failed', cancelledAmount: 30_000 });
@@ -69,7 +65,7 @@ describe('compensation', () => {
     receiver = await startAlertReceiver();
     receiver.failNext(1);
     await setUp({ ALERT_WEBHOOK_URL: receiver.url, ALERT_POLL_MS: '20' }, true);
-    breakTable('INSERT', 'fulfilments');
+    await breakTable('INSERT', 'fulfilments');
     h.proxy!.dropNext('POST', /\/cancel$/, 100);
     const { body } = await h.pay('k-void-fails', purchase('book-1', 2));
     const settled = await h.settled(body.id);
@@ -91,7 +87,7 @@ describe('compensation', () => {
 
   it('needs an operator when the stock cannot be released, keeping it reserved', async () => {
     await setUp();
-    breakTable('UPDATE', 'stock_reservations');
+    await breakTable('UPDATE', 'stock_reservations');
     const { body } = await h.pay('k-release-fails', purchase('book-1', 1, 'bk_test_decline'));
     const settled = await h.settled(body.id);
     expect(settled).toMatchObject({ status: 'requires_attention', failureCode: 'compensation_failed' });
@@ -100,9 +96,9 @@ describe('compensation', () => {
     expect(dead.body.data).toMatchObject([{ paymentId: body.id, step: 'releasing', status: 'open' }]);
     expect(dead.body.data[0].reason).toContain('stock_reservations is offline');
     // Without ALERT_WEBHOOK_URL the alert is logged, and so counts as delivered.
-    const db = new Database(h.dbPath, { readonly: true });
-    const alert = await eventually(() => db.prepare('select * from alerts where payment_id = ? and delivered_at is not null').get(body.id));
-    db.close();
+    const alert = await eventually(() =>
+      h.service.db.read.get('select * from alerts where payment_id = @id and delivered_at is not null', { id: body.id }),
+    );
     expect(alert).toMatchObject({ severity: 'urgent' });
   });
 });
@@ -114,9 +110,10 @@ describe('durable waits and restarts', () => {
     const { body } = await h.pay('k-hibernate', purchase('book-1', 1, 'bk_test_delay'));
     await eventually(async () => (await states(body.id)).includes('inquiring.waiting'));
     await eventually(() => !h.service.host.isLive(body.id));
-    const db = new Database(h.dbPath, { readonly: true });
-    const row = db.prepare('select due_at, lease_owner from payments where id = ?').get(body.id) as { due_at: number | null; lease_owner: string | null };
-    db.close();
+    const row = (await h.service.db.read.get('select due_at, lease_owner from payments where id = @id', { id: body.id })) as {
+      due_at: number | null;
+      lease_owner: string | null;
+    };
     expect(row.due_at).toBeTypeOf('number');
     expect((await h.settled(body.id)).status).toBe('completed');
     expect(ledgerOf(body.id)).toMatchObject({ charges: 1 });
@@ -170,6 +167,8 @@ describe('leases within one process', () => {
       await host.committed();
     }
     expect(await host.offer(body.id, { type: 'api.cancel', id: 'can_race', amount: 15_000, reason: 'race', idempotencyKey: 'c-race', fingerprint: 'f' })).toBe('accepted');
+    // offer() answers once the event is taken; its write (cancel_requested) is committed after.
+    await host.committed();
     expect((await h.settled(body.id)).status).toBe('cancelled');
     expect(ledgerOf(body.id)).toMatchObject({ status: 'CANCELLED', cancelledAmount: 15_000 });
     const metrics = await h.request('GET', '/metrics');

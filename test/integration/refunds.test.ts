@@ -1,4 +1,3 @@
-import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { eventually, startAlertReceiver, type AlertReceiver } from '../support/alert-receiver.ts';
 import { ADMIN_TOKEN, purchase, startHarness, type Harness } from '../support/harness.ts';
@@ -181,9 +180,7 @@ describe('refund dead letters', () => {
     expect(alert.severity).toBe('urgent');
     // Dead letters are never retried automatically: nothing is scheduled to wake the payment.
     await h.service.host.committed();
-    const db = new Database(h.dbPath, { readonly: true });
-    const row = db.prepare('select due_at, active, lease_owner from payments where id = ?').get(id);
-    db.close();
+    const row = await h.service.db.read.get('select due_at, active, lease_owner from payments where id = @id', { id });
     expect(row).toEqual({ due_at: null, active: 0, lease_owner: null });
     expect(h.service.host.isLive(id)).toBe(false);
     expect(ledgerOf(id)).toMatchObject({ status: 'PAID', cancelledAmount: 0 });

@@ -1,4 +1,3 @@
-import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addDays, dateAt } from '../../src/settlement/business-day.ts';
 import { ADMIN_TOKEN, purchase, startHarness, type Harness } from '../support/harness.ts';
@@ -99,10 +98,8 @@ describe('settlements of real payments', () => {
     await h.request('POST', `/v1/payments/${paid[0].id}/cancel`, { body: { reason: 'seat returned', amount: 5_000 }, headers: { 'idempotency-key': 'refund-1' } });
     expect((await h.settled(paid[0].id)).status).toBe('partially_cancelled');
 
-    const sqlite = new Database(h.dbPath, { readonly: true });
-    const days = sqlite.prepare('select distinct at from money_movements').pluck().all() as number[];
-    sqlite.close();
-    const dates = new Set(days.map((at) => dateAt(at, SEOUL)));
+    const days = await h.service.db.read.all<{ at: number }>('select distinct at from money_movements');
+    const dates = new Set(days.map(({ at }) => dateAt(at, SEOUL)));
     expect(dates.size, 'the payments straddle midnight in Seoul: run the test again').toBe(1);
     [date] = [...dates] as [string];
   });
@@ -188,9 +185,7 @@ describe('settlements of real payments', () => {
     expectProblem(await h.request('GET', '/v1/admin/settlements/not-a-settlement', { headers: admin }), 400, 'validation_failed');
     expectProblem(await h.request('GET', '/v1/admin/settlements/stl_000000000aaaaaaaaaaaaaaaa', { headers: admin }), 404, 'not_found');
     expectProblem(await h.request('GET', '/v1/admin/settlements/stl_000000000aaaaaaaaaaaaaaaa/lines.csv', { headers: admin }), 404, 'not_found');
-    const sqlite = new Database(h.dbPath, { readonly: true });
-    expect(sqlite.prepare('select date from settlement_runs').pluck().all()).toEqual([date]);
-    sqlite.close();
+    expect(await h.service.db.read.all('select date from settlement_runs')).toEqual([{ date }]);
   });
 
   it('lets only the exact paths reach the handlers, and only with the token', async () => {
@@ -234,10 +229,8 @@ describe('the daily schedule', () => {
       await waitUntil(async () => (await h.request('GET', `/v1/admin/settlements?date=${yesterday}`, { headers: admin })).body.data[0]?.status === 'completed');
       // Both fire every second for a while longer.
       await new Promise((resolve) => setTimeout(resolve, 2_500));
-      const sqlite = new Database(h.dbPath, { readonly: true });
-      expect(sqlite.prepare('select date, requests, status from settlement_runs').all()).toEqual([{ date: yesterday, requests: 1, status: 'completed' }]);
-      expect(sqlite.prepare('select partner_id as partnerId from settlements').all()).toEqual([{ partnerId: 'p-1' }]);
-      sqlite.close();
+      expect(await h.service.db.read.all('select date, requests, status from settlement_runs')).toEqual([{ date: yesterday, requests: 1, status: 'completed' }]);
+      expect(await h.service.db.read.all('select partner_id as "partnerId" from settlements')).toEqual([{ partnerId: 'p-1' }]);
       expect(h.proxy!.seen.filter((r) => r.path.startsWith('/payments-by-cursor'))).toHaveLength(1);
     } finally {
       await h.close();
@@ -252,16 +245,12 @@ describe('the daily schedule', () => {
       await h.request('POST', '/v1/admin/settlements/run', { body: { date: first }, headers: admin });
       // Down for the last three midnights: the process that starts afterwards settles each day missed.
       await h.restart({ SETTLEMENT_CRON: '0 0 0 * * *' });
-      const sqlite = new Database(h.dbPath, { readonly: true });
-      expect(sqlite.prepare('select date, requests from settlement_runs order by date').all()).toEqual(
+      expect(await h.service.db.read.all('select date, requests from settlement_runs order by date')).toEqual(
         [-4, -3, -2, -1].map((days) => ({ date: addDays(today, days), requests: 1 })),
       );
-      sqlite.close();
       // Started again: nothing is asked twice.
       await h.restart({ SETTLEMENT_CRON: '0 0 0 * * *' });
-      const again = new Database(h.dbPath, { readonly: true });
-      expect(again.prepare('select sum(requests) from settlement_runs').pluck().get()).toBe(4);
-      again.close();
+      expect(await h.service.db.read.get('select sum(requests) as n from settlement_runs')).toEqual({ n: 4 });
     } finally {
       await h.close();
     }

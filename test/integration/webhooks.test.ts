@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import Database from 'better-sqlite3';
 import { Webhook } from 'standardwebhooks';
 import { afterEach, describe, expect, it } from 'vitest';
 import { eventually } from '../support/alert-receiver.ts';
@@ -122,16 +121,18 @@ describe('PG webhooks', () => {
   it('answers a copy 409 while another holds the claim, and acts once a dead process’s claim expired', async () => {
     await setUp();
     const { body } = await h.pay('k-claimed', purchase('book-1'), '?wait=10');
-    const db = new Database(h.dbPath);
+    const write = (sql: string, params: Record<string, unknown>) => h.service.db.commit.run((tx) => tx.run(sql, params));
     // A copy was claimed by a process that died before it acted.
-    db.prepare(`insert into webhook_receipts (id, type, payment_id, received_at, status, claimed_until)
-      values ('msg_orphan', 'Transaction.Paid', ?, 0, 'processing', ?)`).run(body.id, Date.now() + 60_000);
+    await write(
+      `insert into webhook_receipts (id, type, payment_id, received_at, status, claimed_until)
+      values ('msg_orphan', 'Transaction.Paid', @paymentId, 0, 'processing', @until)`,
+      { paymentId: body.id, until: Date.now() + 60_000 },
+    );
     const held = await deliver(paidWebhook(body.id), { id: 'msg_orphan' });
     expect(held.status).toBe(409);
     expect(held.body.code).toBe('webhook_in_progress');
     expect(Number(held.headers.get('retry-after'))).toBeGreaterThan(0);
-    db.prepare(`update webhook_receipts set claimed_until = ? where id = 'msg_orphan'`).run(Date.now() - 1);
-    db.close();
+    await write(`update webhook_receipts set claimed_until = @until where id = 'msg_orphan'`, { until: Date.now() - 1 });
     const retried = await deliver(paidWebhook(body.id), { id: 'msg_orphan' });
     expect([retried.status, retried.body.status]).toEqual([200, 'ok']);
   });

@@ -7,6 +7,7 @@ import { createLogger, type Logger } from '../../src/logger.ts';
 import { createMockPg, type MockPg, type MockPgOptions } from '../../src/mock-pg/mock-pg.ts';
 import { startService, type RunningService } from '../../src/service.ts';
 import { startFaultyProxy, type FaultyProxy } from './faulty-proxy.ts';
+import { newPostgresDatabase, testDialect } from './test-database.ts';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789';
 export const PG_SECRET = 'test-pg-secret';
@@ -39,7 +40,10 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-/** A real service on a fresh SQLite file, talking to a real mock PG, both on port 0. */
+/**
+ * A real service on a fresh database (a SQLite file; in the `postgres` test project, a new
+ * PostgreSQL database), talking to a real mock PG, both on port 0.
+ */
 export async function startHarness(
   env: Record<string, string> = {},
   mockOptions: Partial<MockPgOptions> = {},
@@ -55,6 +59,7 @@ export async function startHarness(
     PORT: '0',
     INSTANCE_ID: `test-${randomUUID()}`,
     DATABASE_PATH: dbPath,
+    ...(testDialect === 'postgres' ? { DATABASE_URL: await newPostgresDatabase() } : {}),
     PG_BASE_URL: pgUrl,
     PG_SECRET,
     PG_STORE_ID,

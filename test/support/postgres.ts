@@ -1,10 +1,9 @@
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { afterAll, beforeAll } from 'vitest';
 import { startPostgres, type PostgresCluster } from '../../scripts/lib/postgres.ts';
+import { createDatabaseOn } from './test-database.ts';
 
 export interface TestPostgres {
   /** A new empty database on the file's cluster; its URL. */
@@ -28,17 +27,9 @@ export function useTestPostgres(): TestPostgres {
     rmSync(dir, { recursive: true, force: true });
   });
   return {
-    async newDatabase() {
+    newDatabase() {
       if (!cluster) throw new Error('the cluster is not up: call newDatabase() inside a test or hook');
-      const name = `test_${randomBytes(6).toString('hex')}`;
-      const admin = new pg.Client({ connectionString: cluster.url });
-      await admin.connect();
-      try {
-        await admin.query(`create database ${name}`);
-      } finally {
-        await admin.end();
-      }
-      return cluster.url.replace(/\/postgres$/, `/${name}`);
+      return createDatabaseOn(cluster.url);
     },
   };
 }

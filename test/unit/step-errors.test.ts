@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import type { Sqlite } from '../../db/connection.ts';
 import { LeaseLost } from '../../db/payments-repo.ts';
@@ -36,6 +37,41 @@ function provokeTriggerRefusal(): unknown {
   `);
   return thrownBy(() => sqlite.prepare('insert into amounts (value) values (?)').run(-1));
 }
+
+/** An error as node-postgres gives a server's refusal: SQLSTATE in `code`. */
+function postgresError(code: string, message = 'refused'): pg.DatabaseError {
+  const error = new pg.DatabaseError(message, message.length, 'error');
+  error.code = code;
+  return error;
+}
+
+describe('isTransient on PostgreSQL', () => {
+  it.each([
+    ['40001', 'serialization failure'],
+    ['40P01', 'deadlock'],
+    ['08006', 'connection failure'],
+    ['53300', 'too many connections'],
+    ['55P03', 'lock not available'],
+    ['57P01', 'administrator shutdown'],
+    ['57P03', 'cannot connect now'],
+    ['58030', 'I/O error'],
+  ])('is true for SQLSTATE %s (%s)', (code) => {
+    expect(isTransient(postgresError(code))).toBe(true);
+  });
+
+  it.each([
+    ['23505', 'unique violation'],
+    ['42P01', 'undefined table'],
+    ['22P02', 'invalid text representation'],
+  ])('is false for SQLSTATE %s (%s)', (code) => {
+    expect(isTransient(postgresError(code))).toBe(false);
+  });
+
+  it('is true when the connection broke before the server answered', () => {
+    expect(isTransient(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' }))).toBe(true);
+    expect(isTransient(new Error('Connection terminated unexpectedly'))).toBe(true);
+  });
+});
 
 describe('isTransient', () => {
   it('is true for a real SQLITE_BUSY', () => {
