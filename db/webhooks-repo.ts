@@ -161,6 +161,17 @@ export async function claimDelivery(q: Sql, id: number, owner: string, now: numb
   return (await q.run(CLAIM_DELIVERY, { id, owner, now, until: now + untilMs })) === 1;
 }
 
+/**
+ * Gives back a claim whose attempt was cut short (the process is shutting down): the
+ * delivery is due again at once, for this process after a restart or for another.
+ */
+export async function releaseDeliveryClaim(q: Sql, id: number, owner: string): Promise<void> {
+  await q.run(`update webhook_deliveries set claimed_by = null, claimed_until = null where id = @id and claimed_by = @owner and status = 'pending'`, {
+    id,
+    owner,
+  });
+}
+
 const DROP_ORPHAN = `delete from webhook_deliveries as d where d.id = @id and d.claimed_by = @owner
   and not exists (select 1 from webhook_endpoints w where w.id = d.endpoint_id)`;
 

@@ -4,6 +4,7 @@ import { recordDeadDelivery } from '../../db/attention-repo.ts';
 import type { Database } from '../../db/connection.ts';
 import {
   claimDelivery,
+  releaseDeliveryClaim,
   dropOrphanDelivery,
   dueDeliveries,
   fanOut,
@@ -174,8 +175,13 @@ export function startWebhookRelay(deps: WebhookRelayDeps) {
       await response.body.dump();
       responseStatus = response.statusCode;
     } catch (failure) {
-      // Shutting down: the attempt is not over; its claim expires and another round sends it.
-      if (stop.signal.aborted) return;
+      // Shutting down: the attempt is not over. Its claim is given back so that it is sent
+      // again at once after a restart (or by another process), not once the claim expires;
+      // the receiver may see it twice, which the webhook-id tells it (at least once).
+      if (stop.signal.aborted) {
+        await db.commit.run((tx) => releaseDeliveryClaim(tx, delivery.id, owner));
+        return;
+      }
       error = failure instanceof Error ? (failure.name === 'TimeoutError' ? 'timeout' : failure.message) : String(failure);
     }
     const delivered = responseStatus !== null && responseStatus >= 200 && responseStatus < 300;

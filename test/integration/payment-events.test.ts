@@ -233,6 +233,18 @@ describe('merchant webhooks', () => {
     expect(r.received[0]).toMatchObject({ paymentId: paid.id, type: 'payment.completed' });
   });
 
+  it('sends a delivery cut short by a shutdown again at once after the restart, not once its claim has run out', async () => {
+    await setUp(); // WEBHOOK_TIMEOUT_MS 15 s: the claim outlasts it, so waiting for it would take longer than this test allows
+    const r = await receiver(['payment.completed']);
+    r.holdRequests(true);
+    const paid = await completed('k-cut-short');
+    await eventually(() => r.requests >= 1);
+    r.holdRequests(false); // the first request stays open: the shutdown cuts it short
+    await h.restart();
+    await eventually(() => r.received.length === 1, 5_000);
+    expect(r.received[0]).toMatchObject({ paymentId: paid.id, type: 'payment.completed' });
+  });
+
   it('delivers each event once when two processes share the database', async () => {
     await setUp();
     await h.startPeer('peer-process', { WEBHOOK_POLL_MS: '5' });

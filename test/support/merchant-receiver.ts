@@ -25,6 +25,8 @@ export interface MerchantReceiver {
   answerNext(status: number, times?: number): void;
   /** Answers every delivery with this status from now on (undefined: back to 204). */
   answerAlways(status: number | undefined): void;
+  /** While true, a delivery is neither read nor answered: the sender's request stays open. */
+  holdRequests(hold: boolean): void;
   close(): Promise<void>;
 }
 
@@ -38,6 +40,7 @@ async function readBody(req: IncomingMessage): Promise<string> {
 export async function startMerchantReceiver(): Promise<MerchantReceiver> {
   const next: number[] = [];
   let always: number | undefined;
+  let holding = false;
   const receiver: Omit<MerchantReceiver, 'url' | 'close'> = {
     received: [],
     forged: 0,
@@ -49,9 +52,13 @@ export async function startMerchantReceiver(): Promise<MerchantReceiver> {
     answerAlways(status) {
       always = status;
     },
+    holdRequests(hold) {
+      holding = hold;
+    },
   };
   const server = createServer(async (req, res) => {
     receiver.requests++;
+    if (holding) return; // left open until the sender gives up (or close())
     const body = await readBody(req);
     const status = next.shift() ?? always ?? 204;
     if (status >= 200 && status < 300) {
