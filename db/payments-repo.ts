@@ -1,4 +1,4 @@
-import { getTableColumns } from 'drizzle-orm';
+import { insertRow } from './insert-row.ts';
 import { paymentTransitions, payments } from './schema.ts';
 import { selectList } from './select-list.ts';
 import { jsonList, type Sql } from './sql.ts';
@@ -36,16 +36,10 @@ export interface SnapshotWrite {
   transitions: Transition[];
 }
 
-const TABLE_COLUMNS = getTableColumns(payments);
-const COLUMNS = Object.keys(TABLE_COLUMNS) as Array<keyof NewPaymentRow>;
-/** A plain insert names every column, so the schema's defaults are filled in here. */
-const valueOf = (row: NewPaymentRow, column: keyof NewPaymentRow) => row[column] ?? TABLE_COLUMNS[column].default ?? null;
-
-const INSERT_PAYMENT = `insert into payments (${COLUMNS.map((c) => `"${TABLE_COLUMNS[c].name}"`).join(', ')})
-  values (${COLUMNS.map((c) => `@${c}`).join(', ')})`;
+const INSERT_PAYMENT = insertRow(payments);
 
 export async function insertPayment(q: Sql, row: NewPaymentRow, initial: Transition): Promise<void> {
-  await q.run(INSERT_PAYMENT, Object.fromEntries(COLUMNS.map((c) => [c, valueOf(row, c)])));
+  await q.run(INSERT_PAYMENT.text, INSERT_PAYMENT.params(row));
   await appendTransition(q, row.id, initial);
 }
 

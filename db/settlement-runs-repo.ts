@@ -1,22 +1,17 @@
-import { getTableColumns } from 'drizzle-orm';
 import type { SettlementStatus } from '../machines/settlement.machine.ts';
 import { settlementRuns } from './schema.ts';
+import { insertRow } from './insert-row.ts';
 import { selectList } from './select-list.ts';
 import { jsonList, type Sql } from './sql.ts';
 
 export type SettlementRunRow = typeof settlementRuns.$inferSelect;
 
-const TABLE_COLUMNS = getTableColumns(settlementRuns);
-const COLUMNS = Object.keys(TABLE_COLUMNS) as Array<keyof SettlementRunRow>;
 const RUN_COLUMNS = selectList(settlementRuns);
-
-const INSERT_RUN = `insert into settlement_runs (${COLUMNS.map((c) => `"${TABLE_COLUMNS[c].name}"`).join(', ')})
-  values (${COLUMNS.map((c) => `@${c}`).join(', ')}) on conflict do nothing`;
+const INSERT_RUN = insertRow(settlementRuns, 'on conflict do nothing');
 
 /** Returns false when the date already has a run. */
 export async function insertRun(q: Sql, run: SettlementRunRow): Promise<boolean> {
-  // A plain insert names every column, so the schema's defaults are filled in here.
-  const changed = await q.run(INSERT_RUN, Object.fromEntries(COLUMNS.map((c) => [c, run[c] ?? TABLE_COLUMNS[c].default ?? null])));
+  const changed = await q.run(INSERT_RUN.text, INSERT_RUN.params(run));
   return changed === 1;
 }
 

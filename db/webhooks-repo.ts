@@ -1,6 +1,6 @@
-import { getTableColumns } from 'drizzle-orm';
 import type { PaymentEventRow } from './events-repo.ts';
 import { paymentEvents, webhookAttempts, webhookDeliveries, webhookEndpoints } from './schema.ts';
+import { insertRow } from './insert-row.ts';
 import { selectList } from './select-list.ts';
 import { jsonList, type Sql } from './sql.ts';
 
@@ -9,16 +9,11 @@ export type WebhookDeliveryRow = typeof webhookDeliveries.$inferSelect;
 export type WebhookAttemptRow = typeof webhookAttempts.$inferSelect;
 
 type NewWebhookEndpoint = typeof webhookEndpoints.$inferInsert;
-const ENDPOINT_TABLE_COLUMNS = getTableColumns(webhookEndpoints);
-const ENDPOINT_KEYS = Object.keys(ENDPOINT_TABLE_COLUMNS) as Array<keyof NewWebhookEndpoint>;
 const ENDPOINT_COLUMNS = selectList(webhookEndpoints);
-
-const INSERT_ENDPOINT = `insert into webhook_endpoints (${ENDPOINT_KEYS.map((c) => `"${ENDPOINT_TABLE_COLUMNS[c].name}"`).join(', ')})
-  values (${ENDPOINT_KEYS.map((c) => `@${c}`).join(', ')})`;
+const INSERT_ENDPOINT = insertRow(webhookEndpoints);
 
 export async function insertWebhookEndpoint(q: Sql, endpoint: NewWebhookEndpoint): Promise<void> {
-  // A plain insert names every column, so the schema's defaults are filled in here.
-  await q.run(INSERT_ENDPOINT, Object.fromEntries(ENDPOINT_KEYS.map((c) => [c, endpoint[c] ?? ENDPOINT_TABLE_COLUMNS[c].default ?? null])));
+  await q.run(INSERT_ENDPOINT.text, INSERT_ENDPOINT.params(endpoint));
 }
 
 export function findWebhookEndpoint(q: Sql, id: string): Promise<WebhookEndpointRow | undefined> {
