@@ -25,6 +25,9 @@ const onBothDatabases = [
   'test/integration/inspector.test.ts',
 ];
 
+/** PostgreSQL's own plumbing (schema parity, its group commit): the `postgres` project only. */
+const postgresOnly = 'test/integration/postgres-*.test.ts';
+
 export default defineConfig({
   test: {
     testTimeout: 30_000,
@@ -32,12 +35,12 @@ export default defineConfig({
     // Integration tests each open their own database and servers on port 0.
     pool: 'forks',
     projects: [
-      { extends: true, test: { name: 'sqlite', include: ['test/**/*.test.ts'] } },
+      { extends: true, test: { name: 'sqlite', include: ['test/**/*.test.ts'], exclude: [postgresOnly] } },
       {
         extends: true,
         test: {
           name: 'postgres',
-          include: onBothDatabases,
+          include: [...onBothDatabases, postgresOnly],
           env: { TEST_DATABASE: 'postgres' },
           globalSetup: ['test/support/postgres-global-setup.ts'],
         },

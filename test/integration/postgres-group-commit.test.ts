@@ -2,16 +2,15 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Database } from '../../db/connection.ts';
 import { openPostgres } from '../../db/postgres.ts';
 import type { Sql } from '../../db/sql.ts';
-import { useTestPostgres } from '../support/postgres.ts';
+import { newPostgresDatabase } from '../support/test-database.ts';
 
 // The group commit on PostgreSQL: the same promises as on SQLite (db/group-commit.ts),
 // against a real server. Each test has its own database.
 
-const postgres = useTestPostgres();
 let db: Database & { pool: import('pg').Pool };
 
 beforeEach(async () => {
-  db = await openPostgres(await postgres.newDatabase(), { poolSize: 4 });
+  db = await openPostgres(await newPostgresDatabase(), { poolSize: 4 });
   await db.pool.query('create table entries (name text primary key)');
 });
 afterEach(() => db.close());

@@ -1,9 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { openPostgresPool } from '../../db/postgres.ts';
 import { useTempDatabase } from '../support/temp-database.ts';
-import { useTestPostgres } from '../support/postgres.ts';
+import { newPostgresDatabase } from '../support/test-database.ts';
 
-const postgres = useTestPostgres();
 const sqliteFile = useTempDatabase('pg-schema');
 
 interface ColumnShape {
@@ -93,7 +92,7 @@ async function postgresShape(url: string) {
 
 describe('the PostgreSQL schema', () => {
   it('has every table, column, key and index the SQLite migrations make, with the same constraints', async () => {
-    const url = await postgres.newDatabase();
+    const url = await newPostgresDatabase();
     const lite = sqliteShape();
     const pgShape = await postgresShape(url);
 
@@ -105,7 +104,7 @@ describe('the PostgreSQL schema', () => {
   });
 
   it('migrates once when several processes start on a new database at the same moment', async () => {
-    const url = await postgres.newDatabase();
+    const url = await newPostgresDatabase();
     const opened = await Promise.all([1, 2, 3].map(() => openPostgresPool(url, { poolSize: 2 })));
     try {
       const applied = await opened[0]!.query<{ n: number }>('select count(*) as n from drizzle.__drizzle_migrations');
@@ -120,7 +119,7 @@ describe('the PostgreSQL schema', () => {
   });
 
   it('reads bigint columns back as numbers, beyond 32 bits', async () => {
-    const url = await postgres.newDatabase();
+    const url = await newPostgresDatabase();
     const pool = await openPostgresPool(url, { poolSize: 1 });
     try {
       const at = Date.UTC(2026, 11, 2, 12, 0, 0, 123);

@@ -6,12 +6,8 @@ import { inject } from 'vitest';
 export const testDialect: 'sqlite' | 'postgres' = process.env.TEST_DATABASE === 'postgres' ? 'postgres' : 'sqlite';
 
 /** A new empty database on the project's PostgreSQL cluster; its URL. */
-export function newPostgresDatabase(): Promise<string> {
-  return createDatabaseOn(inject('postgresUrl'));
-}
-
-/** A new empty database on the cluster at `clusterUrl` (its `postgres` database); the new one's URL. */
-export async function createDatabaseOn(clusterUrl: string): Promise<string> {
+export async function newPostgresDatabase(): Promise<string> {
+  const clusterUrl = inject('postgresUrl');
   const name = `test_${randomBytes(6).toString('hex')}`;
   const admin = new pg.Client({ connectionString: clusterUrl });
   await admin.connect();
