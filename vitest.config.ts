@@ -23,6 +23,7 @@ const onBothDatabases = [
   'test/integration/logs.test.ts',
   'test/integration/openapi.test.ts',
   'test/integration/inspector.test.ts',
+  'test/integration/scheduling.test.ts',
 ];
 
 /** PostgreSQL's own plumbing (schema parity, its group commit): the `postgres` project only. */

@@ -1,8 +1,79 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 import { afterEach, beforeEach } from 'vitest';
 import { openDatabase, openSqliteConnection, type Database, type Sqlite } from '../../db/connection.ts';
+import { openPostgres, postgresSql } from '../../db/postgres.ts';
+import { sqliteSql, type Sql } from '../../db/sql.ts';
+import { newPostgresDatabase, testDialect } from './test-database.ts';
+
+/** Where a test's database is: its SQLite file, or (the `postgres` project) its PostgreSQL URL. */
+export interface DatabaseLocation {
+  path: string;
+  url?: string | undefined;
+}
+
+/**
+ * A connection of its own to a test's database, as another process's would be: outside
+ * any group commit, each statement runs at once (or inside the transaction it began). For
+ * writes and locks: on PostgreSQL its bigint values read back as strings.
+ */
+export interface Session extends Sql {
+  /** Rolls back an open transaction and disconnects. */
+  close(): Promise<void>;
+}
+
+export async function openSession({ path, url }: DatabaseLocation): Promise<Session> {
+  if (url === undefined) {
+    const connection = openSqliteConnection(path, 'FULL');
+    return {
+      ...sqliteSql(connection),
+      async close() {
+        if (connection.inTransaction) connection.exec('rollback');
+        connection.close();
+      },
+    };
+  }
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  return { ...postgresSql(() => client), close: () => client.end() };
+}
+
+/**
+ * The session takes the database's write lock, as another process in a long write would,
+ * until the returned function lets go. SQLite's lock is the whole file's; on PostgreSQL it
+ * is taken on `tables` in exclusive mode (their reads pass, their writes wait).
+ */
+export async function holdWriteLock(session: Session, tables: string[]): Promise<() => Promise<void>> {
+  if (session.dialect === 'sqlite') {
+    await session.run('begin immediate');
+  } else {
+    await session.run('begin');
+    await session.run(`lock table ${tables.join(', ')} in exclusive mode`);
+  }
+  return async () => {
+    await session.run('rollback');
+  };
+}
+
+/** `url` with PostgreSQL's lock_timeout set on each of its connections (as an operator may in DATABASE_URL). */
+function withLockTimeout(url: string, lockWaitMs: number): string {
+  const withOptions = new URL(url);
+  withOptions.searchParams.set('options', `-c lock_timeout=${Math.floor(lockWaitMs)}`);
+  return withOptions.href;
+}
+
+/**
+ * The harness's environment for a service whose writes wait at most `lockWaitMs` for
+ * another connection's lock before failing busy: SQLite's busy timeout, or PostgreSQL's
+ * lock_timeout on a new database's connections.
+ */
+export async function lockWaitEnv(lockWaitMs: number): Promise<Record<string, string>> {
+  return testDialect === 'sqlite'
+    ? { SQLITE_BUSY_TIMEOUT_MS: String(lockWaitMs) }
+    : { DATABASE_URL: withLockTimeout(await newPostgresDatabase(), lockWaitMs) };
+}
 
 export interface TempDatabase {
   /** This test's file. */
@@ -15,13 +86,29 @@ export interface TempDatabase {
    * the tables must exist.
    */
   sqlite(busyTimeoutMs?: number): Sqlite;
+  /**
+   * The service's database (migrated) in this run's dialect: the test's file, or a new
+   * database of its own on the `postgres` project's cluster. Each call opens another one
+   * on the same database, as another process would; all are closed after the test. Its
+   * writes wait at most `lockWaitMs` for another connection's lock (by default SQLite's
+   * 5 s, and PostgreSQL's no limit, as the service's).
+   */
+  connect(lockWaitMs?: number): Promise<Database>;
+  /** Another connection to what `connect` opens (open that first: it migrates), closed after the test. */
+  session(): Promise<Session>;
 }
 
-/** A fresh SQLite file for each test of the calling file, removed afterwards. Call at the top level. */
+/** A fresh SQLite file (and PostgreSQL database) for each test of the calling file, removed afterwards. Call at the top level. */
 export function useTempDatabase(name: string): TempDatabase {
   let dir = '';
+  let postgresUrl: Promise<string> | undefined;
   const databases: Database[] = [];
   const connections: Sqlite[] = [];
+  const sessions: Session[] = [];
+  const location = async (): Promise<DatabaseLocation> => ({
+    path: temp.path,
+    url: testDialect === 'postgres' ? await (postgresUrl ??= newPostgresDatabase()) : undefined,
+  });
   const temp: TempDatabase = {
     get path() {
       return join(dir, 'paystate.db');
@@ -36,11 +123,26 @@ export function useTempDatabase(name: string): TempDatabase {
       connections.push(connection);
       return connection;
     },
+    async connect(lockWaitMs) {
+      const { url } = await location();
+      if (url === undefined) return temp.open(lockWaitMs);
+      const database = await openPostgres(lockWaitMs === undefined ? url : withLockTimeout(url, lockWaitMs), { poolSize: 4 });
+      databases.push(database);
+      return database;
+    },
+    async session() {
+      const session = await openSession(await location());
+      sessions.push(session);
+      return session;
+    },
   };
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), `paystate-${name}-`));
+    postgresUrl = undefined;
   });
   afterEach(async () => {
+    // Sessions first: one may hold a lock the databases' last writes wait for.
+    await Promise.allSettled(sessions.splice(0).map((session) => session.close()));
     for (const connection of connections.splice(0)) {
       if (connection.inTransaction) connection.exec('rollback');
       connection.close();
