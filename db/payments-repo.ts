@@ -1,7 +1,7 @@
 import { insertRow } from './insert-row.ts';
 import { paymentTransitions, payments } from './schema.ts';
 import { selectList } from './select-list.ts';
-import { jsonList, type Sql } from './sql.ts';
+import { jsonList, skipLocked, type Sql } from './sql.ts';
 
 export type PaymentRow = typeof payments.$inferSelect;
 export type NewPaymentRow = typeof payments.$inferInsert;
@@ -167,14 +167,34 @@ export async function markChargeStarted(q: Sql, paymentId: string, attempt: numb
   return changed === 1;
 }
 
+/** The payment's lease is free, expired, or `owner`'s own (a previous incarnation's). */
+const LEASE_AVAILABLE = '(lease_owner is null or lease_owner = @owner or lease_expires_at < @now)';
+
 /** Takes the payment's lease when it is free, expired or already ours (rule 8). */
 export async function acquireLease(q: Sql, paymentId: string, owner: string, now: number, ttlMs: number): Promise<boolean> {
-  const changed = await q.run(
-    `update payments set lease_owner = @owner, lease_expires_at = @expiresAt
-      where id = @id and (lease_owner is null or lease_owner = @owner or lease_expires_at < @now)`,
-    { id: paymentId, owner, now, expiresAt: now + ttlMs },
-  );
+  const changed = await q.run(`update payments set lease_owner = @owner, lease_expires_at = @expiresAt where id = @id and ${LEASE_AVAILABLE}`, {
+    id: paymentId,
+    owner,
+    now,
+    expiresAt: now + ttlMs,
+  });
   return changed === 1;
+}
+
+/**
+ * Takes the leases of those of `paymentIds` that are available, in one statement; returns
+ * the ids taken. A row another process is leasing at this moment is passed over, not
+ * waited for: it is that process's now.
+ */
+export async function acquireLeases(q: Sql, paymentIds: string[], owner: string, now: number, ttlMs: number): Promise<string[]> {
+  if (paymentIds.length === 0) return [];
+  const rows = await q.all<{ id: string }>(
+    `update payments set lease_owner = @owner, lease_expires_at = @expiresAt
+      where id in (select id from payments where id in ${jsonList(q, 'ids')} and ${LEASE_AVAILABLE} ${skipLocked(q)})
+      returning id`,
+    { ids: JSON.stringify(paymentIds), owner, now, expiresAt: now + ttlMs },
+  );
+  return rows.map((row) => row.id);
 }
 
 export async function releaseLease(q: Sql, paymentId: string, owner: string): Promise<void> {
@@ -236,9 +256,6 @@ export function listPayments(q: Sql, filter: ListFilter): Promise<PaymentRow[]> 
 export function countByStatus(q: Sql): Promise<Array<{ status: string; count: number }>> {
   return q.all('select status, count(*) as count from payments group by status');
 }
-
-/** The payment's lease is free, expired, or `owner`'s own (a previous incarnation's). */
-const LEASE_AVAILABLE = '(lease_owner is null or lease_owner = @owner or lease_expires_at < @now)';
 
 /**
  * Payments whose wait is over and that this instance may take: their lease is available

@@ -50,3 +50,13 @@ export function jsonList(q: Sql, param: string, type: 'text' | 'bigint' = 'text'
     ? `(select value from json_each(@${param}))`
     : `(select (jsonb_array_elements_text(@${param}::jsonb))::${type})`;
 }
+
+/**
+ * Appended to a `select` that picks rows for this process to take: on PostgreSQL it locks
+ * them and passes over rows another process's transaction is taking right now, so that
+ * concurrent takers split the work instead of queueing behind each other's row locks.
+ * SQLite runs one write transaction at a time: nothing to skip.
+ */
+export function skipLocked(q: Sql): string {
+  return q.dialect === 'postgres' ? 'for update skip locked' : '';
+}

@@ -2,7 +2,7 @@ import type { PaymentEventRow } from './events-repo.ts';
 import { paymentEvents, webhookAttempts, webhookDeliveries, webhookEndpoints } from './schema.ts';
 import { insertRow } from './insert-row.ts';
 import { selectList } from './select-list.ts';
-import { jsonList, type Sql } from './sql.ts';
+import { jsonList, skipLocked, type Sql } from './sql.ts';
 
 export type WebhookEndpointRow = typeof webhookEndpoints.$inferSelect;
 export type WebhookDeliveryRow = typeof webhookDeliveries.$inferSelect;
@@ -143,17 +143,23 @@ export async function dueDeliveries(q: Sql, now: number, { limit, perEndpoint, i
   }
 }
 
-const CLAIM_DELIVERY = `update webhook_deliveries as d set claimed_by = @owner, claimed_until = @until
-  where d.id = @id and d.status = 'pending' and (d.claimed_until is null or d.claimed_until < @now)
-    and ${EARLIEST_OF_ITS_PAYMENT}`;
-
 /**
- * Takes one attempt of a delivery; false when another process took it first, or when an
- * earlier event of its payment became pending again since it was found due (an operator's
- * redelivery): it then waits for that one, as the order requires.
+ * Takes one attempt of each of the deliveries `ids` that is still free; returns the ids
+ * taken. Left out: those another process took first or is taking at this moment (passed
+ * over, not waited for), and those with an earlier event of their payment pending again
+ * since they were found due (an operator's redelivery): they wait for it, as the order requires.
  */
-export async function claimDelivery(q: Sql, id: number, owner: string, now: number, untilMs: number): Promise<boolean> {
-  return (await q.run(CLAIM_DELIVERY, { id, owner, now, until: now + untilMs })) === 1;
+export async function claimDeliveries(q: Sql, ids: number[], owner: string, now: number, untilMs: number): Promise<number[]> {
+  if (ids.length === 0) return [];
+  const rows = await q.all<{ id: number }>(
+    `update webhook_deliveries as d set claimed_by = @owner, claimed_until = @until
+      where d.id in (select id from webhook_deliveries where id in ${jsonList(q, 'ids', 'bigint')}
+          and status = 'pending' and (claimed_until is null or claimed_until < @now) ${skipLocked(q)})
+        and ${EARLIEST_OF_ITS_PAYMENT}
+      returning id`,
+    { ids: JSON.stringify(ids), owner, now, until: now + untilMs },
+  );
+  return rows.map((row) => Number(row.id));
 }
 
 /**

@@ -3,7 +3,7 @@ import { request } from 'undici';
 import { recordDeadDelivery } from '../../db/attention-repo.ts';
 import type { Database } from '../../db/connection.ts';
 import {
-  claimDelivery,
+  claimDeliveries,
   releaseDeliveryClaim,
   dropOrphanDelivery,
   dueDeliveries,
@@ -117,10 +117,8 @@ export function startWebhookRelay(deps: WebhookRelayDeps) {
     if (due.length === 0) return;
     const claimed = await db.commit.run(async (tx) => {
       // The claim's time starts once the write lock is held, not before waiting for it.
-      const now = clock();
-      const mine: DueDelivery[] = [];
-      for (const d of due) if (await claimDelivery(tx, d.id, owner, now, claimMs)) mine.push(d);
-      return mine;
+      const taken = new Set(await claimDeliveries(tx, due.map((d) => d.id), owner, clock(), claimMs));
+      return due.filter((d) => taken.has(d.id));
     });
     for (const delivery of claimed) {
       busy.set(delivery.endpointId, (busy.get(delivery.endpointId) ?? 0) + 1);

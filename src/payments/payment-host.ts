@@ -2,6 +2,7 @@ import { createActor, type Actor, type EventObject, type InspectionEvent, type S
 import type { Database } from '../../db/connection.ts';
 import {
   acquireLease,
+  acquireLeases,
   findPayment,
   insertPayment,
   LeaseLost,
@@ -271,7 +272,7 @@ export class PaymentHost {
 
   /**
    * Brings many payments into memory (a crashed process's at start-up, the scheduler's
-   * due ones): their leases are taken in one group-commit job rather than one commit each.
+   * due ones): their leases are taken in one statement rather than one commit each.
    * `wake`, if given, is sent to each of them the moment its actor starts (and to those
    * already running here): a woken actor that waits would otherwise leave memory again once
    * its start is committed, before a caller's later send reached it. Returns how many were
@@ -283,13 +284,9 @@ export class PaymentHost {
     // Those live or being hydrated already are someone else's to count.
     const wanted = paymentIds.filter((id) => !this.live.has(id) && !this.hydrating.has(id));
     const now = this.deps.clock();
-    const leasing = this.deps.db.commit.run(async (tx) => {
-      const leased = new Set<string>();
-      for (const id of wanted) {
-        if (await acquireLease(tx, id, this.deps.owner, now, this.deps.leaseTtlMs)) leased.add(id);
-      }
-      return leased;
-    });
+    const leasing = this.deps.db.commit
+      .run((tx) => acquireLeases(tx, wanted, this.deps.owner, now, this.deps.leaseTtlMs))
+      .then((ids) => new Set(ids));
     const resumed = await Promise.all(
       wanted.map((id) => this.shareHydration(id, leasing.then((leased) => (leased.has(id) ? this.hydrateLeased(id, wake) : undefined)))),
     );

@@ -6,7 +6,7 @@ import { appendPaymentEvent } from '../../db/events-repo.ts';
 import type { GroupCommit } from '../../db/group-commit.ts';
 import { sqliteSql, type Params, type Sql } from '../../db/sql.ts';
 import {
-  claimDelivery,
+  claimDeliveries,
   deleteWebhookEndpoint,
   dueDeliveries,
   fanOut,
@@ -201,15 +201,15 @@ describe('delivery claims', () => {
       await fanOut(tx, 500, 1_000);
     });
     const [first, second] = (await deliveryIds(db.read)) as [number, number];
-    expect(await db.commit.run((tx) => claimDelivery(tx, first, 'me', 1_000, 100))).toBe(true);
+    expect(await db.commit.run((tx) => claimDeliveries(tx, [first], 'me', 1_000, 100))).toEqual([first]);
     expect(await db.commit.run((tx) => recordAttempt(tx, 'me', outcome(first, 1)))).toBe(true); // dead: no attempt left
 
     expect((await dueDeliveries(db.read, 2_000, limits)).map((d) => d.id)).toEqual([second]);
     expect(await db.commit.run((tx) => redeliver(tx, FAST, 'evt_pay_1_1', 2_000))).toBe(true);
     // Found due a moment ago, but event 1 is pending again: event 2 waits for it.
-    expect(await db.commit.run((tx) => claimDelivery(tx, second, 'me', 2_000, 100))).toBe(false);
+    expect(await db.commit.run((tx) => claimDeliveries(tx, [second], 'me', 2_000, 100))).toEqual([]);
     expect((await dueDeliveries(db.read, 2_000, limits)).map((d) => d.id)).toEqual([first]);
-    expect(await db.commit.run((tx) => claimDelivery(tx, first, 'me', 2_000, 100))).toBe(true);
+    expect(await db.commit.run((tx) => claimDeliveries(tx, [first], 'me', 2_000, 100))).toEqual([first]);
   });
 
   it('records an attempt only for the holder of the claim', async () => {
@@ -220,9 +220,9 @@ describe('delivery claims', () => {
       await fanOut(tx, 500, 1_000);
     });
     const [id] = (await deliveryIds(db.read)) as [number];
-    expect(await db.commit.run((tx) => claimDelivery(tx, id, 'slow-process', 1_000, 100))).toBe(true);
+    expect(await db.commit.run((tx) => claimDeliveries(tx, [id], 'slow-process', 1_000, 100))).toEqual([id]);
     // The claim ran out and another process took the delivery.
-    expect(await db.commit.run((tx) => claimDelivery(tx, id, 'other-process', 1_200, 100))).toBe(true);
+    expect(await db.commit.run((tx) => claimDeliveries(tx, [id], 'other-process', 1_200, 100))).toEqual([id]);
     expect(await db.commit.run((tx) => recordAttempt(tx, 'slow-process', outcome(id, 1)))).toBe(false);
     expect(await count(db.read, 'webhook_attempts')).toBe(0);
     expect(await db.commit.run((tx) => recordAttempt(tx, 'other-process', outcome(id, 1)))).toBe(true);

@@ -1,0 +1,68 @@
+import pg from 'pg';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Database } from '../../db/connection.ts';
+import { appendPaymentEvent } from '../../db/events-repo.ts';
+import { acquireLeases } from '../../db/payments-repo.ts';
+import { openPostgres } from '../../db/postgres.ts';
+import { claimDeliveries, fanOut, insertWebhookEndpoint } from '../../db/webhooks-repo.ts';
+import { insertPaymentRow } from '../support/payment-rows.ts';
+import { newPostgresDatabase } from '../support/test-database.ts';
+
+// Several processes taking work from one PostgreSQL: a row another process's transaction
+// is taking right now is passed over, not waited for (FOR UPDATE SKIP LOCKED), so the
+// takers split the work instead of queueing behind each other's row locks.
+
+const NOW = 1_000_000;
+let db: Database;
+/** Another process, in the middle of a transaction that holds row locks. */
+let other: pg.Client;
+
+beforeEach(async () => {
+  const url = await newPostgresDatabase();
+  db = await openPostgres(url, { poolSize: 2 });
+  other = new pg.Client({ connectionString: url });
+  await other.connect();
+  // Fail fast instead of hanging the test: a claim that waited for the lock would time out.
+  await db.commit.run((tx) => tx.run("set lock_timeout = '2s'"));
+});
+afterEach(async () => {
+  await other.end();
+  await db.close();
+});
+
+/** `other` locks the rows as its own claim would, and keeps its transaction open. */
+async function otherTakes(table: string, ids: Array<string | number>): Promise<void> {
+  await other.query('begin');
+  await other.query(`select id from ${table} where id = any($1) for update`, [ids]);
+}
+
+describe('claims on PostgreSQL', () => {
+  it('leases the payments nobody is taking and passes over one another process is leasing', async () => {
+    await db.commit.run(async (tx) => {
+      for (const id of ['pay_a', 'pay_b', 'pay_c']) await insertPaymentRow(tx, id, 'charging');
+    });
+    await otherTakes('payments', ['pay_b']);
+
+    const leased = await db.commit.run((tx) => acquireLeases(tx, ['pay_a', 'pay_b', 'pay_c'], 'me', NOW, 30_000));
+
+    expect(leased.sort()).toEqual(['pay_a', 'pay_c']);
+    await other.query('rollback');
+    expect(await db.commit.run((tx) => acquireLeases(tx, ['pay_b'], 'me', NOW, 30_000))).toEqual(['pay_b']);
+  });
+
+  it('claims the deliveries nobody is claiming and passes over one another process is claiming', async () => {
+    const ids = await db.commit.run(async (tx) => {
+      const endpoint = { id: 'we_1', url: 'http://127.0.0.1:1/hooks', events: '["*"]', description: null, secret: 's', createdAt: NOW };
+      await insertWebhookEndpoint(tx, endpoint);
+      for (const paymentId of ['pay_a', 'pay_b']) {
+        await appendPaymentEvent(tx, { id: `evt_${paymentId}`, paymentId, type: 'payment.created', occurredAt: NOW, data: '{}' });
+      }
+      await fanOut(tx, 500, NOW);
+      return (await tx.all<{ id: string }>('select id from webhook_deliveries order by id')).map((row) => Number(row.id));
+    });
+    const [first, second] = ids as [number, number];
+    await otherTakes('webhook_deliveries', [first]);
+
+    expect(await db.commit.run((tx) => claimDeliveries(tx, [first, second], 'me', NOW, 10_000))).toEqual([second]);
+  });
+});
