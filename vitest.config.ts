@@ -24,6 +24,9 @@ const onBothDatabases = [
   'test/integration/openapi.test.ts',
   'test/integration/inspector.test.ts',
   'test/integration/scheduling.test.ts',
+  'test/integration/payment-host.test.ts',
+  'test/integration/payment-steps.test.ts',
+  'test/integration/transition-effects.test.ts',
 ];
 
 /** PostgreSQL's own plumbing (schema parity, its group commit): the `postgres` project only. */

@@ -17,11 +17,13 @@ import { OrderCache } from '../../src/payments/order-cache.ts';
 import { recordTransitionEffects } from '../../src/payments/transition-effects.ts';
 import { inertPaymentMachine } from '../support/inert-payment-machine.ts';
 import { insertPaymentRow } from '../support/payment-rows.ts';
+import { refuseWrites } from '../support/refuse-writes.ts';
 import { useTempDatabase } from '../support/temp-database.ts';
 
 /**
- * The actor host on a real SQLite file, with steps that answer at once or never, and a
- * group commit the test holds back: what it writes when several transitions share a write.
+ * The actor host on a real database (the run's dialect), with steps that answer at once or
+ * never, and a group commit the test holds back: what it writes when several transitions
+ * share a write.
  */
 const OWNER = 'this-process';
 const NOW = 1_700_000_000_000;
@@ -37,8 +39,8 @@ const retry: RetryPolicy = {
 };
 const database = useTempDatabase('host');
 let db: Database;
-beforeEach(() => {
-  db = database.open();
+beforeEach(async () => {
+  db = await database.connect();
 });
 
 /**
@@ -142,11 +144,13 @@ describe('the payment host', () => {
 
   it('says when the write an event caused was refused, so the caller reports no change', async () => {
     await storedPayment('pay_refused', completedSteps);
-    // Through the group commit's writer: a raw connection in this thread would wait on a batch it blocks.
-    await db.commit.run((tx) =>
-      tx.run(`CREATE TRIGGER refuse BEFORE UPDATE OF state ON payments WHEN OLD.state = 'completed'
-        BEGIN SELECT RAISE(ABORT, 'disk says no'); END`),
-    );
+    // A change of state only: taking the lease to bring the payment into memory still commits.
+    const allow = await refuseWrites(db, {
+      table: 'payments',
+      event: 'UPDATE',
+      message: 'disk says no',
+      when: "OLD.state = 'completed' AND NEW.state <> OLD.state",
+    });
     const host = hostWith(db.commit);
 
     expect(await host.deliver('pay_refused', cancel('can_x'))).toBe('not_committed');
@@ -154,7 +158,7 @@ describe('the payment host', () => {
     expect(await db.read.get('select state from payments where id = @id', { id: 'pay_refused' })).toEqual({ state: 'completed' });
     expect(await listCancellations(db.read, 'pay_refused')).toEqual([]);
 
-    await db.commit.run((tx) => tx.run('DROP TRIGGER refuse'));
+    await allow();
     expect(await host.deliver('pay_refused', { type: 'timer.due' })).toBe('refused');
     expect(await host.deliver('pay_nope', cancel('can_y'))).toBe('unavailable');
     await host.stop();

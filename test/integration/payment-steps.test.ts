@@ -10,14 +10,15 @@ import { insertPaymentRow } from '../support/payment-rows.ts';
 import { useTempDatabase } from '../support/temp-database.ts';
 
 /**
- * The payment's steps on a real SQLite file, with a PG client that answers as each test
- * says and counts what it was asked: how a step behaves when it runs again.
+ * The payment's steps on a real database (the run's dialect), with a PG client that
+ * answers as each test says and counts what it was asked: how a step behaves when it runs
+ * again.
  */
 const OWNER = 'this-process';
 const database = useTempDatabase('steps');
 let db: Database;
-beforeEach(() => {
-  db = database.open();
+beforeEach(async () => {
+  db = await database.connect();
 });
 
 interface FakePg extends PgClient {

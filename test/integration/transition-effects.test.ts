@@ -10,8 +10,8 @@ import { useTempDatabase } from '../support/temp-database.ts';
 
 const database = useTempDatabase('effects');
 let db: Database;
-beforeEach(() => {
-  db = database.open();
+beforeEach(async () => {
+  db = await database.connect();
 });
 
 /** Commits the transitions' side effects as the host does: inside the write's group-commit job. */
