@@ -27,6 +27,7 @@ const onBothDatabases = [
   'test/integration/payment-host.test.ts',
   'test/integration/payment-steps.test.ts',
   'test/integration/transition-effects.test.ts',
+  'test/integration/row-shapes.test.ts',
 ];
 
 /** PostgreSQL's own plumbing (schema parity, its group commit): the `postgres` project only. */

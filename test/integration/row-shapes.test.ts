@@ -1,24 +1,52 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { eq } from 'drizzle-orm';
-import { drizzle } from 'drizzle-orm/better-sqlite3';
-import { afterAll, describe, expect, it } from 'vitest';
-import { openDatabase, openSqliteConnection } from '../../db/connection.ts';
-import { findPayment, findPaymentByIdempotencyKey, findPaymentOrder, insertPayment } from '../../db/payments-repo.ts';
-import { findProduct, insertProduct } from '../../db/products-repo.ts';
-import { payments, products } from '../../db/schema.ts';
+import { drizzle as drizzleSqlite } from 'drizzle-orm/better-sqlite3';
+import { drizzle as drizzlePostgres } from 'drizzle-orm/node-postgres';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Database } from '../../db/connection.ts';
+import { findPayment, findPaymentByIdempotencyKey, findPaymentOrder, insertPayment, type PaymentRow } from '../../db/payments-repo.ts';
+import { findProduct, insertProduct, type Product } from '../../db/products-repo.ts';
+import * as sqliteTables from '../../db/schema.ts';
+import * as postgresTables from '../../db/schema-pg.ts';
+import { useTempDatabase } from '../support/temp-database.ts';
 
 // The hot path reads rows with plain SQL (selectList); they must be exactly what drizzle returns.
-const dir = mkdtempSync(join(tmpdir(), 'paystate-row-shapes-'));
-const db = openDatabase(join(dir, 'paystate.db'), 'FULL');
-// drizzle's own rows, the reference, read through a connection of their own.
-const sqlite = openSqliteConnection(join(dir, 'paystate.db'), 'FULL');
-const viaDrizzle = drizzle(sqlite);
-afterAll(async () => {
-  sqlite.close();
-  await db.close();
-  rmSync(dir, { recursive: true, force: true });
+const temp = useTempDatabase('row-shapes');
+let db: Database;
+
+interface Reference {
+  payment(id: string): Promise<PaymentRow | undefined>;
+  product(id: string): Promise<Product | undefined>;
+}
+/** drizzle's own rows in the run's dialect, read through a connection of their own. */
+let viaDrizzle: Reference;
+let closeReference: (() => Promise<void>) | undefined;
+
+async function drizzleReference(): Promise<Reference> {
+  const { url } = await temp.location();
+  if (url === undefined) {
+    const { payments, products } = sqliteTables;
+    const sqlite = drizzleSqlite(temp.sqlite());
+    return {
+      payment: async (id) => sqlite.select().from(payments).where(eq(payments.id, id)).get(),
+      product: async (id) => sqlite.select().from(products).where(eq(products.id, id)).get(),
+    };
+  }
+  const { payments, products } = postgresTables;
+  const postgres = drizzlePostgres(url);
+  closeReference = () => postgres.$client.end();
+  return {
+    payment: async (id) => (await postgres.select().from(payments).where(eq(payments.id, id)))[0],
+    product: async (id) => (await postgres.select().from(products).where(eq(products.id, id)))[0],
+  };
+}
+
+beforeEach(async () => {
+  db = await temp.connect();
+  viaDrizzle = await drizzleReference();
+});
+afterEach(async () => {
+  await closeReference?.();
+  closeReference = undefined;
 });
 
 describe('plain-SQL rows', () => {
@@ -48,7 +76,7 @@ describe('plain-SQL rows', () => {
         { type: 'api.create', from: null, to: 'reserving', at: 1_700_000_000_000 },
       ),
     );
-    const reference = viaDrizzle.select().from(payments).where(eq(payments.id, 'pay_shape')).get();
+    const reference = await viaDrizzle.payment('pay_shape');
     expect(reference).toBeDefined();
     expect(await findPayment(db.read, 'pay_shape')).toStrictEqual(reference);
     expect(await findPaymentByIdempotencyKey(db.read, 'key-shape')).toStrictEqual(reference);
@@ -58,7 +86,7 @@ describe('plain-SQL rows', () => {
 
   it('match drizzle’s rows for a product', async () => {
     await db.commit.run((tx) => insertProduct(tx, { id: 'book-1', name: 'A book', price: 15_000, stock: 3, partnerId: 'p-1', createdAt: 1 }));
-    expect(await findProduct(db.read, 'book-1')).toStrictEqual(viaDrizzle.select().from(products).where(eq(products.id, 'book-1')).get());
+    expect(await findProduct(db.read, 'book-1')).toStrictEqual(await viaDrizzle.product('book-1'));
   });
 
   it('are undefined for an id that does not exist', async () => {

@@ -96,6 +96,8 @@ export interface TempDatabase {
   connect(lockWaitMs?: number): Promise<Database>;
   /** Another connection to what `connect` opens (open that first: it migrates), closed after the test. */
   session(): Promise<Session>;
+  /** Where `connect` opens the database. */
+  location(): Promise<DatabaseLocation>;
 }
 
 /** A fresh SQLite file (and PostgreSQL database) for each test of the calling file, removed afterwards. Call at the top level. */
@@ -105,10 +107,6 @@ export function useTempDatabase(name: string): TempDatabase {
   const databases: Database[] = [];
   const connections: Sqlite[] = [];
   const sessions: Session[] = [];
-  const location = async (): Promise<DatabaseLocation> => ({
-    path: temp.path,
-    url: testDialect === 'postgres' ? await (postgresUrl ??= newPostgresDatabase()) : undefined,
-  });
   const temp: TempDatabase = {
     get path() {
       return join(dir, 'paystate.db');
@@ -124,16 +122,19 @@ export function useTempDatabase(name: string): TempDatabase {
       return connection;
     },
     async connect(lockWaitMs) {
-      const { url } = await location();
+      const { url } = await temp.location();
       if (url === undefined) return temp.open(lockWaitMs);
       const database = await openPostgres(lockWaitMs === undefined ? url : withLockTimeout(url, lockWaitMs), { poolSize: 4 });
       databases.push(database);
       return database;
     },
     async session() {
-      const session = await openSession(await location());
+      const session = await openSession(await temp.location());
       sessions.push(session);
       return session;
+    },
+    async location() {
+      return { path: temp.path, url: testDialect === 'postgres' ? await (postgresUrl ??= newPostgresDatabase()) : undefined };
     },
   };
   beforeEach(() => {
