@@ -45,21 +45,24 @@ export function createGroupCommit(writer: Writer, onBatch?: (size: number) => vo
 
   async function commitBatch(jobs: Job[]): Promise<void> {
     const settled: Array<() => void> = [];
+    // A job alone in its batch needs no savepoint: if it fails, the batch rolls back with it
+    // (on PostgreSQL each savepoint and its release is a round trip of its own).
+    const isolate = jobs.length > 1;
     try {
       await writer.begin();
       for (const job of jobs) {
         // A job that swallowed a fatal error (the database ended the transaction) must not
         // let the next ones run in autocommit.
         if (!writer.inTransaction()) throw new Error('the batch transaction ended before its jobs did');
-        await writer.savepoint();
+        if (isolate) await writer.savepoint();
         try {
           const value = await job.work(writer.sql);
-          await writer.release();
+          if (isolate) await writer.release();
           settled.push(() => job.resolve(value));
         } catch (error) {
           // Some errors (disk full, I/O) end the whole transaction, not the savepoint: the
           // batch is lost, and no later job may run outside it, in autocommit.
-          if (!writer.inTransaction()) throw error;
+          if (!writer.inTransaction() || !isolate) throw error;
           await writer.rollbackToSavepoint();
           settled.push(() => job.reject(error));
         }
