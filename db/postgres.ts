@@ -62,12 +62,21 @@ export async function openPostgresPool(url: string, options: OpenOptions = {}): 
 }
 
 interface Positional {
+  /** The name it is prepared under on each connection that runs it. */
+  name: string;
   text: string;
   names: string[];
 }
 
+/**
+ * Statement text → its prepared form, shared by every pool and client of the process: a
+ * name always stands for the same text. Each connection parses and plans a statement
+ * once, then only binds and executes it (PostgreSQL parsed and planned every unnamed one anew).
+ */
+const prepared = new Map<string, Positional>();
+
 /** `@name` → `$n` (the same name, the same number); string literals are left alone. */
-function toPositional(text: string): Positional {
+function toPositional(text: string): Omit<Positional, 'name'> {
   const names: string[] = [];
   const converted = text.replace(/'(?:[^']|'')*'|@([A-Za-z_][A-Za-z0-9_]*)/g, (match, name: string | undefined) => {
     if (name === undefined) return match;
@@ -81,19 +90,19 @@ type Queryable = Pick<pg.PoolClient, 'query'>;
 
 /** PostgreSQL behind the Sql interface; `target()` is the pool for reads, the batch's client for a write. */
 export function postgresSql(target: () => Queryable): Sql {
-  const statements = new Map<string, Positional>();
   const query = async <T>(text: string, params: Params = {}) => {
-    let positional = statements.get(text);
-    if (positional === undefined) {
-      positional = toPositional(text);
-      statements.set(text, positional);
+    let statement = prepared.get(text);
+    if (statement === undefined) {
+      statement = { name: `paystate_${prepared.size + 1}`, ...toPositional(text) };
+      prepared.set(text, statement);
     }
-    const values = positional.names.map((name) => {
+    const values = statement.names.map((name) => {
       // As better-sqlite3 does: a misspelt name must not quietly become NULL.
       if (!(name in params)) throw new Error(`missing named parameter "${name}"`);
       return params[name] ?? null;
     });
-    return target().query(positional.text, values) as unknown as Promise<pg.QueryResult<T & pg.QueryResultRow>>;
+    const { name, text: positional } = statement;
+    return target().query({ name, text: positional, values }) as unknown as Promise<pg.QueryResult<T & pg.QueryResultRow>>;
   };
   return {
     dialect: 'postgres',
