@@ -28,6 +28,8 @@ const onBothDatabases = [
   'test/integration/payment-steps.test.ts',
   'test/integration/transition-effects.test.ts',
   'test/integration/row-shapes.test.ts',
+  'test/integration/upgrade.test.ts',
+  'test/integration/lease-fencing.test.ts',
 ];
 
 /** PostgreSQL's own plumbing (schema parity, its group commit): the `postgres` project only. */

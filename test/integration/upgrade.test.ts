@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import Database from 'better-sqlite3';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PG_SECRET, startHarness, type Harness } from '../support/harness.ts';
@@ -24,29 +23,31 @@ async function chargedAtPg(paymentId: string): Promise<void> {
 }
 
 /** A payment row as version 1 left it, with its stock held; `dueAt` for one that waits. */
-function insertV1Payment(id: string, v1State: string, status: string, dueAt: number | null, fulfilled: boolean): void {
+function insertV1Payment(id: string, v1State: string, status: string, dueAt: number | null, fulfilled: boolean): Promise<void> {
   const stored = V1[v1State]!;
-  const snapshot = { ...stored, context: { ...stored.context, paymentId: id } };
-  const db = new Database(h.dbPath);
+  const snapshot = JSON.stringify({ ...stored, context: { ...stored.context, paymentId: id } });
   const now = Date.now();
-  db.prepare(
-    `insert into payments (id, idempotency_key, request_fingerprint, customer_id, partner_id, amount, currency, items,
-       order_name, billing_key, state, status, snapshot, machine_version, due_at, charges_started, created_at, updated_at)
-     values (?, ?, 'f', 'c-1', 'partner-1', 30000, 'KRW', '[{"productId":"seat-1","quantity":1,"unitPrice":30000}]',
-       'old', 'bk_test_ok', ?, ?, ?, 1, ?, 1, ?, ?)`,
-  ).run(id, `key-${id}`, v1State, status, JSON.stringify(snapshot), dueAt, now, now);
-  db.prepare(`insert into stock_reservations (payment_id, product_id, quantity, status, created_at) values (?, 'seat-1', 1, 'reserved', ?)`).run(id, now);
-  db.prepare(`update products set stock = stock - 1 where id = 'seat-1'`).run();
-  if (fulfilled) db.prepare(`insert into fulfilments (payment_id, customer_id, items, created_at) values (?, 'c-1', '[]', ?)`).run(id, now);
-  db.close();
+  return h.service.db.commit.run(async (tx) => {
+    await tx.run(
+      `insert into payments (id, idempotency_key, request_fingerprint, customer_id, partner_id, amount, currency, items,
+         order_name, billing_key, state, status, snapshot, machine_version, due_at, charges_started, created_at, updated_at)
+       values (@id, @key, 'f', 'c-1', 'partner-1', 30000, 'KRW', '[{"productId":"seat-1","quantity":1,"unitPrice":30000}]',
+         'old', 'bk_test_ok', @state, @status, @snapshot, 1, @dueAt, 1, @now, @now)`,
+      { id, key: `key-${id}`, state: v1State, status, snapshot, dueAt, now },
+    );
+    await tx.run(
+      `insert into stock_reservations (payment_id, product_id, quantity, status, created_at) values (@id, 'seat-1', 1, 'reserved', @now)`,
+      { id, now },
+    );
+    await tx.run(`update products set stock = stock - 1 where id = 'seat-1'`);
+    if (fulfilled) {
+      await tx.run(`insert into fulfilments (payment_id, customer_id, items, created_at) values (@id, 'c-1', '[]', @now)`, { id, now });
+    }
+  });
 }
 
-const machineVersionOf = (id: string) => {
-  const db = new Database(h.dbPath, { readonly: true });
-  const version = db.prepare('select machine_version from payments where id = ?').pluck().get(id);
-  db.close();
-  return version;
-};
+const machineVersionOf = async (id: string) =>
+  (await h.service.db.read.get<{ version: number }>('select machine_version as version from payments where id = @id', { id }))?.version;
 
 describe('payments stored by machine version 1', () => {
   it('carry on after the upgrade: one in flight finishes, a completed one is refunded', async () => {
@@ -55,11 +56,11 @@ describe('payments stored by machine version 1', () => {
     await chargedAtPg('pay_v1_waiting');
     await chargedAtPg('pay_v1_done');
     // Waiting in inquiry, due now: the scheduler wakes it; the PG says PAID.
-    insertV1Payment('pay_v1_waiting', 'inquiring.waiting', 'processing', Date.now() - 1, false);
-    insertV1Payment('pay_v1_done', 'completed', 'completed', null, true);
+    await insertV1Payment('pay_v1_waiting', 'inquiring.waiting', 'processing', Date.now() - 1, false);
+    await insertV1Payment('pay_v1_done', 'completed', 'completed', null, true);
 
     expect((await h.settled('pay_v1_waiting')).status).toBe('completed');
-    expect(machineVersionOf('pay_v1_waiting')).toBe(2);
+    expect(await machineVersionOf('pay_v1_waiting')).toBe(2);
 
     const cancel = await h.request('POST', '/v1/payments/pay_v1_done/cancel', {
       body: { reason: 'after the upgrade' },
