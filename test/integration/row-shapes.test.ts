@@ -34,9 +34,10 @@ async function drizzleReference(): Promise<Reference> {
   const { payments, products } = postgresTables;
   const postgres = drizzlePostgres(url);
   closeReference = () => postgres.$client.end();
+  // schema-pg's tables are derived at run time: their rows are typed loosely.
   return {
-    payment: async (id) => (await postgres.select().from(payments).where(eq(payments.id, id)))[0],
-    product: async (id) => (await postgres.select().from(products).where(eq(products.id, id)))[0],
+    payment: async (id) => (await postgres.select().from(payments).where(eq(payments.id!, id)))[0] as PaymentRow | undefined,
+    product: async (id) => (await postgres.select().from(products).where(eq(products.id!, id)))[0] as Product | undefined,
   };
 }
 
