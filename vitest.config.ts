@@ -30,6 +30,10 @@ const onBothDatabases = [
   'test/integration/row-shapes.test.ts',
   'test/integration/upgrade.test.ts',
   'test/integration/lease-fencing.test.ts',
+  'test/integration/invariants.test.ts',
+  'test/integration/settlement-runs.test.ts',
+  'test/integration/settlement-check.test.ts',
+  'test/integration/settlement-rules.test.ts',
 ];
 
 /** PostgreSQL's own plumbing (schema parity, its group commit): the `postgres` project only. */

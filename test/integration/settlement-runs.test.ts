@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { findRun } from '../../db/settlement-runs-repo.ts';
 import { listSettlements } from '../../db/settlements-repo.ts';
+import { refuseWrites } from '../support/refuse-writes.ts';
 import { useSettlementRig, type SettlementRig } from '../support/settlement-rig.ts';
 
 // How runs are asked for and driven: requests that arrive while a run is under way, the
@@ -55,16 +56,18 @@ describe('a run whose write fails', () => {
     await rig.charge('pay_1', 'p-1', 10_000, '2026-12-01T01:00:00.000Z');
     await rig.settle(DATE);
     // The next write of the run's snapshot fails (the disk, another process's lock…).
-    rig.sqlite.exec(`create table fail_writes (x);
-      insert into fail_writes values (1);
-      create trigger fail_run_write before update of snapshot on settlement_runs
-        when exists (select 1 from fail_writes) begin select raise(abort, 'disk I/O error'); end;`);
+    const allow = await refuseWrites(rig.db, {
+      table: 'settlement_runs',
+      event: 'UPDATE',
+      message: 'disk I/O error',
+      when: 'NEW.snapshot <> OLD.snapshot',
+    });
     await rig.partner('p-2', 100);
     await rig.charge('pay_2', 'p-1', 20_000, '2026-12-01T02:00:00.000Z');
     await rig.runner.request(DATE);
     await until(() => !rig.runner.isLive(DATE));
     expect(await run()).toMatchObject({ status: 'completed', pending: 1 });
-    rig.sqlite.exec('delete from fail_writes');
+    await allow();
     await until(async () => {
       const row = await run();
       return row.pending === 0 && row.status === 'completed';
@@ -79,11 +82,12 @@ describe('a run whose write fails', () => {
 
   it('writes no figures when the transition into computing was refused, and computes them once it commits', async () => {
     await rig.charge('pay_1', 'p-1', 10_000, '2026-12-01T01:00:00.000Z');
-    rig.sqlite.exec(`create table fail_writes (x);
-      insert into fail_writes values (1);
-      create trigger fail_computing before update of snapshot on settlement_runs
-        when new.state = 'processing.computing' and exists (select 1 from fail_writes)
-        begin select raise(abort, 'disk I/O error'); end;`);
+    const allow = await refuseWrites(rig.db, {
+      table: 'settlement_runs',
+      event: 'UPDATE',
+      message: 'disk I/O error',
+      when: "NEW.state = 'processing.computing' AND NEW.snapshot <> OLD.snapshot",
+    });
 
     await rig.runner.request(DATE);
     await until(() => !rig.runner.isLive(DATE));
@@ -91,7 +95,7 @@ describe('a run whose write fails', () => {
     // The step ran after a transition the database refused: it must not have written.
     expect(await listSettlements(rig.db.read, { date: DATE })).toEqual([]);
     expect(await run()).toMatchObject({ state: 'requested', pending: 1 });
-    rig.sqlite.exec('delete from fail_writes');
+    await allow();
     await until(async () => (await run()).status === 'completed');
     expect(await settlement()).toMatchObject({ status: 'completed', paymentCount: 1, grossAmount: 10_000 });
   });

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach } from 'vitest';
-import type { Database, Sqlite } from '../../db/connection.ts';
+import type { Database } from '../../db/connection.ts';
 import { recordMoneyMovement } from '../../db/money-movements-repo.ts';
 import { insertPartner } from '../../db/partners-repo.ts';
 import { listSettlements, type SettlementRow } from '../../db/settlements-repo.ts';
@@ -26,8 +26,6 @@ const iso = (ms: number) => new Date(ms).toISOString();
  */
 export interface SettlementRig {
   db: Database;
-  /** A raw connection to the same file: for triggers. */
-  sqlite: Sqlite;
   mock: MockPg;
   proxy: FaultyProxy;
   runner: SettlementRunner;
@@ -56,9 +54,7 @@ export function useSettlementRig(name: string, onStart: (rig: SettlementRig) => 
   const database = useTempDatabase(name);
   let current: SettlementRig | undefined;
   const start = async (options: RigOptions = {}) => {
-    // open() first: it migrates, and the raw connection may need the tables.
-    const db = database.open();
-    current = await startSettlementRig(db, database.sqlite(), options);
+    current = await startSettlementRig(await database.connect(), options);
     onStart(current);
   };
   beforeEach(() => start());
@@ -74,7 +70,7 @@ export function useSettlementRig(name: string, onStart: (rig: SettlementRig) => 
   };
 }
 
-export async function startSettlementRig(db: Database, sqlite: Sqlite, { pollMs = 20, retryBaseMs = 10 }: RigOptions = {}): Promise<SettlementRig> {
+export async function startSettlementRig(db: Database, { pollMs = 20, retryBaseMs = 10 }: RigOptions = {}): Promise<SettlementRig> {
   const logger = createLogger(process.env.TEST_LOG_LEVEL ?? 'silent', 'settlement-test');
   const mock = createMockPg({ secret: SECRET, storeId: STORE_ID, webhookSecret: 'whsec_c2V0dGxlbWVudC10ZXN0', logger });
   const proxy = await startFaultyProxy(await mock.listen(0, '127.0.0.1'));
@@ -100,7 +96,6 @@ export async function startSettlementRig(db: Database, sqlite: Sqlite, { pollMs 
   const paidAt = new Map<string, number>();
   return {
     db,
-    sqlite,
     mock,
     proxy,
     runner,
