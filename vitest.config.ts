@@ -34,6 +34,7 @@ const onBothDatabases = [
   'test/integration/settlement-runs.test.ts',
   'test/integration/settlement-check.test.ts',
   'test/integration/settlement-rules.test.ts',
+  'test/integration/database-failures.test.ts',
 ];
 
 /** PostgreSQL's own plumbing (schema parity, its group commit): the `postgres` project only. */

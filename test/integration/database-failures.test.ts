@@ -1,49 +1,74 @@
-import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { eventually, startAlertReceiver, type AlertReceiver } from '../support/alert-receiver.ts';
 import { PG_SECRET, purchase, startHarness, type Harness } from '../support/harness.ts';
+import { holdWriteLock, lockWaitEnv, openSession, type Session } from '../support/temp-database.ts';
+import { testDialect } from '../support/test-database.ts';
 
 let h: Harness;
 let receiver: AlertReceiver | undefined;
-let locker: Database.Database | undefined;
+let locker: Session | undefined;
 afterEach(async () => {
-  if (locker?.inTransaction) locker.exec('ROLLBACK');
-  locker?.close();
+  await locker?.close();
   locker = undefined;
   await h.close();
   await receiver?.close();
   receiver = undefined;
 });
 
-/** Another connection takes SQLite's write lock: every batch of the group commit fails busy until it lets go. */
-function holdWriteLock(): () => void {
-  locker = new Database(h.dbPath);
-  locker.exec('BEGIN IMMEDIATE');
-  return () => locker!.exec('ROLLBACK');
+/**
+ * Another connection takes the write lock of the payments (SQLite's whole file): every
+ * batch that writes a payment fails busy until it lets go.
+ */
+async function holdPaymentsLock(): Promise<() => Promise<void>> {
+  locker = await openSession({ path: h.dbPath, url: h.config.DATABASE_URL });
+  return holdWriteLock(locker, ['payments']);
 }
 
 const ledgerOf = (id: string) => h.mock.ledger().find((e) => e.paymentId === id);
 
 describe('a database that refuses writes for a while', () => {
   it('survives failed write batches and finishes their payments once the database is back', async () => {
-    h = await startHarness({ SQLITE_BUSY_TIMEOUT_MS: '20' });
+    // Writes give up on the lock after 20 ms (SQLite's busy timeout, PostgreSQL's lock_timeout).
+    h = await startHarness(await lockWaitEnv(20));
     await h.createProduct({ id: 'book-1', price: 15_000, stock: 5 });
     h.mock.setChaos({ delayMs: 400 });
     const { body } = await h.pay('k-busy', purchase('book-1', 1, 'bk_test_delay'));
     await eventually(() => ledgerOf(body.id)?.status === 'PENDING');
     // The charge answers while the database is locked: its writes fail with the whole batch.
-    const release = holdWriteLock();
+    const release = await holdPaymentsLock();
     await eventually(async () => (await h.request('GET', '/metrics')).body.match(/paystate_snapshot_write_failures ([1-9])/));
     const refused = await h.pay('k-busy-2', purchase('book-1'));
     expect(refused.status).toBe(503);
     expect(refused.body.code).toBe('temporarily_unavailable');
     expect(refused.headers.get('retry-after')).toBe('1');
-    release();
+    await release();
     expect((await h.settled(body.id)).status).toBe('completed');
     expect(ledgerOf(body.id)).toMatchObject({ status: 'PAID', charges: 1 });
     expect((await h.request('GET', '/v1/products/book-1')).body.stock).toBe(4);
     // The refused request changed nothing; sent again, it goes through.
     expect((await h.pay('k-busy-2', purchase('book-1'), '?wait=10')).body.status).toBe('completed');
+  });
+});
+
+describe('a database that cuts its connections', () => {
+  // SQLite has no server that could end a connection: its counterpart is the lock above.
+  it.skipIf(testDialect === 'sqlite')('finishes a payment whose write it cut, on new connections', async () => {
+    h = await startHarness();
+    await h.createProduct({ id: 'book-1', price: 15_000, stock: 5 });
+    h.mock.setChaos({ delayMs: 400 });
+    const { body } = await h.pay('k-cut', purchase('book-1', 1, 'bk_test_delay'));
+    await eventually(() => ledgerOf(body.id)?.status === 'PENDING');
+    // The charge's answer waits for the lock; then the server ends every connection of the service.
+    const release = await holdPaymentsLock();
+    const others = `from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()`;
+    await eventually(async () => (await locker!.get<{ n: number }>(`select count(*)::int as n ${others} and wait_event_type = 'Lock'`))!.n > 0);
+    const cut = await locker!.get<{ n: number }>(`select count(*)::int as n from (select pg_terminate_backend(pid) ${others}) ended`);
+    expect(cut!.n).toBeGreaterThan(0);
+    await release();
+    expect((await h.settled(body.id)).status).toBe('completed');
+    expect(ledgerOf(body.id)).toMatchObject({ status: 'PAID', charges: 1 });
+    expect((await h.request('GET', '/v1/products/book-1')).body.stock).toBe(4);
+    expect((await h.pay('k-cut-2', purchase('book-1'), '?wait=10')).body.status).toBe('completed');
   });
 });
 

@@ -50,6 +50,8 @@ export async function holdWriteLock(session: Session, tables: string[]): Promise
     await session.run('begin immediate');
   } else {
     await session.run('begin');
+    // The holder waits for writes under way however long they take, whatever lock_timeout its URL sets for the service.
+    await session.run('set local lock_timeout = 0');
     await session.run(`lock table ${tables.join(', ')} in exclusive mode`);
   }
   return async () => {
