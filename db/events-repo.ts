@@ -3,7 +3,7 @@ import { selectList } from './select-list.ts';
 import { jsonList, type Sql } from './sql.ts';
 
 export type PaymentEventRow = typeof paymentEvents.$inferSelect;
-export type NewPaymentEvent = Omit<PaymentEventRow, 'position' | 'sequence' | 'publishedAt'>;
+export type NewPaymentEvent = Omit<PaymentEventRow, 'position' | 'sequence' | 'publishedAt' | 'feedPosition'>;
 
 const APPEND_EVENT = `insert into payment_events (id, payment_id, sequence, type, occurred_at, data)
   select @id, @paymentId, coalesce(max(sequence), 0) + 1, @type, @occurredAt, @data
@@ -24,20 +24,23 @@ export async function appendPaymentEvent(q: Sql, event: NewPaymentEvent): Promis
 }
 
 export interface EventFilter {
-  /** Events after this position (the pull feed's cursor). */
+  /** Events after this feed position (the pull feed's cursor). */
   after: number;
   paymentId?: string | undefined;
   type?: string | undefined;
   limit: number;
 }
 
-/** Oldest first, from a position on. */
+/**
+ * The pull feed: events handed to the webhook endpoints, in the order they were handed
+ * out (see `fanOut`), after a feed position.
+ */
 export function listPaymentEvents(q: Sql, filter: EventFilter): Promise<PaymentEventRow[]> {
-  const conditions = ['position > @after'];
+  const conditions = ['feed_position > @after'];
   if (filter.paymentId) conditions.push('payment_id = @paymentId');
   if (filter.type) conditions.push('type = @type');
   return q.all<PaymentEventRow>(
-    `select ${selectList(paymentEvents)} from payment_events where ${conditions.join(' and ')} order by position limit @limit`,
+    `select ${selectList(paymentEvents)} from payment_events where ${conditions.join(' and ')} order by feed_position limit @limit`,
     { after: filter.after, paymentId: filter.paymentId ?? null, type: filter.type ?? null, limit: filter.limit },
   );
 }

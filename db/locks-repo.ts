@@ -14,3 +14,14 @@ export async function acquireLock(q: Sql, name: string, owner: string, now: numb
 export async function releaseLock(q: Sql, name: string, owner: string): Promise<void> {
   await q.run('update locks set expires_at = 0 where name = @name and owner = @owner', { name, owner });
 }
+
+/**
+ * Takes an advisory lock held until the caller's transaction ends, unless another
+ * process's transaction holds it (false: do the round later). On SQLite every write
+ * transaction already excludes all others: nothing to take.
+ */
+export async function tryTransactionLock(q: Sql, key: number): Promise<boolean> {
+  if (q.dialect === 'sqlite') return true;
+  const row = await q.get<{ taken: boolean }>('select pg_try_advisory_xact_lock(@key::bigint) as taken', { key });
+  return row!.taken;
+}

@@ -65,7 +65,6 @@ export const paymentEvents = mirror(sqlite.paymentEvents);
 export const webhookEndpoints = mirror(sqlite.webhookEndpoints);
 export const webhookDeliveries = mirror(sqlite.webhookDeliveries);
 export const webhookAttempts = mirror(sqlite.webhookAttempts);
-export const cursors = mirror(sqlite.cursors);
 export const moneyMovements = mirror(sqlite.moneyMovements);
 export const partners = mirror(sqlite.partners);
 export const settlementRuns = mirror(sqlite.settlementRuns);

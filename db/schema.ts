@@ -237,12 +237,21 @@ export const paymentEvents = sqliteTable(
     data: text('data').notNull(),
     /** When the message broker confirmed it (AMQP); null until then, or without a broker. */
     publishedAt: integer('published_at'),
+    /**
+     * Its place in the pull feed, given when it is handed to the webhook endpoints (null
+     * until then). In the order events commit, which `position` is not when several
+     * processes write at once: a feed or fan-out paging by position would pass over an
+     * event that commits after a later one.
+     */
+    feedPosition: integer('feed_position'),
   },
   (t) => [
     uniqueIndex('payment_events_id').on(t.id),
     uniqueIndex('payment_events_sequence').on(t.paymentId, t.sequence),
-    index('payment_events_type').on(t.type, t.position),
+    uniqueIndex('payment_events_feed').on(t.feedPosition),
+    index('payment_events_feed_type').on(t.type, t.feedPosition),
     index('payment_events_unpublished').on(t.position).where(sql`published_at is null`),
+    index('payment_events_not_fanned_out').on(t.position).where(sql`feed_position is null`),
   ],
 );
 
@@ -305,12 +314,6 @@ export const webhookAttempts = sqliteTable(
   },
   (t) => [index('webhook_attempts_endpoint').on(t.endpointId, t.id)],
 );
-
-/** Cursors of background loops shared by every process (the relay's fan-out position). */
-export const cursors = sqliteTable('cursors', {
-  name: text('name').primaryKey(),
-  position: integer('position').notNull(),
-});
 
 /**
  * Money the PG moved for a payment, written with the transition that learned it: what

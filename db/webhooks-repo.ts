@@ -1,6 +1,7 @@
 import type { PaymentEventRow } from './events-repo.ts';
 import { paymentEvents, webhookAttempts, webhookDeliveries, webhookEndpoints } from './schema.ts';
 import { insertRow } from './insert-row.ts';
+import { tryTransactionLock } from './locks-repo.ts';
 import { selectList } from './select-list.ts';
 import { jsonList, skipLocked, type Sql } from './sql.ts';
 
@@ -30,14 +31,11 @@ export async function deleteWebhookEndpoint(q: Sql, id: string): Promise<boolean
   return (await q.run('delete from webhook_endpoints where id = @id', { id })) === 1;
 }
 
-const FAN_OUT = 'webhook_fan_out';
-
-const FAN_OUT_POSITION = 'coalesce((select position from cursors where name = @name), 0)';
-const HAS_EVENTS_TO_FAN_OUT = `select 1 as found from payment_events where position > ${FAN_OUT_POSITION} limit 1`;
+const HAS_EVENTS_TO_FAN_OUT = 'select 1 as found from payment_events where feed_position is null limit 1';
 
 /** True when events were written since the last fan-out: a round with none takes no write lock. */
 export async function hasEventsToFanOut(q: Sql): Promise<boolean> {
-  return (await q.get(HAS_EVENTS_TO_FAN_OUT, { name: FAN_OUT })) !== undefined;
+  return (await q.get(HAS_EVENTS_TO_FAN_OUT)) !== undefined;
 }
 
 interface FanOutEvent {
@@ -48,32 +46,44 @@ interface FanOutEvent {
   type: string;
 }
 
+/** Across processes, one fan-out at a time (see fanOut). */
+const FAN_OUT_LOCK = 7_261_002;
+
 const EVENTS_TO_FAN_OUT = `select ${selectList(paymentEvents, ['position', 'id', 'paymentId', 'sequence', 'type'])}
-  from payment_events where position > ${FAN_OUT_POSITION} order by position limit @limit`;
+  from payment_events where feed_position is null order by position limit @limit`;
+const LAST_FEED_POSITION = 'select coalesce(max(feed_position), 0) as "last" from payment_events';
 const INSERT_DELIVERY = `insert into webhook_deliveries (endpoint_id, event_id, payment_id, sequence, status, next_attempt_at)
   values (@endpointId, @eventId, @paymentId, @sequence, 'pending', @now) on conflict do nothing`;
-const ADVANCE_FAN_OUT = 'insert into cursors (name, position) values (@name, @to) on conflict (name) do update set position = @to';
+const GIVE_FEED_POSITION = 'update payment_events set feed_position = @feedPosition where position = @position';
 
 /**
- * Hands the events written since the last fan-out (at most `limit`) to the endpoints that
- * want them and moves the cursor past them; returns how many events it handed out. Run it
- * in a write transaction: the cursor, the events and the endpoints are read under the same
- * lock as the inserts, so an endpoint deleted meanwhile gets no delivery (it would be sent
- * nowhere) and one created meanwhile is handed every event after it.
+ * Hands the events not handed out yet (at most `limit`) to the endpoints that want them
+ * and gives each its place in the pull feed; returns how many it handed out (0 as well
+ * when another process is handing out now). Run it in a write transaction: the events and
+ * the endpoints are read under the same lock as the inserts, so an endpoint deleted
+ * meanwhile gets no delivery (it would be sent nowhere) and one created meanwhile is
+ * handed every event after it.
+ *
+ * Events are picked by "not handed out", never by a position cursor: with several
+ * processes writing, an event can commit after one written later, and a cursor would
+ * pass over it for good. One fan-out at a time, each seeing the last one's commit, gives
+ * feed positions in commit order without gaps.
  */
 export async function fanOut(q: Sql, limit: number, now: number): Promise<number> {
-  const events = await q.all<FanOutEvent>(EVENTS_TO_FAN_OUT, { name: FAN_OUT, limit });
+  if (!(await tryTransactionLock(q, FAN_OUT_LOCK))) return 0;
+  const events = await q.all<FanOutEvent>(EVENTS_TO_FAN_OUT, { limit });
   if (events.length === 0) return 0;
   const wanted = (await listWebhookEndpoints(q))
     .filter((e) => e.disabled === 0)
     .map((e) => ({ id: e.id, types: new Set(JSON.parse(e.events) as string[]) }));
+  let feedPosition = (await q.get<{ last: number }>(LAST_FEED_POSITION))!.last;
   for (const event of events) {
     for (const endpoint of wanted) {
       if (!endpoint.types.has('*') && !endpoint.types.has(event.type)) continue;
       await q.run(INSERT_DELIVERY, { endpointId: endpoint.id, eventId: event.id, paymentId: event.paymentId, sequence: event.sequence, now });
     }
+    await q.run(GIVE_FEED_POSITION, { feedPosition: ++feedPosition, position: event.position });
   }
-  await q.run(ADVANCE_FAN_OUT, { name: FAN_OUT, to: events.at(-1)!.position });
   return events.length;
 }
 
@@ -82,7 +92,7 @@ export interface DueDelivery {
   id: number;
   endpointId: string;
   attempts: number;
-  event: Omit<PaymentEventRow, 'position' | 'publishedAt'>;
+  event: Omit<PaymentEventRow, 'position' | 'publishedAt' | 'feedPosition'>;
 }
 
 /** A delivery waits while an earlier event of its payment is pending at its endpoint. */

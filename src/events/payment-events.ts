@@ -6,7 +6,7 @@ import type { HostWrite } from '../payments/payment-host.ts';
 import { toPaymentResource } from '../payments/payment-view.ts';
 
 /** A payment event as consumers receive it (API.md, "Payment events"). */
-export function toPaymentEventResource(row: Omit<PaymentEventRow, 'position' | 'publishedAt'>) {
+export function toPaymentEventResource(row: Omit<PaymentEventRow, 'position' | 'publishedAt' | 'feedPosition'>) {
   return {
     id: row.id,
     type: row.type,

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { hasEventsToFanOut } from '../../db/webhooks-repo.ts';
 import { eventually } from '../support/alert-receiver.ts';
 import { ADMIN_TOKEN, purchase, startHarness, type Harness } from '../support/harness.ts';
 import { refuseWrites } from '../support/refuse-writes.ts';
@@ -28,7 +29,11 @@ async function receiver(events: string[] = ['*']): Promise<MerchantReceiver & { 
   return Object.assign(r, { endpointId: created.body.id as string });
 }
 
-const feed = async (query = '') => (await h.request('GET', `/v1/admin/events${query}`, { headers: admin })).body;
+/** The pull feed, once the relay has handed out every event committed so far (the feed holds those only). */
+const feed = async (query = '') => {
+  await eventually(async () => !(await hasEventsToFanOut(h.service.db.read)));
+  return (await h.request('GET', `/v1/admin/events${query}`, { headers: admin })).body;
+};
 const completed = async (key: string, billingKey = 'bk_test_ok') => (await h.pay(key, purchase('book-1', 1, billingKey), '?wait=10')).body;
 const typesOf = (r: MerchantReceiver, paymentId: string) => r.received.filter((e) => e.paymentId === paymentId).map((e) => e.type);
 

@@ -1,16 +1,18 @@
 import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Database } from '../../db/connection.ts';
-import { appendPaymentEvent } from '../../db/events-repo.ts';
+import { appendPaymentEvent, listPaymentEvents } from '../../db/events-repo.ts';
 import { acquireLeases } from '../../db/payments-repo.ts';
-import { openPostgres } from '../../db/postgres.ts';
+import { openPostgres, postgresSql } from '../../db/postgres.ts';
+import type { Sql } from '../../db/sql.ts';
 import { claimDeliveries, fanOut, insertWebhookEndpoint } from '../../db/webhooks-repo.ts';
 import { insertPaymentRow } from '../support/payment-rows.ts';
 import { newPostgresDatabase } from '../support/test-database.ts';
 
 // Several processes taking work from one PostgreSQL: a row another process's transaction
 // is taking right now is passed over, not waited for (FOR UPDATE SKIP LOCKED), so the
-// takers split the work instead of queueing behind each other's row locks.
+// takers split the work instead of queueing behind each other's row locks; and events
+// that commit out of order are all handed out, one fan-out at a time.
 
 const NOW = 1_000_000;
 let db: Database;
@@ -29,6 +31,13 @@ afterEach(async () => {
   await other.end();
   await db.close();
 });
+
+const addEndpoint = (q: Sql) =>
+  insertWebhookEndpoint(q, { id: 'we_1', url: 'http://127.0.0.1:1/hooks', events: '["*"]', description: null, secret: 's', createdAt: NOW });
+const appendEvent = (q: Sql, paymentId: string) =>
+  appendPaymentEvent(q, { id: `evt_${paymentId}`, paymentId, type: 'payment.created', occurredAt: NOW, data: '{}' });
+/** The feed's event ids, in feed order. */
+const feedIds = async () => (await listPaymentEvents(db.read, { after: 0, limit: 100 })).map((event) => event.id);
 
 /** `other` locks the rows as its own claim would, and keeps its transaction open. */
 async function otherTakes(table: string, ids: Array<string | number>): Promise<void> {
@@ -52,11 +61,8 @@ describe('claims on PostgreSQL', () => {
 
   it('claims the deliveries nobody is claiming and passes over one another process is claiming', async () => {
     const ids = await db.commit.run(async (tx) => {
-      const endpoint = { id: 'we_1', url: 'http://127.0.0.1:1/hooks', events: '["*"]', description: null, secret: 's', createdAt: NOW };
-      await insertWebhookEndpoint(tx, endpoint);
-      for (const paymentId of ['pay_a', 'pay_b']) {
-        await appendPaymentEvent(tx, { id: `evt_${paymentId}`, paymentId, type: 'payment.created', occurredAt: NOW, data: '{}' });
-      }
+      await addEndpoint(tx);
+      for (const paymentId of ['pay_a', 'pay_b']) await appendEvent(tx, paymentId);
       await fanOut(tx, 500, NOW);
       return (await tx.all<{ id: string }>('select id from webhook_deliveries order by id')).map((row) => Number(row.id));
     });
@@ -64,5 +70,37 @@ describe('claims on PostgreSQL', () => {
     await otherTakes('webhook_deliveries', [first]);
 
     expect(await db.commit.run((tx) => claimDeliveries(tx, [first, second], 'me', NOW, 10_000))).toEqual([second]);
+  });
+
+  it('hands out an event that commits after a later one, which a position cursor would pass over', async () => {
+    await db.commit.run(addEndpoint);
+    // Another process writes an event and has not committed it yet: its position is taken.
+    await other.query('begin');
+    await appendEvent(postgresSql(() => other), 'pay_late');
+    await db.commit.run((tx) => appendEvent(tx, 'pay_early'));
+
+    expect(await db.commit.run((tx) => fanOut(tx, 500, NOW))).toBe(1);
+    await other.query('commit');
+    expect(await db.commit.run((tx) => fanOut(tx, 500, NOW))).toBe(1);
+
+    expect(await feedIds()).toEqual(['evt_pay_early', 'evt_pay_late']);
+    const delivered = await db.read.all<{ eventId: string }>('select event_id as "eventId" from webhook_deliveries order by id');
+    expect(delivered.map((row) => row.eventId)).toEqual(['evt_pay_early', 'evt_pay_late']);
+  });
+
+  it('fans out in one process at a time: a round while another process fans out does nothing', async () => {
+    await db.commit.run(async (tx) => {
+      await addEndpoint(tx);
+      await appendEvent(tx, 'pay_a');
+    });
+    await other.query('begin');
+    const theirs = postgresSql(() => other);
+    expect(await fanOut(theirs, 500, NOW)).toBe(1);
+
+    await db.commit.run((tx) => appendEvent(tx, 'pay_b'));
+    expect(await db.commit.run((tx) => fanOut(tx, 500, NOW))).toBe(0);
+    await other.query('commit');
+    expect(await db.commit.run((tx) => fanOut(tx, 500, NOW))).toBe(1);
+    expect(await feedIds()).toEqual(['evt_pay_a', 'evt_pay_b']);
   });
 });

@@ -90,7 +90,7 @@ export function paymentEventRoutes({ db, clock, admin }: PaymentEventRoutesDeps)
     const after = Number(query.after ?? 0);
     const rows = await listPaymentEvents(db.read, { after, paymentId: query.paymentId, type: query.type, limit: query.limit });
     // The cursor never goes back: with nothing new, the same one is handed back for the next poll.
-    ctx.body = { data: rows.map(toPaymentEventResource), nextCursor: String(rows.at(-1)?.position ?? after) };
+    ctx.body = { data: rows.map(toPaymentEventResource), nextCursor: String(rows.at(-1)?.feedPosition ?? after) };
   });
 
   router.post('/webhook-endpoints', admin, async (ctx) => {
