@@ -35,6 +35,7 @@ const onBothDatabases = [
   'test/integration/settlement-check.test.ts',
   'test/integration/settlement-rules.test.ts',
   'test/integration/database-failures.test.ts',
+  'test/integration/amqp.test.ts',
 ];
 
 /** PostgreSQL's own plumbing (schema parity, its group commit): the `postgres` project only. */

@@ -1,13 +1,14 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { connect, type Channel, type ChannelModel, type ConsumeMessage } from 'amqplib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startBroker, type Broker } from '../../scripts/lib/rabbitmq.ts';
 import { eventually } from '../support/alert-receiver.ts';
 import { ADMIN_TOKEN, purchase, startHarness, type Harness } from '../support/harness.ts';
+import { refuseWrites } from '../support/refuse-writes.ts';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.ts';
+import { holdWriteLock, lockWaitEnv, openSession } from '../support/temp-database.ts';
 
 /** One real RabbitMQ broker (Debian's rabbitmq-server) for this file, on 127.0.0.1. */
 let broker: Broker;
@@ -86,26 +87,21 @@ async function stopService() {
 /** An `order.completed` inbox message for one book. */
 const order = (id: string, customerId: string) => Buffer.from(JSON.stringify({ id, type: 'order.completed', data: purchase('book-1', 1, 'bk_test_ok', customerId) }));
 
-/** Another connection holds the database's write lock, as a peer process past the busy timeout would; returns its release. */
-function lockDatabase(): () => void {
-  const db = new Database(h.dbPath);
-  db.exec('begin immediate');
-  return () => {
-    db.exec('rollback');
-    db.close();
+/**
+ * Another connection holds the dead letters' write lock (SQLite's: the whole file's), as a
+ * peer process past the lock wait would; returns its release.
+ */
+async function lockFailedEvents(): Promise<() => Promise<void>> {
+  const session = await openSession({ path: h.dbPath, url: h.config.DATABASE_URL });
+  const release = await holdWriteLock(session, ['failed_events']);
+  return async () => {
+    await release();
+    await session.close();
   };
 }
 
-function withDatabase<T>(use: (db: Database.Database) => T, options: Database.Options = {}): T {
-  const db = new Database(h.dbPath, options);
-  try {
-    return use(db);
-  } finally {
-    db.close();
-  }
-}
-
-const readDb = <T>(sql: string) => withDatabase((db) => db.prepare(sql).pluck().get() as T, { readonly: true });
+/** A single number from the service's database (`select … as n`). */
+const readNumber = async (sql: string) => (await h.service.db.read.get<{ n: number }>(sql))?.n;
 
 /** A queue of ours bound to every event of the exchange, and what arrives on it. */
 async function subscribe(channel: Channel, exchange: string): Promise<ConsumeMessage[]> {
@@ -116,8 +112,8 @@ async function subscribe(channel: Channel, exchange: string): Promise<ConsumeMes
   return received;
 }
 
-const unpublished = () => readDb<number>('select count(*) from payment_events where published_at is null');
-const inboundFailedEvents = () => readDb<number>("select count(*) from failed_events where kind = 'inbound_event'");
+const unpublished = () => readNumber('select count(*) as n from payment_events where published_at is null');
+const inboundFailedEvents = () => readNumber("select count(*) as n from failed_events where kind = 'inbound_event'");
 
 describe('RabbitMQ, for real', () => {
   it('publishes every payment event with confirms: persistent, message id = event id, routing key = type', async () => {
@@ -130,7 +126,7 @@ describe('RabbitMQ, for real', () => {
     expect(created).toMatchObject({ type: 'payment.created', paymentId: body.id, sequence: 1 });
     expect(completed).toMatchObject({ type: 'payment.completed', paymentId: body.id, sequence: 2 });
     expect(received[0]!.properties).toMatchObject({ messageId: created!.id, deliveryMode: 2, contentType: 'application/json' });
-    await eventually(() => unpublished() === 0);
+    await eventually(async () => (await unpublished()) === 0);
   });
 
   it('turns an inbox message into a payment and acknowledges it once the payment is committed', async () => {
@@ -187,7 +183,7 @@ describe('RabbitMQ, for real', () => {
   it('retries a message that may pass later once through each delay\'s queue, counting in its own header, then dead-letters it', async () => {
     const { names, channel } = await setUp();
     // The database refuses new payments, as a failing write would: no 4xx, so it may pass later.
-    withDatabase((db) => db.exec("create trigger refuse_payments before insert on payments begin select raise(abort, 'payments refused'); end"));
+    const allow = await refuseWrites(h.service.db, { table: 'payments', event: 'INSERT', message: 'payments refused' });
     // A count the service could not have written (here -5) counts as none.
     channel.sendToQueue(names.inbox, order('order-refused', 'c-refused'), {
       persistent: true,
@@ -211,16 +207,16 @@ describe('RabbitMQ, for real', () => {
     );
     expect(deaths).toHaveLength(2);
 
-    withDatabase((db) => db.exec('drop trigger refuse_payments'));
+    await allow();
     await h.request('POST', `/v1/admin/failed-events/${dead.id}/retry`, { body: { reason: 'database fixed' }, headers: admin });
     const payment = (await h.request('GET', '/v1/payments?customerId=c-refused')).body.data[0];
     expect((await h.settled(payment.id)).status).toBe('completed');
   });
 
   it('gives a message back when it cannot even be set aside, and keeps consuming past the prefetch', async () => {
-    const { names, channel } = await setUp({ SQLITE_BUSY_TIMEOUT_MS: '20' });
+    const { names, channel } = await setUp(await lockWaitEnv(20));
     const dlq = `${names.inbox}.dlq`;
-    const release = lockDatabase();
+    const release = await lockFailedEvents();
     try {
       // More messages than the prefetch (16), each of a type that starts nothing: each goes to the
       // DLQ, then its failed event cannot be committed.
@@ -230,13 +226,13 @@ describe('RabbitMQ, for real', () => {
       // Copies beyond the prefetch: the messages that failed went back to the queue and came again.
       await eventually(async () => (await channel.checkQueue(dlq)).messageCount > 20);
     } finally {
-      release();
+      await release();
     }
-    await eventually(() => inboundFailedEvents() === 20);
+    await eventually(async () => (await inboundFailedEvents()) === 20);
     await eventually(async () => (await channel.checkQueue(names.inbox)).messageCount === 0);
     channel.sendToQueue(names.inbox, order('order-after-lock', 'c-after-lock'), { persistent: true });
     await eventually(async () => (await h.request('GET', '/v1/payments?customerId=c-after-lock')).body.data.length === 1);
-    expect(inboundFailedEvents()).toBe(20);
+    expect(await inboundFailedEvents()).toBe(20);
     await stopService();
     expect((await channel.checkQueue(names.inbox)).messageCount).toBe(0);
   });
@@ -255,22 +251,22 @@ describe('RabbitMQ, for real', () => {
     await channel.deleteExchange(names.exchange);
     // The first publish finds no exchange: the broker closes the channel (404); the service reconnects and declares it again.
     await h.pay('k-no-exchange', purchase('book-1'), '?wait=10');
-    await eventually(() => unpublished() === 0);
+    await eventually(async () => (await unpublished()) === 0);
     await channel.checkExchange(names.exchange);
   });
 
   it('keeps its publish lock while the broker holds back the confirms', async () => {
     proxy = await startTcpProxy(Number(new URL(broker.url).port));
     await setUp({ AMQP_URL: `amqp://guest:guest@${proxy.host}` });
-    const lockExpiry = () => readDb<number | undefined>("select expires_at from locks where name = 'amqp-publisher'");
+    const lockExpiry = () => readNumber("select expires_at as n from locks where name = 'amqp-publisher'");
     proxy.hold();
     await h.pay('k-held', purchase('book-1'), '?wait=10');
     const taken = await eventually(lockExpiry);
     // Renewed a third of its 30 s TTL later, while the batch still waits for its confirms.
-    await eventually(() => lockExpiry()! > taken, 15_000);
-    expect(unpublished()).toBe(2);
+    await eventually(async () => (await lockExpiry())! > taken, 15_000);
+    expect(await unpublished()).toBe(2);
     proxy.release();
-    await eventually(() => unpublished() === 0);
+    await eventually(async () => (await unpublished()) === 0);
   }, 30_000);
 
   it('dead-letters a message that is not JSON, whose retry then answers 400 and leaves it open', async () => {
@@ -292,9 +288,9 @@ describe('RabbitMQ, for real', () => {
     await broker.stop();
     const ids = [];
     for (let i = 0; i < 3; i++) ids.push((await h.pay(`k-offline-${i}`, purchase('book-1'), '?wait=10')).body.id);
-    expect(unpublished()).toBe(6);
+    expect(await unpublished()).toBe(6);
     await broker.start();
-    await eventually(() => unpublished() === 0, 30_000);
+    await eventually(async () => (await unpublished()) === 0, 30_000);
 
     client = await connect(broker.url);
     const channel = await client.createChannel();
