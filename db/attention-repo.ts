@@ -1,6 +1,6 @@
 import { alerts, failedEvents } from './schema.ts';
 import { selectList } from './select-list.ts';
-import type { Sql } from './sql.ts';
+import { jsonList, skipLocked, type Sql } from './sql.ts';
 
 export type FailedEventRow = typeof failedEvents.$inferSelect;
 export type AlertRow = typeof alerts.$inferSelect;
@@ -175,13 +175,21 @@ export function dueAlerts(q: Sql, now: number, limit: number): Promise<AlertRow[
   return q.all<AlertRow>(DUE_ALERTS, { now, limit });
 }
 
-/** Claims one delivery attempt; false when another process claimed it first. */
-export async function claimAlert(q: Sql, id: number, now: number, claimMs: number): Promise<boolean> {
-  const changed = await q.run(
-    'update alerts set next_attempt_at = @until where id = @id and delivered_at is null and next_attempt_at <= @now',
-    { id, now, until: now + claimMs },
+/**
+ * Claims one delivery attempt of each of the alerts `ids` still due; returns the ids
+ * claimed. Left out: those another process claimed first or is claiming at this moment
+ * (passed over, not waited for).
+ */
+export async function claimAlerts(q: Sql, ids: number[], now: number, claimMs: number): Promise<number[]> {
+  if (ids.length === 0) return [];
+  const rows = await q.all<{ id: number }>(
+    `update alerts set next_attempt_at = @until
+      where id in (select id from alerts where id in ${jsonList(q, 'ids', 'bigint')}
+        and delivered_at is null and next_attempt_at <= @now ${skipLocked(q)})
+      returning id`,
+    { ids: JSON.stringify(ids), now, until: now + claimMs },
   );
-  return changed === 1;
+  return rows.map((row) => row.id);
 }
 
 export async function markAlertDelivered(q: Sql, id: number, now: number): Promise<void> {

@@ -169,7 +169,7 @@ export async function claimDeliveries(q: Sql, ids: number[], owner: string, now:
       returning id`,
     { ids: JSON.stringify(ids), owner, now, until: now + untilMs },
   );
-  return rows.map((row) => Number(row.id));
+  return rows.map((row) => row.id);
 }
 
 /**

@@ -2,7 +2,7 @@ import { request } from 'undici';
 import { backoffMs } from '../../machines/backoff.ts';
 import type { Database } from '../../db/connection.ts';
 import {
-  claimAlert,
+  claimAlerts,
   dueAlerts,
   markAlertDelivered,
   markAlertFailed,
@@ -77,9 +77,8 @@ export function startAlertRelay({ db, webhookUrl, clock, pollMs, logger }: Alert
     const due = await dueAlerts(db.read, now, 50);
     if (due.length === 0) return;
     const claimed = await db.commit.run(async (tx) => {
-      const mine: AlertRow[] = [];
-      for (const alert of due) if (await claimAlert(tx, alert.id, now, CLAIM_MS)) mine.push(alert);
-      return mine;
+      const taken = new Set(await claimAlerts(tx, due.map((alert) => alert.id), now, CLAIM_MS));
+      return due.filter((alert) => taken.has(alert.id));
     });
     await Promise.all(claimed.map(deliver));
   }

@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { claimAlerts, insertAlert } from '../../db/attention-repo.ts';
 import type { Database } from '../../db/connection.ts';
 import { appendPaymentEvent, listPaymentEvents } from '../../db/events-repo.ts';
 import { acquireLeases } from '../../db/payments-repo.ts';
@@ -64,12 +65,23 @@ describe('claims on PostgreSQL', () => {
       await addEndpoint(tx);
       for (const paymentId of ['pay_a', 'pay_b']) await appendEvent(tx, paymentId);
       await fanOut(tx, 500, NOW);
-      return (await tx.all<{ id: string }>('select id from webhook_deliveries order by id')).map((row) => Number(row.id));
+      return (await tx.all<{ id: number }>('select id from webhook_deliveries order by id')).map((row) => row.id);
     });
     const [first, second] = ids as [number, number];
     await otherTakes('webhook_deliveries', [first]);
 
     expect(await db.commit.run((tx) => claimDeliveries(tx, [first, second], 'me', NOW, 10_000))).toEqual([second]);
+  });
+
+  it('claims the alerts nobody is claiming and passes over one another process is claiming', async () => {
+    const ids = await db.commit.run(async (tx) => {
+      for (const title of ['first', 'second']) await insertAlert(tx, { paymentId: null, severity: 'warning', title, details: {}, at: NOW });
+      return (await tx.all<{ id: number }>('select id from alerts order by id')).map((row) => row.id);
+    });
+    const [first, second] = ids as [number, number];
+    await otherTakes('alerts', [first]);
+
+    expect(await db.commit.run((tx) => claimAlerts(tx, [first, second], NOW, 30_000))).toEqual([second]);
   });
 
   it('hands out an event that commits after a later one, which a position cursor would pass over', async () => {
