@@ -36,6 +36,7 @@ const onBothDatabases = [
   'test/integration/settlement-rules.test.ts',
   'test/integration/database-failures.test.ts',
   'test/integration/amqp.test.ts',
+  'test/integration/webhook-relay.test.ts',
 ];
 
 /** PostgreSQL's own plumbing (schema parity, its group commit): the `postgres` project only. */

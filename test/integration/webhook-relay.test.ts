@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Database } from '../../db/connection.ts';
 import { appendPaymentEvent } from '../../db/events-repo.ts';
 import type { GroupCommit } from '../../db/group-commit.ts';
-import { sqliteSql, type Params, type Sql } from '../../db/sql.ts';
+import type { Params, Sql } from '../../db/sql.ts';
 import {
   claimDeliveries,
   deleteWebhookEndpoint,
@@ -64,7 +64,7 @@ async function hangingEndpoint(): Promise<{ url: string; requests: () => number 
 function startRelay(db: Database, deps: Partial<WebhookRelayDeps> = {}) {
   const relay = startWebhookRelay({
     db,
-    busyTimeoutMs: 5_000, // temp.open()'s
+    busyTimeoutMs: 5_000, // SQLite's default, which temp.connect() keeps
     clock: Date.now,
     logger: createLogger('silent', 'webhook-relay-test'),
     owner: 'relay-test',
@@ -81,7 +81,7 @@ const count = async (q: Sql, sql: string, params: Params = {}) => (await q.get<{
 
 describe('the webhook relay', () => {
   it('keeps sending to a fast endpoint while a hanging one has hundreds of older deliveries due', async () => {
-    const db = temp.open();
+    const db = await temp.connect();
     const slow = await hangingEndpoint();
     const fast = await receiver();
     await db.commit.run(async (tx) => {
@@ -104,7 +104,7 @@ describe('the webhook relay', () => {
   });
 
   it('hands events to the endpoints as they are when the fan-out commits, not as they were read before', async () => {
-    const db = temp.open();
+    const db = await temp.connect();
     const deleted = await receiver();
     const added = await receiver();
     const GONE = 'we_00000000000000c3';
@@ -114,7 +114,7 @@ describe('the webhook relay', () => {
     });
     // Between the relay's first look at the new events and its fan-out's commit, another
     // process deletes one endpoint and registers another.
-    const other = sqliteSql(temp.sqlite());
+    const other = await temp.session();
     let meanwhile: (() => Promise<void>) | undefined = async () => {
       await deleteWebhookEndpoint(other, GONE);
       await addEndpoint(other, FAST, added.url);
@@ -138,7 +138,7 @@ describe('the webhook relay', () => {
   });
 
   it('drops a delivery whose endpoint no longer exists instead of claiming it again forever', async () => {
-    const db = temp.open();
+    const db = await temp.connect();
     await db.commit.run(async (tx) => {
       await writeEvents(tx, 'pay_orphan', ['payment.created']);
       await tx.run(`insert into webhook_deliveries (endpoint_id, event_id, payment_id, sequence, status, next_attempt_at)
@@ -153,7 +153,7 @@ describe('the webhook relay', () => {
   });
 
   it('names the endpoint in a dead delivery’s alert without its credentials or query string', async () => {
-    const db = temp.open();
+    const db = await temp.connect();
     const r = await receiver();
     r.answerAlways(503);
     const url = new URL(r.url);
@@ -194,7 +194,7 @@ describe('delivery claims', () => {
   });
 
   it('does not claim a payment’s next event once an earlier one is pending again (an operator’s redelivery)', async () => {
-    const db = temp.open();
+    const db = await temp.connect();
     await db.commit.run(async (tx) => {
       await addEndpoint(tx, FAST, 'http://127.0.0.1:1/hooks');
       await writeEvents(tx, 'pay_1', ['payment.created', 'payment.completed']);
@@ -213,7 +213,7 @@ describe('delivery claims', () => {
   });
 
   it('records an attempt only for the holder of the claim', async () => {
-    const db = temp.open();
+    const db = await temp.connect();
     await db.commit.run(async (tx) => {
       await addEndpoint(tx, FAST, 'http://127.0.0.1:1/hooks');
       await writeEvents(tx, 'pay_1', ['payment.created']);
@@ -230,7 +230,7 @@ describe('delivery claims', () => {
   });
 
   it('returns no more of one endpoint’s due deliveries than its room', async () => {
-    const db = temp.open();
+    const db = await temp.connect();
     await db.commit.run(async (tx) => {
       await addEndpoint(tx, SLOW, 'http://127.0.0.1:1/slow', ['payment.created']);
       await addEndpoint(tx, FAST, 'http://127.0.0.1:1/fast', ['payment.completed']);
