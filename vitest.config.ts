@@ -2,9 +2,9 @@ import { defineConfig } from 'vitest/config';
 
 /**
  * The integration tests that run against PostgreSQL as well (the `postgres` project: one
- * throwaway cluster, a new database per service). The others reach into SQLite itself
- * (triggers that fail writes, a raw connection holding the write lock, the invariant
- * checker's file) and run on SQLite only.
+ * throwaway cluster, a new database per service or test). The others (the mock PG's and
+ * the PG client's) touch no database. A test about SQLite itself is skipped on PostgreSQL
+ * (`testDialect`) beside its PostgreSQL counterpart, where one exists.
  */
 const onBothDatabases = [
   'test/integration/api-errors.test.ts',
