@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
+import { sqliteSql } from '../../db/sql.ts';
 import { checkInvariants } from '../invariants/check-invariants.ts';
 import { fetchLedger } from '../invariants/ledger.ts';
 import { createCluster, type Cluster } from './cluster.ts';
@@ -122,7 +123,7 @@ async function run(options: Options, cluster: Cluster, merchant: Merchant, keptD
     const checkStartedAt = Date.now();
     phase = 'checking';
     const ledger = await fetchLedger(cluster.pgUrl, cluster.pgSecret);
-    const invariants = checkInvariants(db, ledger);
+    const invariants = await checkInvariants(sqliteSql(db), ledger);
     const listing = await listPayments(http, options.payments);
     stats.mismatches.push(...checkClientExpectations(listing, load, options.payments));
     const finishedAt = Date.now();

@@ -1,4 +1,4 @@
-import type { Sqlite } from '../../db/connection.ts';
+import type { Sql } from '../../db/sql.ts';
 import type { PublicStatus } from '../../machines/payment-status.ts';
 import type { LedgerEntry } from '../../src/mock-pg/mock-pg.ts';
 import { expectedEventTypes } from './event-history.ts';
@@ -94,10 +94,11 @@ const PG_STATUSES_ALLOWED: Partial<Record<PublicStatus, ReadonlySet<PgStatus>>> 
 
 /**
  * Checks that the service's database and the PG's ledger agree (stock conserved, money and
- * states matching). Meant for a quiesced system; one query per table, so 100k payments are cheap.
+ * states matching). Meant for a quiesced system, read through `q` (either dialect); one
+ * query per table, so 100k payments are cheap.
  */
-export function checkInvariants(sqlite: Sqlite, ledger: LedgerEntry[]): InvariantReport {
-  const db = readDatabase(sqlite);
+export async function checkInvariants(q: Sql, ledger: LedgerEntry[]): Promise<InvariantReport> {
+  const db = await readDatabase(q);
   const ledgerById = new Map(ledger.map((entry) => [entry.paymentId, entry]));
   const reservedByPayment = groupReservations(db.reserved);
   const violations: Violation[] = [];
@@ -107,11 +108,12 @@ export function checkInvariants(sqlite: Sqlite, ledger: LedgerEntry[]): Invarian
   const byStatus: Record<string, number> = {};
   for (const payment of db.payments) {
     byStatus[payment.status] = (byStatus[payment.status] ?? 0) + 1;
+    const history = db.transitions.get(payment.id) ?? [];
     checkReservations(payment, reservedByPayment.get(payment.id), report);
     checkFulfilment(payment, db.fulfilled.has(payment.id), report);
     checkAgainstPg(payment, ledgerById.get(payment.id), report);
     checkResting(payment, db, report);
-    checkEvents(payment, db, report);
+    checkEvents(payment, history, db.events.get(payment.id) ?? [], report);
     checkMoney(payment, db.movements.get(payment.id) ?? NO_MOVEMENTS, ledgerById.get(payment.id), report);
   }
   const paymentIds = new Set(db.payments.map((payment) => payment.id));
@@ -122,61 +124,86 @@ export function checkInvariants(sqlite: Sqlite, ledger: LedgerEntry[]): Invarian
 }
 
 type Report = (violation: Violation) => void;
-type DatabaseRows = ReturnType<typeof readDatabase>;
+type DatabaseRows = Awaited<ReturnType<typeof readDatabase>>;
 
-function readDatabase(sqlite: Sqlite) {
-  const column = (query: string) => new Set(sqlite.prepare(query).pluck().all() as string[]);
-  // One read transaction: every table is seen at the same instant even if a writer is active.
-  return sqlite.transaction(() => ({
-    products: sqlite.prepare('select id, stock, total_stock as totalStock from products').all() as ProductRow[],
-    payments: sqlite
-      .prepare('select id, status, failure_code as failureCode, amount, cancelled_amount as cancelledAmount, items from payments')
-      .all() as PaymentRow[],
-    reserved: sqlite
-      .prepare(`select payment_id as paymentId, product_id as productId, quantity from stock_reservations where status = 'reserved'`)
-      .all() as ReservationRow[],
-    fulfilled: column('select payment_id from fulfilments'),
+/** One row of a payment's transition log. */
+interface LoggedTransition {
+  toState: string;
+}
+
+interface PaymentEvent {
+  sequence: number;
+  type: string;
+}
+
+/** One statement at a time: a single connection (the command's) takes no concurrent queries. */
+async function readDatabase(q: Sql) {
+  const ids = async (text: string) => new Set((await q.all<{ paymentId: string }>(text)).map((row) => row.paymentId));
+  return {
+    products: await readNumbers<ProductRow>(q, 'select id, stock, total_stock as "totalStock" from products', ['stock', 'totalStock']),
+    payments: await readNumbers<PaymentRow>(
+      q,
+      'select id, status, failure_code as "failureCode", amount, cancelled_amount as "cancelledAmount", items from payments',
+      ['amount', 'cancelledAmount'],
+    ),
+    reserved: await readNumbers<ReservationRow>(
+      q,
+      `select payment_id as "paymentId", product_id as "productId", quantity from stock_reservations where status = 'reserved'`,
+      ['quantity'],
+    ),
+    fulfilled: await ids('select payment_id as "paymentId" from fulfilments'),
     // Only a failed step's dead letter is about the payment's attention; a dead event delivery is not.
-    openDeadLetters: column(`select payment_id from failed_events where kind = 'payment_step' and status = 'open'`),
+    openDeadLetters: await ids(`select payment_id as "paymentId" from failed_events where kind = 'payment_step' and status = 'open'`),
     // recordAttention writes the only urgent alert that names a payment: the machine's own alerts
     // (no answer from the PG, a late charge), dead deliveries and settlement discrepancies are
     // warnings, and the urgent PG-credentials and settlement-run alerts name no payment.
-    attentionAlerted: column(`select payment_id from alerts where payment_id is not null and severity = 'urgent'`),
-    movements: readMovementTotals(sqlite),
-    states: groupBy(sqlite.prepare('select payment_id as paymentId, to_state as value from payment_transitions order by payment_id, seq').all() as Keyed[]),
-    events: groupBy(sqlite.prepare('select payment_id as paymentId, type as value from payment_events order by payment_id, sequence').all() as Keyed[]),
-    eventSequences: groupBy(
-      sqlite.prepare('select payment_id as paymentId, sequence as value from payment_events order by payment_id, sequence').all() as Array<{
-        paymentId: string;
-        value: number;
-      }>,
+    attentionAlerted: await ids(`select payment_id as "paymentId" from alerts where payment_id is not null and severity = 'urgent'`),
+    movements: await readMovementTotals(q),
+    transitions: groupByPayment(
+      await q.all<LoggedTransition & { paymentId: string }>(
+        'select payment_id as "paymentId", to_state as "toState" from payment_transitions order by payment_id, seq',
+      ),
     ),
-  }))();
+    events: groupByPayment(
+      await readNumbers<PaymentEvent & { paymentId: string }>(
+        q,
+        'select payment_id as "paymentId", sequence, type from payment_events order by payment_id, sequence',
+        ['sequence'],
+      ),
+    ),
+  };
 }
 
-function readMovementTotals(sqlite: Sqlite): Map<string, MovementTotals> {
-  const rows = sqlite
-    .prepare(
-      `select payment_id as paymentId,
-         sum(case when kind = 'charge' then amount else 0 end) as charged,
-         sum(case when kind in ('refund', 'void') then amount else 0 end) as returned,
-         sum(kind = 'charge') as chargeRows
-       from money_movements group by payment_id`,
-    )
-    .all() as Array<MovementTotals & { paymentId: string }>;
+/**
+ * Rows whose `numeric` columns are numbers. pg hands bigint columns and sums over as
+ * strings unless its pool was told to parse them (the service's is, in db/postgres.ts; the
+ * command's plain connection is not).
+ */
+async function readNumbers<T>(q: Sql, text: string, numeric: Array<keyof T>): Promise<T[]> {
+  const rows = await q.all<T>(text);
+  for (const row of rows) for (const column of numeric) row[column] = Number(row[column]) as T[keyof T];
+  return rows;
+}
+
+async function readMovementTotals(q: Sql): Promise<Map<string, MovementTotals>> {
+  const rows = await readNumbers<MovementTotals & { paymentId: string }>(
+    q,
+    `select payment_id as "paymentId",
+       sum(case when kind = 'charge' then amount else 0 end) as charged,
+       sum(case when kind in ('refund', 'void') then amount else 0 end) as returned,
+       sum(case when kind = 'charge' then 1 else 0 end) as "chargeRows"
+     from money_movements group by payment_id`,
+    ['charged', 'returned', 'chargeRows'],
+  );
   return new Map(rows.map(({ paymentId, ...totals }) => [paymentId, totals]));
 }
 
-interface Keyed {
-  paymentId: string;
-  value: string;
-}
-
-function groupBy<T>(rows: Array<{ paymentId: string; value: T }>): Map<string, T[]> {
-  const byPayment = new Map<string, T[]>();
-  for (const { paymentId, value } of rows) {
+/** Rows in the order read, grouped by their payment (without its id). */
+function groupByPayment<T extends { paymentId: string }>(rows: T[]): Map<string, Array<Omit<T, 'paymentId'>>> {
+  const byPayment = new Map<string, Array<Omit<T, 'paymentId'>>>();
+  for (const { paymentId, ...row } of rows) {
     const list = byPayment.get(paymentId) ?? [];
-    list.push(value);
+    list.push(row);
     byPayment.set(paymentId, list);
   }
   return byPayment;
@@ -188,14 +215,14 @@ function groupBy<T>(rows: Array<{ paymentId: string; value: T }>): Map<string, T
  * checker is for databases made by the current code, so a payment without events is
  * flagged; only a log naming states this machine does not have is not compared.
  */
-function checkEvents(payment: PaymentRow, db: DatabaseRows, report: Report): void {
-  const events = db.events.get(payment.id) ?? [];
-  const expected = expectedEventTypes(db.states.get(payment.id) ?? []);
+function checkEvents(payment: PaymentRow, history: LoggedTransition[], events: PaymentEvent[], report: Report): void {
+  const expected = expectedEventTypes(history.map((transition) => transition.toState));
   if (!expected) return;
-  const sequences = db.eventSequences.get(payment.id) ?? [];
+  const types = events.map((event) => event.type);
+  const sequences = events.map((event) => event.sequence);
   const gapless = sequences.every((sequence, index) => sequence === index + 1);
-  if (!gapless || events.join() !== expected.join()) {
-    const has = events.length ? `events ${events.join(', ')} (sequences ${sequences.join(', ')})` : 'no events';
+  if (!gapless || types.join() !== expected.join()) {
+    const has = events.length ? `events ${types.join(', ')} (sequences ${sequences.join(', ')})` : 'no events';
     report({
       kind: 'events_disagree_with_history',
       paymentId: payment.id,

@@ -1,13 +1,14 @@
 import { parseArgs } from 'node:util';
-import Database from 'better-sqlite3';
 import { checkInvariants, type InvariantReport, type Violation } from './check-invariants.ts';
 import { fetchLedger } from './ledger.ts';
+import { openReadOnly, type DatabaseTarget } from './read-only-database.ts';
 
 // Exit codes: 0 consistent, 1 violations found, 2 could not check (usage, database, PG).
-const USAGE = 'usage: npm run check-invariants -- --db <path> --pg <baseUrl> [--pg-secret <secret>] [--json]';
+const USAGE = `usage: npm run check-invariants -- (--db <path> | --database-url postgres://…) --pg <baseUrl> [--pg-secret <secret>] [--json]
+  --db: a SQLite file, opened read-only; --database-url: PostgreSQL (DATABASE_URL when neither is given)`;
 
 interface Options {
-  dbPath: string;
+  database: DatabaseTarget;
   pgUrl: string;
   secret: string;
   json: boolean;
@@ -15,33 +16,44 @@ interface Options {
 
 function parseOptions(): Options {
   const { values } = parseArgs({
-    options: { db: { type: 'string' }, pg: { type: 'string' }, 'pg-secret': { type: 'string' }, json: { type: 'boolean' } },
+    options: {
+      db: { type: 'string' },
+      'database-url': { type: 'string' },
+      pg: { type: 'string' },
+      'pg-secret': { type: 'string' },
+      json: { type: 'boolean' },
+    },
   });
-  if (!values.db || !values.pg) throw new Error('--db and --pg are required');
+  if (!values.pg) throw new Error('--pg is required');
   return {
-    dbPath: values.db,
+    database: databaseTarget(values.db, values['database-url']),
     pgUrl: values.pg,
     secret: values['pg-secret'] ?? process.env.PG_SECRET ?? 'local-mock-pg-secret',
     json: values.json ?? false,
   };
 }
 
+/** `--db` or `--database-url`; DATABASE_URL only when neither is given. */
+function databaseTarget(path: string | undefined, url: string | undefined): DatabaseTarget {
+  if (path !== undefined && url !== undefined) throw new Error('--db and --database-url name two databases: give one');
+  if (path !== undefined) return { path };
+  const chosen = url ?? process.env.DATABASE_URL;
+  if (chosen === undefined) throw new Error('--db or --database-url (or DATABASE_URL) is required');
+  if (!/^postgres(ql)?:\/\/\S+$/.test(chosen)) throw new Error('the database URL must be a postgres:// or postgresql:// URL');
+  return { url: chosen };
+}
+
 const messageOf = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
-async function check({ dbPath, pgUrl, secret }: Options): Promise<InvariantReport> {
+async function check({ database, pgUrl, secret }: Options): Promise<InvariantReport> {
   const ledger = await fetchLedger(pgUrl, secret);
-  let sqlite: Database.Database;
+  const opened = await openReadOnly(database);
   try {
-    sqlite = new Database(dbPath, { readonly: true, fileMustExist: true });
+    return await checkInvariants(opened.q, ledger);
   } catch (err) {
-    throw new Error(`cannot open database ${dbPath}: ${messageOf(err)}`);
-  }
-  try {
-    return checkInvariants(sqlite, ledger);
-  } catch (err) {
-    throw new Error(`cannot read ${dbPath} as a Paystate database: ${messageOf(err)}`);
+    throw new Error(`cannot read ${opened.name} as a Paystate database: ${messageOf(err)}`);
   } finally {
-    sqlite.close();
+    await opened.close();
   }
 }
 

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
+import { sqliteSql } from '../../db/sql.ts';
 import { checkInvariants } from '../../scripts/invariants/check-invariants.ts';
 import { fetchLedger } from '../../scripts/invariants/ledger.ts';
 import { SERVICE_NODE_FLAGS, startProcess, type Proc } from '../../scripts/lib/processes.ts';
@@ -129,7 +130,7 @@ function expectNoViolations(pgUrl: string) {
     const ledger = await fetchLedger(pgUrl, PG_SECRET);
     const db = new Database(join(dir, 'paystate.db'), { readonly: true });
     try {
-      const report = checkInvariants(db, ledger);
+      const report = await checkInvariants(sqliteSql(db), ledger);
       expect(report.violations).toEqual([]);
       return report;
     } finally {

@@ -1,9 +1,7 @@
-import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { checkInvariants } from '../../scripts/invariants/check-invariants.ts';
 import { eventually } from '../support/alert-receiver.ts';
 import { purchase, startHarness, type Harness } from '../support/harness.ts';
-import { testDialect } from '../support/test-database.ts';
 
 let h: Harness;
 afterEach(() => h.close());
@@ -31,16 +29,6 @@ const states = async (id: string): Promise<string[]> =>
   (await h.request('GET', `/v1/payments/${id}/events`)).body.data.map((e: { to: string }) => e.to);
 const ledgerOf = (id: string) => h.mock.ledger().find((e) => e.paymentId === id);
 
-/** The invariant checker reads a SQLite connection of its own (scripts/invariants). */
-function readSqliteFile<T>(read: (db: Database.Database) => T): T {
-  const db = new Database(h.dbPath, { readonly: true });
-  try {
-    return read(db);
-  } finally {
-    db.close();
-  }
-}
-
 describe('a charge that lands after the payment gave up', () => {
   it('is found by the durable late-charge checks and voided: cancelled, late_charge_voided', async () => {
     const id = await chargeThatLandsLate({ LATE_CHARGE_WINDOW_MS: '4000', LATE_CHARGE_CHECKS: '3' });
@@ -60,11 +48,8 @@ describe('a charge that lands after the payment gave up', () => {
     expect(alert).toMatchObject({ severity: 'warning', title: expect.stringContaining('charged after it failed') });
     expect((await h.request('GET', '/v1/products/seat-1')).body.stock).toBe(1);
     await h.service.host.committed();
-    // checkInvariants takes a better-sqlite3 connection: on PostgreSQL there is no file to give it.
-    if (testDialect === 'sqlite') {
-      const report = readSqliteFile((db) => checkInvariants(db, h.mock.ledger()));
-      expect(report.violations).toEqual([]);
-    }
+    const report = await checkInvariants(h.service.db.read, h.mock.ledger());
+    expect(report.violations).toEqual([]);
   });
 
   it('is voided as soon as the PG’s webhook reports it, without waiting for a check', async () => {
