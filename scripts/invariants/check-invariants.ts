@@ -1,7 +1,8 @@
-import type { Sql } from '../../db/sql.ts';
+import type { Dialect, Sql } from '../../db/sql.ts';
 import type { PublicStatus } from '../../machines/payment-status.ts';
 import type { LedgerEntry } from '../../src/mock-pg/mock-pg.ts';
 import { expectedEventTypes } from './event-history.ts';
+import { auditHistory, type AuditedPayment, type LoggedTransition } from './lease-audit.ts';
 
 export type ViolationKind =
   | 'stock_not_conserved'
@@ -17,7 +18,10 @@ export type ViolationKind =
   | 'events_disagree_with_history'
   | 'attention_without_dead_letter'
   | 'attention_without_alert'
-  | 'money_disagrees_with_pg';
+  | 'money_disagrees_with_pg'
+  | 'transition_seq_gap'
+  | 'transition_chain_broken'
+  | 'state_disagrees_with_history';
 
 export interface Violation {
   kind: ViolationKind;
@@ -42,8 +46,7 @@ interface ProductRow {
   totalStock: number;
 }
 
-interface PaymentRow {
-  id: string;
+interface PaymentRow extends AuditedPayment {
   status: PublicStatus;
   failureCode: string | null;
   amount: number;
@@ -94,8 +97,9 @@ const PG_STATUSES_ALLOWED: Partial<Record<PublicStatus, ReadonlySet<PgStatus>>> 
 
 /**
  * Checks that the service's database and the PG's ledger agree (stock conserved, money and
- * states matching). Meant for a quiesced system, read through `q` (either dialect); one
- * query per table, so 100k payments are cheap.
+ * states matching), and audits each payment's history (one runner at a time). Meant for a
+ * quiesced system, read through `q` (either dialect); one query per table, so 100k payments
+ * are cheap.
  */
 export async function checkInvariants(q: Sql, ledger: LedgerEntry[]): Promise<InvariantReport> {
   const db = await readDatabase(q);
@@ -115,6 +119,7 @@ export async function checkInvariants(q: Sql, ledger: LedgerEntry[]): Promise<In
     checkResting(payment, db, report);
     checkEvents(payment, history, db.events.get(payment.id) ?? [], report);
     checkMoney(payment, db.movements.get(payment.id) ?? NO_MOVEMENTS, ledgerById.get(payment.id), report);
+    auditHistory(payment, history, report);
   }
   const paymentIds = new Set(db.payments.map((payment) => payment.id));
   checkOrphans(db, reservedByPayment, paymentIds, report);
@@ -126,15 +131,19 @@ export async function checkInvariants(q: Sql, ledger: LedgerEntry[]): Promise<In
 type Report = (violation: Violation) => void;
 type DatabaseRows = Awaited<ReturnType<typeof readDatabase>>;
 
-/** One row of a payment's transition log. */
-interface LoggedTransition {
-  toState: string;
-}
-
 interface PaymentEvent {
   sequence: number;
   type: string;
 }
+
+/**
+ * The state value inside the stored snapshot, as JSON text: taken out by the database,
+ * since the snapshots themselves are large and only their state is compared.
+ */
+const SNAPSHOT_VALUE: Record<Dialect, string> = {
+  sqlite: `snapshot -> '$.value'`,
+  postgres: `(snapshot::json -> 'value')::text`,
+};
 
 /** One statement at a time: a single connection (the command's) takes no concurrent queries. */
 async function readDatabase(q: Sql) {
@@ -143,7 +152,8 @@ async function readDatabase(q: Sql) {
     products: await readNumbers<ProductRow>(q, 'select id, stock, total_stock as "totalStock" from products', ['stock', 'totalStock']),
     payments: await readNumbers<PaymentRow>(
       q,
-      'select id, status, failure_code as "failureCode", amount, cancelled_amount as "cancelledAmount", items from payments',
+      `select id, status, state, ${SNAPSHOT_VALUE[q.dialect]} as "snapshotValue", failure_code as "failureCode", amount,
+         cancelled_amount as "cancelledAmount", items from payments`,
       ['amount', 'cancelledAmount'],
     ),
     reserved: await readNumbers<ReservationRow>(
@@ -160,8 +170,11 @@ async function readDatabase(q: Sql) {
     attentionAlerted: await ids(`select payment_id as "paymentId" from alerts where payment_id is not null and severity = 'urgent'`),
     movements: await readMovementTotals(q),
     transitions: groupByPayment(
-      await q.all<LoggedTransition & { paymentId: string }>(
-        'select payment_id as "paymentId", to_state as "toState" from payment_transitions order by payment_id, seq',
+      await readNumbers<LoggedTransition & { paymentId: string }>(
+        q,
+        `select payment_id as "paymentId", seq, from_state as "fromState", to_state as "toState"
+           from payment_transitions order by payment_id, seq`,
+        ['seq'],
       ),
     ),
     events: groupByPayment(

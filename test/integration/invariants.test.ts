@@ -390,15 +390,69 @@ describe('checkInvariants', () => {
     it('flags a payment with neither a transition log nor events: every payment has payment.created', async () => {
       await run(`delete from payment_transitions where payment_id = 'pay_rejected'`);
       await run(`delete from payment_events where payment_id = 'pay_rejected'`);
-      expect(await expectOnly('events_disagree_with_history', { paymentId: 'pay_rejected' })).toBe(
-        'payment pay_rejected has no events but its history says payment.created',
-      );
+      const { violations } = await check();
+      expect(violations.map((v) => [v.kind, v.message])).toEqual([
+        ['events_disagree_with_history', 'payment pay_rejected has no events but its history says payment.created'],
+        ['state_disagrees_with_history', 'payment pay_rejected is in state rejected but has no transitions'],
+      ]);
     });
 
     it('does not compare a payment whose log names a state this machine does not have', async () => {
       await run(`update payment_transitions set to_state = 'retiredState' where payment_id = 'pay_completed' and seq = 2`);
+      await run(`update payment_transitions set from_state = 'retiredState' where payment_id = 'pay_completed' and seq = 3`);
       await run(`delete from payment_events where payment_id = 'pay_completed'`);
       expect((await check()).violations).toEqual([]);
+    });
+  });
+
+  describe('lease audit: one runner at a time', () => {
+    // pay_completed's log: 1 → reserving.reservingStock, 2 → charging.calling, 3 → finalizing.fulfilling, 4 → completed.
+
+    it.each([
+      ['in the middle', `update payment_transitions set seq = 5 where payment_id = 'pay_completed' and seq = 4`, 'seq 5 where seq 4 was due'],
+      ['at the start', `update payment_transitions set seq = seq + 10 where payment_id = 'pay_completed'`, 'seq 11 where seq 1 was due'],
+    ])('transition_seq_gap: a gap %s of the numbering', async (_, corruption, says) => {
+      await run(corruption);
+      expect(await expectOnly('transition_seq_gap', { paymentId: 'pay_completed' })).toBe(`payment pay_completed has transition ${says}`);
+    });
+
+    it('transition_chain_broken: a second runner drove a step the first had already taken (a fork)', async () => {
+      await write((q) => insertTransition(q, 'pay_completed', 5, 'finalizing.fulfilling', 'completed'));
+      expect(await expectOnly('transition_chain_broken', { paymentId: 'pay_completed' })).toBe(
+        'payment pay_completed: transition seq 5 leaves finalizing.fulfilling but seq 4 arrived at completed',
+      );
+    });
+
+    it('transition_chain_broken: a step lost between two transitions', async () => {
+      await run(`delete from payment_transitions where payment_id = 'pay_completed' and seq = 3`);
+      await run(`update payment_transitions set seq = 3 where payment_id = 'pay_completed' and seq = 4`);
+      expect(await expectOnly('transition_chain_broken', { paymentId: 'pay_completed' })).toBe(
+        'payment pay_completed: transition seq 3 leaves finalizing.fulfilling but seq 2 arrived at charging.calling',
+      );
+    });
+
+    it('transition_chain_broken: a log that does not start with the creation', async () => {
+      await run(`update payment_transitions set from_state = 'charging.calling' where payment_id = 'pay_completed' and seq = 1`);
+      expect(await expectOnly('transition_chain_broken', { paymentId: 'pay_completed' })).toBe(
+        'payment pay_completed: transition seq 1 leaves charging.calling but the first one starts from nothing (the creation)',
+      );
+    });
+
+    it('state_disagrees_with_history: the row stands elsewhere than its last transition arrived', async () => {
+      await run(`update payments set state = 'finalizing.fulfilling' where id = 'pay_completed'`);
+      expect(await expectOnly('state_disagrees_with_history', { paymentId: 'pay_completed' })).toBe(
+        'payment pay_completed is in state finalizing.fulfilling but its last transition, seq 4, arrived at completed',
+      );
+    });
+
+    it.each([
+      ['another state', snapshotIn('finalizing.fulfilling'), 'finalizing.fulfilling'],
+      ['no state at all', '{}', 'no readable state'],
+    ])('state_disagrees_with_history: a snapshot in %s', async (_, snapshot, says) => {
+      await write((q) => q.run(`update payments set snapshot = @snapshot where id = 'pay_completed'`, { snapshot }));
+      expect(await expectOnly('state_disagrees_with_history', { paymentId: 'pay_completed' })).toBe(
+        `payment pay_completed's snapshot is in ${says} but its last transition, seq 4, arrived at completed`,
+      );
     });
   });
 
@@ -524,11 +578,13 @@ describe('check-invariants CLI', () => {
   it('exits 1 and prints each violation with its kind and id', async () => {
     entry('pay_completed').charges = 2;
     await run(`delete from alerts where payment_id = 'pay_attention'`);
+    await run(`update payments set state = 'charging.calling' where id = 'pay_failed'`);
     const result = await runCli([...(await databaseFlags()), ...pgFlags()]);
     expect(result.code).toBe(1);
     expect(result.stdout).toContain('attention_without_alert payment=pay_attention');
+    expect(result.stdout).toContain('state_disagrees_with_history payment=pay_failed payment pay_failed is in state charging.calling');
     expect(result.stdout).toContain('charged_twice payment=pay_completed the PG took money 2 times');
-    expect(result.stdout).toContain('2 violations');
+    expect(result.stdout).toContain('3 violations');
   });
 
   it('prints the report as JSON with --json', async () => {
