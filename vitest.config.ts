@@ -37,6 +37,7 @@ const onBothDatabases = [
   'test/integration/database-failures.test.ts',
   'test/integration/amqp.test.ts',
   'test/integration/webhook-relay.test.ts',
+  'test/integration/migrations.test.ts',
 ];
 
 /** PostgreSQL's own plumbing (schema parity, its group commit): the `postgres` project only. */
