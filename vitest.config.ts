@@ -38,6 +38,8 @@ const onBothDatabases = [
   'test/integration/amqp.test.ts',
   'test/integration/webhook-relay.test.ts',
   'test/integration/migrations.test.ts',
+  // Service processes killed with kill -9 and restarted, on one database.
+  'test/e2e/crash-recovery.test.ts',
 ];
 
 /** PostgreSQL's own plumbing (schema parity, its group commit): the `postgres` project only. */
