@@ -22,17 +22,30 @@ const ATTEMPT_TIMEOUT_MS = 30_000;
 /** A 5xx is a bug to report, not an outage to wait out: a few tries, then its answer stands. */
 const SERVER_ERROR_ATTEMPTS = 3;
 
+/**
+ * API.md's 503 `payment_busy`: another process holds the payment's lease (a process killed
+ * holding it keeps it until it expires), so a client tries again shortly, as after a network failure.
+ */
+const isBusy = (reply: Reply) => reply.status === 503 && problemCode(reply) === 'payment_busy';
+
 export type HttpClient = ReturnType<typeof createHttpClient>;
 
 /**
- * JSON over HTTP to the service, retried as a real client does: a request that fails at the
- * network level (the service was killed) is sent again, same headers and key, until its deadline.
+ * JSON over HTTP to the service processes, as a client behind a load balancer sees them:
+ * each attempt goes to the next process in turn (`baseUrls()`: the ones in service), and a
+ * request that fails at the network level (its process was killed) is sent again, same
+ * headers and key, to the next one, until its deadline.
  */
-export function createHttpClient(baseUrl: string, stats: RunStats['http']) {
+export function createHttpClient(baseUrls: () => string[], stats: RunStats['http']) {
   const agent = new Agent({ keepAliveTimeout: 10_000, connect: { timeout: 5_000 } });
+  let turn = 0;
+  const nextBaseUrl = () => {
+    const urls = baseUrls();
+    return urls[turn++ % urls.length]!;
+  };
 
   async function attempt(method: 'GET' | 'POST', path: string, options: SendOptions): Promise<Reply> {
-    const response = await request(`${baseUrl}${path}`, {
+    const response = await request(`${nextBaseUrl()}${path}`, {
       dispatcher: agent,
       method,
       headers: { ...(options.body === undefined ? {} : { 'content-type': 'application/json' }), ...options.headers },
@@ -51,7 +64,7 @@ export function createHttpClient(baseUrl: string, stats: RunStats['http']) {
   }
 
   return {
-    /** Resolves with the first non-5xx answer (or the last 5xx); throws when nothing answered by the deadline. */
+    /** Resolves with the first non-5xx answer (or the last 5xx, or payment_busy at the deadline); throws when nothing answered by the deadline. */
     async send(method: 'GET' | 'POST', path: string, options: SendOptions = {}): Promise<Reply> {
       const deadline = Date.now() + (options.deadlineMs ?? REQUEST_DEADLINE_MS);
       let serverErrors = 0;
@@ -64,8 +77,12 @@ export function createHttpClient(baseUrl: string, stats: RunStats['http']) {
         }
         if (!(outcome instanceof Error)) {
           if (outcome.status < 500) return outcome;
-          increment(stats.serverErrors, `${method} ${routeOf(path)} ${outcome.status}`);
-          if (++serverErrors >= SERVER_ERROR_ATTEMPTS) return outcome;
+          if (isBusy(outcome)) {
+            stats.busyRetries++;
+          } else {
+            increment(stats.serverErrors, `${method} ${routeOf(path)} ${outcome.status}`);
+            if (++serverErrors >= SERVER_ERROR_ATTEMPTS) return outcome;
+          }
         }
         // Full jitter, capped at 1 s: a restarted service is back within a few seconds.
         const pause = Math.random() * Math.min(1_000, 50 * 2 ** tries);

@@ -1,15 +1,14 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import Database from 'better-sqlite3';
-import { sqliteSql } from '../../db/sql.ts';
 import { checkInvariants } from '../invariants/check-invariants.ts';
 import { fetchLedger } from '../invariants/ledger.ts';
 import { createCluster, type Cluster } from './cluster.ts';
+import { paymentEventCount, readDatabase, watchStatuses } from './database-reads.ts';
+import { feedEvents, waitForDeliveries } from './deliveries.ts';
 import { checkClientExpectations, listPayments } from './expectations.ts';
 import { createHttpClient, type HttpClient } from './http-client.ts';
-import { startMerchant, type FeedEvent, type Merchant } from './merchant.ts';
+import { startMerchant, type Merchant } from './merchant.ts';
 import { startKiller } from './killer.ts';
 import { runLoad } from './load.ts';
 import { parseOptions, USAGE, UsageError, type Options } from './options.ts';
@@ -17,7 +16,7 @@ import { planLoad, type ProductSpec } from './plan.ts';
 import { startProgress, type Phase } from './progress.ts';
 import { buildReport, writeReport, type ChaosReport } from './report.ts';
 import { waitForRest } from './rest.ts';
-import { createRunStats } from './stats.ts';
+import { createRunStats, increment } from './stats.ts';
 import { formatSummary } from './summary.ts';
 
 // Exit codes: 0 passed; 1 violations, client-side mismatches or not at rest by the deadline;
@@ -35,29 +34,6 @@ async function registerMerchant(http: HttpClient, merchant: Merchant, adminToken
   merchant.trust((reply.body as { secret: string }).secret);
 }
 
-/** Every payment event in the service's outbox, through the pull feed. */
-async function allEvents(http: HttpClient, adminToken: string): Promise<FeedEvent[]> {
-  const events: FeedEvent[] = [];
-  let after = '0';
-  for (;;) {
-    const reply = await http.send('GET', `/v1/admin/events?limit=500&after=${after}`, { headers: { authorization: `Bearer ${adminToken}` } });
-    const page = reply.body as { data: FeedEvent[]; nextCursor: string };
-    events.push(...page.data);
-    if (page.data.length < 500) return events;
-    after = page.nextCursor;
-  }
-}
-
-/** Waits until the merchant has every event of the outbox, or the deadline. */
-async function waitForDeliveries(http: HttpClient, merchant: Merchant, adminToken: string, deadlineMs: number): Promise<FeedEvent[]> {
-  const deadline = Date.now() + deadlineMs;
-  for (;;) {
-    const events = await allEvents(http, adminToken);
-    if (merchant.hasAll(events) || Date.now() > deadline) return events;
-    await sleep(1_000);
-  }
-}
-
 async function createProducts(http: HttpClient, products: ProductSpec[], adminToken: string): Promise<void> {
   for (const product of products) {
     const reply = await http.send('POST', '/v1/products', { body: product, headers: { authorization: `Bearer ${adminToken}` } });
@@ -65,33 +41,16 @@ async function createProducts(http: HttpClient, products: ProductSpec[], adminTo
   }
 }
 
-/** Payments by status straight from the database file, for the progress display. */
-function statusCounter(db: Database.Database): () => Record<string, number> {
-  const query = db.prepare('select status, count(*) as n from payments group by status');
-  let last: Record<string, number> = {};
-  return () => {
-    try {
-      last = Object.fromEntries((query.all() as Array<{ status: string; n: number }>).map(({ status, n }) => [status, n]));
-    } catch {
-      // A busy moment of the writer: show the last counts rather than stop the run.
-    }
-    return last;
-  };
-}
-
 async function run(options: Options, cluster: Cluster, merchant: Merchant, keptDir: string | null): Promise<ChaosReport> {
   const startedAt = Date.now();
   const stats = createRunStats();
   let phase: Phase = 'starting';
-  let statuses: () => Record<string, number> = () => ({});
-  const progress = startProgress({ phase: () => phase, stats, statuses: () => statuses() });
-  let db: Database.Database | undefined;
-  let http: HttpClient | undefined;
+  let statuses: ReturnType<typeof watchStatuses> | undefined;
+  const progress = startProgress({ phase: () => phase, stats, statuses: () => statuses?.current() ?? {} });
+  const http = createHttpClient(cluster.serviceUrls, stats.http);
   try {
     await cluster.start();
-    db = new Database(cluster.dbPath, { readonly: true, fileMustExist: true });
-    statuses = statusCounter(db);
-    http = createHttpClient(cluster.serviceUrl, stats.http);
+    statuses = watchStatuses(cluster.database);
     const plan = planLoad(options.payments, options.seed);
     await createProducts(http, plan.products, cluster.adminToken);
     await registerMerchant(http, merchant, cluster.adminToken);
@@ -104,10 +63,14 @@ async function run(options: Options, cluster: Cluster, merchant: Merchant, keptD
         : startKiller({
             everyMs: options.killEverySeconds * 1000,
             maxKills: options.maxKills,
-            restart: () => cluster.restartService(),
-            onKill: () => {
+            forGood: options.killForGood,
+            seed: options.seed,
+            killOne: cluster.killOne,
+            onKill: (instanceId, forGood) => {
               stats.kills.done++;
               stats.kills.atMs.push(Date.now() - loadStartedAt);
+              increment(stats.kills.byInstance, instanceId);
+              if (forGood) stats.kills.forGood.push(instanceId);
             },
           });
     const deadlineMs = options.deadlineSeconds * 1000;
@@ -118,12 +81,19 @@ async function run(options: Options, cluster: Cluster, merchant: Merchant, keptD
     phase = 'waiting for rest';
     const atRest = await waitForRest(http, deadlineMs);
     phase = 'waiting for webhooks';
-    const events = await waitForDeliveries(http, merchant, cluster.adminToken, deadlineMs);
+    const deliveries = await waitForDeliveries(
+      {
+        feed: () => feedEvents(http, cluster.adminToken),
+        eventsInDatabase: () => readDatabase(cluster.database, paymentEventCount),
+        delivered: merchant.hasAll,
+      },
+      deadlineMs,
+    );
 
     const checkStartedAt = Date.now();
     phase = 'checking';
     const ledger = await fetchLedger(cluster.pgUrl, cluster.pgSecret);
-    const invariants = await checkInvariants(sqliteSql(db), ledger);
+    const invariants = await readDatabase(cluster.database, (q) => checkInvariants(q, ledger));
     const listing = await listPayments(http, options.payments);
     stats.mismatches.push(...checkClientExpectations(listing, load, options.payments));
     const finishedAt = Date.now();
@@ -144,13 +114,14 @@ async function run(options: Options, cluster: Cluster, merchant: Merchant, keptD
       invariants,
       ledger,
       payments: listing.payments,
-      merchant: merchant.report(events),
+      merchant: merchant.report(deliveries.events),
+      eventsInDatabase: deliveries.inDatabase,
       tempDir: keptDir,
     });
   } finally {
     progress.stop();
-    db?.close();
-    await http?.close();
+    await statuses?.stop();
+    await http.close();
   }
 }
 
@@ -172,6 +143,8 @@ async function main(): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'paystate-chaos-'));
   const cluster = createCluster({
     dir,
+    database: options.database,
+    instances: options.instances,
     chaos: {
       failureRate: options.failureRate,
       delayRate: options.delayRate,
@@ -184,7 +157,7 @@ async function main(): Promise<number> {
   let cleaning: Promise<void> | undefined;
   const cleanUp = () =>
     (cleaning ??= cluster.stop().finally(() => {
-      if (keep) process.stderr.write(`kept ${dir} (paystate.db, service.log, mock-pg.log)\n`);
+      if (keep) process.stderr.write(cluster.keptDescription());
       else rmSync(dir, { recursive: true, force: true });
     }));
   // A crash (even an EPIPE on stderr) must not leave the service and the mock PG running.

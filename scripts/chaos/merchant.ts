@@ -5,7 +5,7 @@ import { seededRandom } from '../../src/seeded-random.ts';
 
 /** What the merchant saw, against the events the service's feed holds. */
 export interface MerchantReport {
-  /** Events in the service's outbox. */
+  /** Events the service's pull feed lists (once handed out to the endpoints). */
   expected: number;
   /** Of those, how many arrived at least once. */
   delivered: number;

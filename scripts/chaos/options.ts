@@ -1,14 +1,18 @@
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
+import { DATABASES, type DatabaseKind } from '../lib/database-kind.ts';
 
 export const USAGE = `usage: npm run chaos -- [flags]
 
-Starts the mock PG with chaos and the service on a temporary database, buys with
-bounded concurrency over scarce stock (with replayed and reused idempotency keys and
-cancels), optionally kills the service with SIGKILL and restarts it, waits until every
-payment is at rest, waits until a merchant's webhook endpoint has every payment event,
-and checks the invariants and the events (complete, in sequence per payment). Exit 0: no violations; 1: violations,
-client-side mismatches or not at rest by the deadline; 2: the run could not be made.
+Starts the mock PG with chaos and one or more service processes on a temporary database
+(a SQLite file, or a throwaway PostgreSQL cluster), buys with bounded concurrency over
+scarce stock (with replayed and reused idempotency keys and cancels; requests spread over
+the processes in turn, and sent again to another one when theirs is down), optionally
+kills a random process with SIGKILL and restarts it, waits until every payment is at
+rest, waits until a merchant's webhook endpoint has every payment event, and checks the
+invariants and the events (complete, in sequence per payment). Exit 0: no violations;
+1: violations, client-side mismatches or not at rest by the deadline; 2: the run could
+not be made.
 
   --payments N          purchases to make (2000)
   --concurrency N       purchases in flight at once (32)
@@ -17,13 +21,20 @@ client-side mismatches or not at rest by the deadline; 2: the run could not be m
   --delay-ms MS         how long a delayed PG call is held (60000)
   --ambiguous-rate R    share of PG calls that succeed yet answer 5xx; part of --failure-rate (0.11)
   --merchant-failure-rate R  share of webhook deliveries the merchant's endpoint answers 500 (0.2)
-  --kill-every S        SIGKILL and restart the service every S seconds while the load runs (off)
+  --database D          sqlite or postgres: a throwaway cluster in the run's directory (sqlite)
+  --instances N         service processes on the one database, each with its own port and
+                        INSTANCE_ID; the PG's webhooks are spread over them too (1)
+  --kill-every S        SIGKILL a random service process every S seconds while the load runs,
+                        and restart it (off)
   --kills N             stop killing after N kills (no cap)
+  --kill-for-good N     the first N kills are not restarted: other processes take over their
+                        payments once the leases expire; fewer than --instances (0)
   --deadline S          how long to wait for every payment to come to rest (300)
   --report FILE         JSON report (reports/chaos.json)
   --seed N              seed of the PG's chaos and of the load's choices (1)
   --service-env K=V     extra service environment, repeatable (e.g. PG_NOT_FOUND_GRACE_MS=2000)
-  --keep                keep the temporary directory (database, logs) and print its path
+  --keep                keep the temporary directory (database, logs) and print its path;
+                        with postgres, also how to start the kept cluster again
   --help                show this text`;
 
 const count = z.coerce.number().int().positive();
@@ -40,8 +51,11 @@ const optionsSchema = z
     'delay-ms': z.coerce.number().int().nonnegative().default(60_000),
     'ambiguous-rate': rate.default(0.11),
     'merchant-failure-rate': rate.default(0.2),
+    database: z.enum(DATABASES).default('sqlite'),
+    instances: count.default(1),
     'kill-every': seconds.optional(),
     kills: count.optional(),
+    'kill-for-good': z.coerce.number().int().nonnegative().default(0),
     deadline: seconds.default(300),
     report: z.string().min(1).default('reports/chaos.json'),
     seed: z.coerce.number().int().default(1),
@@ -52,7 +66,13 @@ const optionsSchema = z
     path: ['ambiguous-rate'],
     message: 'cannot exceed --failure-rate (ambiguous calls are a part of the failures)',
   })
-  .refine((o) => o.kills === undefined || o['kill-every'] !== undefined, { path: ['kills'], message: 'needs --kill-every' });
+  .refine((o) => o.kills === undefined || o['kill-every'] !== undefined, { path: ['kills'], message: 'needs --kill-every' })
+  .refine((o) => o['kill-for-good'] === 0 || o['kill-every'] !== undefined, { path: ['kill-for-good'], message: 'needs --kill-every' })
+  .refine((o) => o['kill-for-good'] < o.instances, {
+    path: ['kill-for-good'],
+    message: 'must be fewer than --instances (one process at least stays alive)',
+  })
+  .refine((o) => o.kills === undefined || o['kill-for-good'] <= o.kills, { path: ['kill-for-good'], message: 'cannot exceed --kills' });
 
 export interface Options {
   payments: number;
@@ -62,8 +82,12 @@ export interface Options {
   delayMs: number;
   ambiguousRate: number;
   merchantFailureRate: number;
+  database: DatabaseKind;
+  instances: number;
   killEverySeconds: number | undefined;
   maxKills: number | undefined;
+  /** The first this many kills are not followed by a restart. */
+  killForGood: number;
   deadlineSeconds: number;
   reportPath: string;
   seed: number;
@@ -109,8 +133,11 @@ export function parseOptions(args: string[]): Options | undefined {
     delayMs: o['delay-ms'],
     ambiguousRate: o['ambiguous-rate'],
     merchantFailureRate: o['merchant-failure-rate'],
+    database: o.database,
+    instances: o.instances,
     killEverySeconds: o['kill-every'],
     maxKills: o.kills,
+    killForGood: o['kill-for-good'],
     deadlineSeconds: o.deadline,
     reportPath: o.report,
     seed: o.seed,

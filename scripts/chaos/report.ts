@@ -43,7 +43,9 @@ export interface ChaosReport {
   clientMismatches: { total: number; byKind: Record<string, number>; list: Mismatch[] };
   /** The merchant's webhook endpoint: every event at least once, each payment's in sequence. */
   merchant: MerchantReport;
-  /** Kept with --keep: the database and both processes' logs. */
+  /** The outbox in the database against the pull feed, which lists an event once it is handed out. */
+  events: { inDatabase: number; inFeed: number };
+  /** Kept with --keep: the database and the processes' logs. */
   tempDir: string | null;
 }
 
@@ -67,6 +69,8 @@ export interface ReportInput {
   /** As the API lists them once at rest. */
   payments: Map<string, PaymentResource>;
   merchant: MerchantReport;
+  /** Events the database held once the feed was read for the last time. */
+  eventsInDatabase: number;
   tempDir: string | null;
 }
 
@@ -100,6 +104,8 @@ export function buildReport(input: ReportInput): ChaosReport {
     !atRest && `payments still in flight after ${options.deadlineSeconds} s`,
     invariants.violations.length > 0 && `${invariants.violations.length} invariant violations`,
     stats.mismatches.length > 0 && `${stats.mismatches.length} client-side mismatches`,
+    input.merchant.expected < input.eventsInDatabase &&
+      `the pull feed lists ${input.merchant.expected} of the ${input.eventsInDatabase} events in the database`,
     input.merchant.missing.length > 0 && `${input.merchant.missing.length} events never reached the merchant`,
     input.merchant.outOfOrder.length > 0 && `${input.merchant.outOfOrder.length} payments' events out of sequence`,
     input.merchant.forged > 0 && `${input.merchant.forged} deliveries failed signature verification`,
@@ -129,6 +135,7 @@ export function buildReport(input: ReportInput): ChaosReport {
     attention: attentionCases(input.payments, ledger),
     clientMismatches: { total: stats.mismatches.length, byKind: byKind(stats.mismatches), list: stats.mismatches },
     merchant: input.merchant,
+    events: { inDatabase: input.eventsInDatabase, inFeed: input.merchant.expected },
     tempDir,
   };
 }

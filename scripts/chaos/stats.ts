@@ -40,10 +40,19 @@ export interface RunStats {
   http: {
     /** Requests sent again after a network failure (a killed service) or a timeout. */
     networkRetries: number;
+    /** Requests sent again after a 503 payment_busy (another process held the payment). */
+    busyRetries: number;
     /** 5xx answers by "METHOD route status". */
     serverErrors: Record<string, number>;
   };
-  kills: { done: number; atMs: number[] };
+  kills: {
+    done: number;
+    atMs: number[];
+    /** By INSTANCE_ID. */
+    byInstance: Record<string, number>;
+    /** INSTANCE_IDs of the processes killed and not restarted. */
+    forGood: string[];
+  };
   mismatches: Mismatch[];
 }
 
@@ -54,8 +63,8 @@ export function createRunStats(): RunStats {
     replays: checks(),
     reuses: checks(),
     cancels: { planned: 0, skipped: {}, sent: 0, accepted: 0, refused: {}, errors: {} },
-    http: { networkRetries: 0, serverErrors: {} },
-    kills: { done: 0, atMs: [] },
+    http: { networkRetries: 0, busyRetries: 0, serverErrors: {} },
+    kills: { done: 0, atMs: [], byInstance: {}, forGood: [] },
     mismatches: [],
   };
 }

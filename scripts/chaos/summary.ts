@@ -12,15 +12,20 @@ function section(name: string, counts: Record<string, number>, empty = 'none'): 
 }
 
 function rows(report: ChaosReport): Row[] {
-  const { payments, pg, kills, replays, reuses, cancels, http, durations } = report;
+  const { options, payments, pg, kills, replays, reuses, cancels, http, durations } = report;
+  const restarted = kills.done - kills.forGood.length;
   return [
+    ['setup', 'database', options.database],
+    ['', 'service processes', options.instances],
     ['purchases', 'accepted / planned', `${payments.accepted} / ${payments.planned}`],
     ['', 'not accepted', payments.notAccepted],
     ...section('payments', payments.byStatus),
     ...section('PG ledger', pg.byStatus),
     ['', 'charges taken', pg.charges],
     ['', 'refunds', pg.cancellations],
-    ['kills', 'SIGKILL + restart', kills.done],
+    ['kills', 'SIGKILL + restart', restarted],
+    ['', 'SIGKILL for good', kills.forGood.length === 0 ? 0 : `${kills.forGood.length} (${kills.forGood.join(', ')})`],
+    ...section('', Object.fromEntries(Object.entries(kills.byInstance).map(([id, n]) => [`kills of ${id}`, n])), 'kills of none'),
     ['idempotency', 'replays ok / mismatched', `${replays.ok} / ${replays.mismatched} (of ${replays.planned})`],
     ['', 'reused keys refused / not', `${reuses.ok} / ${reuses.mismatched} (of ${reuses.planned})`],
     ['cancels', 'picked / sent', `${cancels.planned} / ${cancels.sent}`],
@@ -29,6 +34,7 @@ function rows(report: ChaosReport): Row[] {
     ...section('', Object.fromEntries(Object.entries(cancels.skipped).map(([status, n]) => [`not sent: ${status}`, n])), 'not sent 0'),
     ...section('', Object.fromEntries(Object.entries(cancels.errors).map(([what, n]) => [`error ${what}`, n])), 'errors 0'),
     ['http', 'network retries', http.networkRetries],
+    ['', 'payment_busy retries', http.busyRetries],
     ...section('', http.serverErrors, '5xx none'),
     ...section('violations', report.violations.byKind),
     ...report.attention.map(({ paymentId, cancelledAmount, amount, pg }, index): Row => [
@@ -37,7 +43,8 @@ function rows(report: ChaosReport): Row[] {
       `cancelled ${cancelledAmount}/${amount}; PG ${pg ? `${pg.status}, refunded ${pg.cancelledAmount}` : 'has no record'}`,
     ]),
     ...section('client mismatches', report.clientMismatches.byKind),
-    ['webhooks', 'events delivered / in the outbox', `${report.merchant.delivered} / ${report.merchant.expected}`],
+    ['webhooks', 'events in the feed / in the database', `${report.events.inFeed} / ${report.events.inDatabase}`],
+    ['', 'events delivered / in the feed', `${report.merchant.delivered} / ${report.merchant.expected}`],
     ['', 'refused by the merchant (retried)', report.merchant.refused],
     ['', 'duplicates (at least once)', report.merchant.duplicates],
     ['', 'out of sequence / forged', `${report.merchant.outOfOrder.length} / ${report.merchant.forged}`],
