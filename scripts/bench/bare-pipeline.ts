@@ -22,7 +22,7 @@ import { reserveStock } from '../../db/stock-repo.ts';
 import { PAYMENT_MACHINE_VERSION, paymentMachine, type PaymentContext, type PaymentEmitted } from '../../machines/payment.machine.ts';
 import type { PublicStatus } from '../../machines/payment-status.ts';
 import { recordCreatedEvent, recordStatusEvents } from '../../src/events/payment-events.ts';
-import type { HostWrite } from '../../src/payments/payment-host.ts';
+import type { HostWrite } from '../../src/payments/host-write.ts';
 import { recordTransitionEffects } from '../../src/payments/transition-effects.ts';
 import { loadConfig } from '../../src/config.ts';
 import { retryPolicyFrom } from '../../src/payments/retry-policy.ts';

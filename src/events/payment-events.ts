@@ -2,7 +2,7 @@ import { appendPaymentEvent, type PaymentEventRow } from '../../db/events-repo.t
 import { findPaymentView } from '../../db/payments-repo.ts';
 import type { Sql } from '../../db/sql.ts';
 import { timeOrderedId } from '../ids.ts';
-import type { HostWrite } from '../payments/payment-host.ts';
+import type { HostWrite } from '../payments/host-write.ts';
 import { toPaymentResource } from '../payments/payment-view.ts';
 
 /** A payment event as consumers receive it (API.md, "Payment events"). */

@@ -11,14 +11,11 @@ import {
   writeSnapshot,
   type NewPaymentRow,
   type PaymentRow,
-  type SnapshotWrite,
-  type Transition,
 } from '../../db/payments-repo.ts';
 import type { Sql } from '../../db/sql.ts';
 import {
   PAYMENT_MACHINE_VERSION,
   type PaymentEmitted,
-  type PaymentContext,
   type PaymentEvent,
   type PaymentInput,
   type PaymentMachine,
@@ -26,32 +23,13 @@ import {
 import { publicStatusOf, RESTING, statePath, WAITING, type PublicStatus } from '../../machines/payment-status.ts';
 import type { Logger } from '../logger.ts';
 import type { OpsStore } from '../ops-store.ts';
+import { arrivedAtRest, buildWrite, mergeWrites, type HostWrite } from './host-write.ts';
 import type { OrderCache } from './order-cache.ts';
 import type { SnapshotReader } from './snapshot-reader.ts';
 import { isTransient } from './step-errors.ts';
-import { transitionReason } from './transition-reason.ts';
 
 type PaymentActor = Actor<PaymentMachine>;
 type PaymentSnapshot = SnapshotFrom<PaymentMachine>;
-
-/**
- * A logged transition with what its side-effect rows need, taken when it happened: when
- * several transitions commit in one write, each keeps its own context (the cancellation
- * it finished, the step that failed), not the newest one.
- */
-export interface TransitionRecord extends Transition {
-  /** The public status before and after: a change is a payment event (outbox). */
-  fromStatus: PublicStatus;
-  status: PublicStatus;
-  context: PaymentContext;
-  /** What the machine emitted in this transition: alerts, and money the PG moved. */
-  emitted: PaymentEmitted[];
-}
-
-/** What the host writes: the snapshot and the transitions since the last write. */
-export interface HostWrite extends SnapshotWrite {
-  transitions: TransitionRecord[];
-}
 
 interface LiveActor {
   actor: PaymentActor;
@@ -407,47 +385,20 @@ export class PaymentHost {
     if (this.live.get(paymentId) !== live) return; // a stopped actor's last words
     // Starting (fresh or restored) changes nothing the database does not already hold.
     if (event.type === 'xstate.init') return;
-    const now = this.deps.clock();
-    const path = statePath(snapshot.value);
-    const moved = path !== live.lastPath;
-    const status = publicStatusOf(snapshot);
     const emitted = live.emitted;
     live.emitted = [];
-    // Operator actions are logged even when the state stays (who, when, why).
-    const operator = event.type.startsWith('admin.') ? operatorDetail(event) : undefined;
-    const waiting = snapshot.hasTag(WAITING);
-    const write: HostWrite = {
+    const write = buildWrite({
       paymentId,
-      machineVersion: PAYMENT_MACHINE_VERSION,
-      state: path,
-      status,
-      failureCode: snapshot.context.failureCode,
-      cancelledAmount: snapshot.context.cancelledAmount,
-      snapshot: JSON.stringify(live.actor.getPersistedSnapshot()),
-      // A wait's deadline is fixed when the wait begins (rule 5: it lives in due_at).
-      dueAt: moved ? (waiting ? now + snapshot.context.waitMs : null) : undefined,
-      active: !waiting && !snapshot.hasTag(RESTING),
-      updatedAt: now,
-      transitions:
-        moved || operator || emitted.length > 0
-          ? [
-              {
-                type: event.type,
-                reason: transitionReason(event),
-                from: live.lastPath,
-                to: path,
-                at: now,
-                detail: operator,
-                fromStatus: live.lastStatus,
-                status,
-                context: snapshot.context,
-                emitted,
-              },
-            ]
-          : [],
-    };
-    live.lastPath = path;
-    live.lastStatus = status;
+      from: live.lastPath,
+      fromStatus: live.lastStatus,
+      emitted,
+      event,
+      snapshot,
+      persisted: JSON.stringify(live.actor.getPersistedSnapshot()),
+      now: this.deps.clock(),
+    });
+    live.lastPath = write.state;
+    live.lastStatus = write.status;
     live.lastQueued = snapshot;
     if (live.pending) {
       live.pending = mergeWrites(live.pending, write);
@@ -548,25 +499,4 @@ export class PaymentHost {
         this.log.warn({ paymentId, err: error }, 'lease release failed; it expires instead');
       });
   }
-}
-
-function operatorDetail(event: EventObject): Record<string, unknown> {
-  const { actor, reason, failedEventId, outcome } = event as { actor?: string; reason?: string; failedEventId?: string; outcome?: string };
-  return { actor, reason, failedEventId, outcome };
-}
-
-/**
- * The write brought the payment into a resting state: it moved, and ended resting. A
- * resting payment woken and put back, or an operator's note on it, is no arrival.
- */
-function arrivedAtRest(write: HostWrite, latest: PaymentSnapshot): boolean {
-  return latest.hasTag(RESTING) && write.transitions.some((t) => t.from !== t.to);
-}
-
-function mergeWrites(older: HostWrite, newer: HostWrite): HostWrite {
-  return {
-    ...newer,
-    dueAt: newer.dueAt === undefined ? older.dueAt : newer.dueAt,
-    transitions: [...older.transitions, ...newer.transitions],
-  };
 }

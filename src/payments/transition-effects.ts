@@ -2,7 +2,7 @@ import { insertAlert, recordAttention, resolveFailedEvent, resolvePaymentFailedE
 import { finishCancellation, upsertCancellation } from '../../db/cancellations-repo.ts';
 import { recordMoneyMovement } from '../../db/money-movements-repo.ts';
 import type { Sql } from '../../db/sql.ts';
-import type { HostWrite, TransitionRecord } from './payment-host.ts';
+import type { HostWrite, TransitionRecord } from './host-write.ts';
 
 const inAttention = (state: string | null) => state?.startsWith('requires_attention') ?? false;
 /** The refund is with the PG (sent, or being asked about); returning the stock comes after it landed. */

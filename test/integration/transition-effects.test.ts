@@ -4,7 +4,7 @@ import { listCancellations } from '../../db/cancellations-repo.ts';
 import type { Database } from '../../db/connection.ts';
 import { listFailedEvents } from '../../db/attention-repo.ts';
 import { paymentMachine, type CancelRequest, type PaymentContext, type RetryPolicy } from '../../machines/payment.machine.ts';
-import type { HostWrite, TransitionRecord } from '../../src/payments/payment-host.ts';
+import type { HostWrite, TransitionRecord } from '../../src/payments/host-write.ts';
 import { recordTransitionEffects } from '../../src/payments/transition-effects.ts';
 import { useTempDatabase } from '../support/temp-database.ts';
 
