@@ -14,9 +14,11 @@ export interface EventStreams {
   /**
    * Answers the request with a Server-Sent Events stream that stays open until the
    * client leaves or the service stops; `onClose` runs then (stop watching whatever
-   * feeds the stream). 503 `too_many_streams` when `max` are open already.
+   * feeds the stream). 503 `too_many_streams` when `max` are open already. Undefined
+   * when the client has left already (while the route awaited a read): nothing is set
+   * up, and `onClose` never runs.
    */
-  open(ctx: Context, onClose: () => void): EventStream;
+  open(ctx: Context, onClose: () => void): EventStream | undefined;
   /** Ends every open stream (the service is stopping: they would never end by themselves). */
   endAll(): void;
 }
@@ -26,6 +28,8 @@ export function createEventStreams(max: number): EventStreams {
   const open = new Set<PassThrough>();
   return {
     open(ctx, onClose) {
+      // Its close event is past: a stream set up now would never end.
+      if (ctx.res.destroyed) return undefined;
       if (open.size >= max) {
         throw new AppError(503, 'too_many_streams', `This instance serves ${max} live streams already; try again shortly`);
       }

@@ -131,7 +131,7 @@ export function figureRoutes({ admin, streams, logger, ...sources }: FigureRoute
   router.get('/v1/admin/figures/live', admin, (ctx) => {
     let unwatch = () => {};
     const stream = streams.open(ctx, () => unwatch());
-    unwatch = feed.watch((figures) => stream.send('figures', figures));
+    if (stream) unwatch = feed.watch((figures) => stream.send('figures', figures));
   });
 
   return router;

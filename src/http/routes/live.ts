@@ -37,35 +37,38 @@ type LiveSnapshot = ReturnType<typeof toLiveSnapshot>;
  * poll (for other processes' commits) read the row once for all of them.
  */
 function livePayments(q: Sql, host: PaymentHost, logger: Logger) {
-  const watched = new Map<string, { viewers: Set<(snapshot: LiveSnapshot) => void>; stop: () => void }>();
+  const watched = new Map<string, { viewers: Set<(snapshot: LiveSnapshot) => void>; read: () => void; stop: () => void }>();
   return {
     /** Calls `viewer` now and after every committed change until the returned function is called. */
     view(id: string, viewer: (snapshot: LiveSnapshot) => void): () => void {
-      const failed = (error: unknown) => logger.error({ paymentId: id, err: error }, 'live payment read failed');
       let entry = watched.get(id);
       if (!entry) {
         const viewers = new Set<(snapshot: LiveSnapshot) => void>();
-        const read = () =>
+        const failed = (error: unknown) => logger.error({ paymentId: id, err: error }, 'live payment read failed');
+        // Reads may resolve out of order (on PostgreSQL each takes a connection of the pool):
+        // one that began before the row shown last is older, and is dropped.
+        let begun = 0;
+        let shown = 0;
+        const read = () => {
+          const ticket = ++begun;
           void findPayment(q, id)
             .then((row) => {
-              if (!row) return;
+              if (!row || ticket < shown) return;
+              shown = ticket;
               const snapshot = toLiveSnapshot(row);
               for (const each of viewers) each(snapshot);
             })
             .catch(failed);
+        };
         const unwatch = host.watch(id, read);
         const poll = setInterval(read, OTHER_PROCESS_POLL_MS);
-        entry = { viewers, stop: () => (unwatch(), clearInterval(poll)) };
+        entry = { viewers, read, stop: () => (unwatch(), clearInterval(poll)) };
         watched.set(id, entry);
       }
       const { viewers } = entry;
       viewers.add(viewer);
-      void findPayment(q, id)
-        .then((row) => {
-          // Not to a viewer that left while the row was read: its stream is closed.
-          if (row && viewers.has(viewer)) viewer(toLiveSnapshot(row));
-        })
-        .catch(failed);
+      // To every viewer: the others' streams leave out a frame they have just sent.
+      entry.read();
       return () => {
         viewers.delete(viewer);
         if (viewers.size === 0 && watched.get(id) === entry) {
@@ -91,7 +94,7 @@ export function liveRoutes({ db, host, streams, logger }: LiveRoutesDeps): Route
     // The stream first: when no place is left, nothing is set up for it.
     let leave = () => {};
     const stream = streams.open(ctx, () => leave());
-    leave = payments.view(id, (snapshot) => stream.send('snapshot', snapshot));
+    if (stream) leave = payments.view(id, (snapshot) => stream.send('snapshot', snapshot));
   });
 
   return router;
