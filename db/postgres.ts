@@ -29,6 +29,8 @@ const types = {
 
 export interface OpenOptions {
   poolSize?: number;
+  /** lock_timeout of every connection (unless the URL's `options` set it); unset: PostgreSQL's, no limit. */
+  lockTimeoutMs?: number;
   /** Told when an idle pooled connection breaks. */
   onIdleError?: (error: Error) => void;
 }
@@ -41,7 +43,9 @@ const MIGRATION_LOCK = 7_261_001;
  * by drizzle-kit from db/schema-pg.ts) under an advisory lock.
  */
 export async function openPostgresPool(url: string, options: OpenOptions = {}): Promise<pg.Pool> {
-  const pool = new pg.Pool({ connectionString: url, max: options.poolSize ?? 10, types });
+  // The URL's own `options`, if any, replace these (pg lets the connection string win).
+  const serverOptions = options.lockTimeoutMs === undefined ? undefined : `-c lock_timeout=${options.lockTimeoutMs}`;
+  const pool = new pg.Pool({ connectionString: url, max: options.poolSize ?? 10, types, options: serverOptions });
   // An idle client whose server went away (restart, failover) is dropped by the pool and
   // the next query connects again; unhandled, the event would end the process.
   pool.on('error', (error) => options.onIdleError?.(error));

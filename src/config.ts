@@ -33,6 +33,12 @@ const serviceSchema = z.object({
     .optional(),
   /** Connections of this process's PostgreSQL pool (reads, and one for the group commit's batch). */
   DATABASE_POOL_SIZE: z.coerce.number().int().min(2).max(1000).default(20),
+  /**
+   * PostgreSQL: how long a statement waits for another transaction's lock before it fails
+   * busy (lock_timeout; 0 waits without end), as SQLITE_BUSY_TIMEOUT_MS does on SQLite.
+   * An `options=-c lock_timeout=…` in DATABASE_URL wins over it.
+   */
+  DATABASE_LOCK_TIMEOUT_MS: ms(5_000),
   PG_BASE_URL: z.url().optional(),
   PG_MOCK_PORT: port(4100),
   PG_SECRET: z.string().min(1).default('local-mock-pg-secret'),

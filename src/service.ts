@@ -63,6 +63,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
   const db = config.DATABASE_URL
     ? await openPostgres(config.DATABASE_URL, {
         poolSize: config.DATABASE_POOL_SIZE,
+        lockTimeoutMs: config.DATABASE_LOCK_TIMEOUT_MS,
         onIdleError: (error) => logger.warn({ err: error }, 'an idle PostgreSQL connection broke; the pool opens a new one'),
       })
     : openDatabase(config.DATABASE_PATH, config.SQLITE_SYNCHRONOUS, config.SQLITE_BUSY_TIMEOUT_MS);
@@ -145,7 +146,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
   });
   const webhookRelay = startWebhookRelay({
     db,
-    busyTimeoutMs: config.SQLITE_BUSY_TIMEOUT_MS,
+    lockWaitMs: config.DATABASE_URL ? config.DATABASE_LOCK_TIMEOUT_MS : config.SQLITE_BUSY_TIMEOUT_MS,
     clock,
     logger,
     owner,

@@ -20,8 +20,11 @@ import { toPaymentEventResource } from './payment-events.ts';
 
 export interface WebhookRelayDeps {
   db: Database;
-  /** The database's busy timeout (SQLITE_BUSY_TIMEOUT_MS): how long a write may wait for the lock. */
-  busyTimeoutMs: number;
+  /**
+   * How long a write may wait for a lock before it fails busy: SQLite's busy timeout
+   * (SQLITE_BUSY_TIMEOUT_MS) or PostgreSQL's lock_timeout (DATABASE_LOCK_TIMEOUT_MS).
+   */
+  lockWaitMs: number;
   clock: () => number;
   logger: Logger;
   /** This process's id: deliveries are claimed under it. */
@@ -41,13 +44,13 @@ const FAN_OUT_BATCH = 500;
 /**
  * How long a claim outlasts the attempt's deadline before another process may take the
  * delivery and send it again: long enough for the attempt's record to commit. The record
- * may wait the connection's busy_timeout (SQLITE_BUSY_TIMEOUT_MS) for the write lock, and
- * the deadline itself may fire as late again, since a batch of this process waiting for
- * the lock blocks the event loop; 5 s more cover the batch. (A margin of one busy timeout
- * let a record that had waited commit after a peer had sent the attempt again.)
+ * may wait for a lock as long as the database lets it (`lockWaitMs`), and the deadline
+ * itself may fire as late again, since SQLite's batch waiting for the lock blocks the
+ * event loop; 5 s more cover the batch. (A margin of one wait let a record that had
+ * waited commit after a peer had sent the attempt again.)
  */
-function claimMarginMs(busyTimeoutMs: number): number {
-  return 2 * busyTimeoutMs + 5_000;
+function claimMarginMs(lockWaitMs: number): number {
+  return 2 * lockWaitMs + 5_000;
 }
 
 /**
@@ -60,7 +63,7 @@ function claimMarginMs(busyTimeoutMs: number): number {
 export function startWebhookRelay(deps: WebhookRelayDeps) {
   const { db, clock, owner } = deps;
   const log = deps.logger.child({ component: 'webhook-relay' });
-  const claimMs = deps.timeoutMs + claimMarginMs(deps.busyTimeoutMs);
+  const claimMs = deps.timeoutMs + claimMarginMs(deps.lockWaitMs);
   const stop = new AbortController();
   const inFlight = new Map<Promise<void>, string>();
 

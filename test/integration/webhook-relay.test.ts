@@ -64,7 +64,7 @@ async function hangingEndpoint(): Promise<{ url: string; requests: () => number 
 function startRelay(db: Database, deps: Partial<WebhookRelayDeps> = {}) {
   const relay = startWebhookRelay({
     db,
-    busyTimeoutMs: 5_000, // SQLite's default, which temp.connect() keeps
+    lockWaitMs: 5_000, // SQLite's default, which temp.connect() keeps
     clock: Date.now,
     logger: createLogger('silent', 'webhook-relay-test'),
     owner: 'relay-test',

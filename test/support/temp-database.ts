@@ -59,22 +59,15 @@ export async function holdWriteLock(session: Session, tables: string[]): Promise
   };
 }
 
-/** `url` with PostgreSQL's lock_timeout set on each of its connections (as an operator may in DATABASE_URL). */
-function withLockTimeout(url: string, lockWaitMs: number): string {
-  const withOptions = new URL(url);
-  withOptions.searchParams.set('options', `-c lock_timeout=${Math.floor(lockWaitMs)}`);
-  return withOptions.href;
-}
-
 /**
  * The harness's environment for a service whose writes wait at most `lockWaitMs` for
  * another connection's lock before failing busy: SQLite's busy timeout, or PostgreSQL's
- * lock_timeout on a new database's connections.
+ * lock_timeout, on a new database.
  */
 export async function lockWaitEnv(lockWaitMs: number): Promise<Record<string, string>> {
   return testDialect === 'sqlite'
     ? { SQLITE_BUSY_TIMEOUT_MS: String(lockWaitMs) }
-    : { DATABASE_URL: withLockTimeout(await newPostgresDatabase(), lockWaitMs) };
+    : { DATABASE_URL: await newPostgresDatabase(), DATABASE_LOCK_TIMEOUT_MS: String(lockWaitMs) };
 }
 
 export interface TempDatabase {
@@ -126,7 +119,7 @@ export function useTempDatabase(name: string): TempDatabase {
     async connect(lockWaitMs) {
       const { url } = await temp.location();
       if (url === undefined) return temp.open(lockWaitMs);
-      const database = await openPostgres(lockWaitMs === undefined ? url : withLockTimeout(url, lockWaitMs), { poolSize: 4 });
+      const database = await openPostgres(url, { poolSize: 4, lockTimeoutMs: lockWaitMs });
       databases.push(database);
       return database;
     },
