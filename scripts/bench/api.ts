@@ -49,6 +49,10 @@ export async function listAllPayments(baseUrl: string): Promise<PaymentView[]> {
   return all;
 }
 
+export function getPayment(baseUrl: string, id: string): Promise<PaymentView> {
+  return call('GET', `${baseUrl}/v1/payments/${encodeURIComponent(id)}`, {});
+}
+
 export async function anyProcessing(baseUrl: string): Promise<boolean> {
   const page = await call<{ data: unknown[] }>('GET', `${baseUrl}/v1/payments?status=processing&limit=1`, {});
   return page.data.length > 0;
@@ -68,6 +72,11 @@ export async function readMetrics(baseUrl: string): Promise<Map<string, number>>
 
 const IN_FLIGHT = new Set(['processing', 'cancel_requested']);
 
+/** Completed, rejected, failed, …: no longer in flight. */
+export function atRest(status: string): boolean {
+  return !IN_FLIGHT.has(status);
+}
+
 export interface StatusCounts {
   processing: number;
   completed: number;
@@ -84,7 +93,7 @@ export async function statusCounts(baseUrl: string): Promise<StatusCounts> {
     if (!status) continue;
     if (status === 'processing') counts.processing = value;
     if (status === 'completed') counts.completed = value;
-    if (!IN_FLIGHT.has(status)) counts.rested += value;
+    if (atRest(status)) counts.rested += value;
   }
   return counts;
 }

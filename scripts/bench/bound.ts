@@ -1,10 +1,8 @@
-import { join } from 'node:path';
 import { request } from 'undici';
-import { createProducts } from './api.ts';
 import { postApprovedPayments } from './load.ts';
 import type { PartContext } from './options.ts';
 import { waitUntil } from './poll.ts';
-import { PRODUCTS, startBarePipeline, startMockPg, tempDir, withScope } from './stack.ts';
+import { databaseFor, startBarePipeline, startMockPg, stockProducts, withScope } from './stack.ts';
 import { perSecond, percentile, round } from './stats.ts';
 
 export interface BoundResult {
@@ -30,17 +28,17 @@ async function stats(url: string): Promise<StatusRow[]> {
 /** The clean-path load, same size and concurrency, through scripts/bench/bare-pipeline.ts. */
 export function runBound(context: PartContext): Promise<BoundResult> {
   return withScope(async (scope) => {
-    const dir = tempDir(scope, 'bound');
+    const database = await databaseFor(scope, 'bound', 'sqlite');
     const mock = await startMockPg(scope);
     const bare = await startBarePipeline(scope, {
-      databasePath: join(dir, 'bare.db'),
+      database,
       pgUrl: mock.proc.url,
       profile: context.profile,
     });
     const url = bare.proc.url;
-    const products = await createProducts(url, PRODUCTS, Math.ceil(context.payments / PRODUCTS) + 1);
+    const products = await stockProducts(url, context);
 
-    const load = await postApprovedPayments(url, products, context, 'bound');
+    const load = await postApprovedPayments([url], products, context, 'bound');
     let rows: StatusRow[] = [];
     await waitUntil(
       'every bare-pipeline payment to finish',

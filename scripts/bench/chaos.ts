@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { listAllPayments, mockLedger, statusCounts, type LedgerEntry, type PaymentView } from './api.ts';
+import { atRest, listAllPayments, mockLedger, statusCounts, type LedgerEntry, type PaymentView } from './api.ts';
 import { paymentBody, postPayments, type LoadResult } from './load.ts';
 import type { PartContext } from './options.ts';
 import { startServiceStack, withScope } from './stack.ts';
@@ -66,14 +66,12 @@ export async function runChaos(context: PartContext): Promise<ChaosResult> {
 
 function runPhase(context: PartContext, name: string, load: { concurrency: number; ratePerSec?: number }): Promise<ChaosPhase> {
   return withScope(async (scope) => {
-    const { mock, url, products } = await startServiceStack(scope, name, {
-      payments: context.payments,
+    // Both phases' profiles land in the part's directory, one file per process.
+    const { mock, url, products } = await startServiceStack(scope, name, context, {
       mockFlags: ['--failure-rate', '0', '--delay-rate', '0.33', '--delay-ms', String(DELAY_MS)],
-      // Both phases' profiles land in the part's directory, one file per process.
-      profile: context.profile,
     });
 
-    const loaded = await postPayments(url, {
+    const loaded = await postPayments([url], {
       count: context.payments,
       ...load,
       timeLimitMs: 30_000,
@@ -129,7 +127,7 @@ function summarize(
     undelayed++;
     const payment = byId.get(ack.paymentId!)!;
     const createdAt = Date.parse(payment.createdAt);
-    if (payment.status !== 'processing' && payment.status !== 'cancel_requested') {
+    if (atRest(payment.status)) {
       const restAt = Date.parse(payment.updatedAt);
       rested++;
       lastRestAt = Math.max(lastRestAt, restAt);

@@ -1,10 +1,12 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { listAllPayments, statusCounts, type PaymentView } from './api.ts';
+import { databaseActivity, postgresServerPid, type DatabaseActivity } from './bench-postgres.ts';
+import { watchCpu, type CpuUse } from './cpu-use.ts';
 import { postApprovedPayments, type LoadResult } from './load.ts';
 import type { PartContext } from './options.ts';
 import { waitUntil } from './poll.ts';
-import { ADMIN_TOKEN, startServiceStack, withScope, type Scope } from './stack.ts';
+import { ADMIN_TOKEN, startServiceStack, withScope, type Scope, type ServiceStack } from './stack.ts';
 import { perSecond, percentile, round } from './stats.ts';
 
 export interface CleanPathResult {
@@ -21,6 +23,13 @@ export interface CleanPathResult {
   completeP99Ms: number;
 }
 
+export interface CleanPartResult extends CleanPathResult {
+  /** From the first request until every payment completed. */
+  cpu: CpuUse;
+  /** On PostgreSQL: its transactions in that time (group-commit batches, reads outside them, retries). */
+  postgres?: DatabaseActivity;
+}
+
 export interface EventsResult extends CleanPathResult {
   /** Webhook deliveries the merchant's endpoint answered 2xx (two events per clean payment). */
   eventsDelivered: number;
@@ -28,16 +37,39 @@ export interface EventsResult extends CleanPathResult {
   allDeliveredSeconds: number;
 }
 
-/** Every payment with `bk_test_ok`: the PG always approves at once, so only the service's own cost shows. */
-export function runCleanPath(context: PartContext): Promise<CleanPathResult> {
+/**
+ * Every payment with `bk_test_ok`: the PG always approves at once, so only the cost of the
+ * service and its database shows. The CPU of every process is read before and after.
+ */
+export function runCleanPath(context: PartContext): Promise<CleanPartResult> {
   return withScope(async (scope) => {
-    const { url, products } = await startServiceStack(scope, 'clean', { payments: context.payments, profile: context.profile });
-
-    const load = await postApprovedPayments(url, products, context, 'clean');
-    // /metrics counts by status with one indexed query: cheap enough to poll under load.
-    await waitUntil('every clean-path payment to finish', async () => (await statusCounts(url)).processing === 0, 180_000, 250);
-    return summarize(context, load, await listAllPayments(url));
+    const stack = await startServiceStack(scope, 'clean', context);
+    const postgresUrl = stack.database.DATABASE_URL;
+    const activityBefore = postgresUrl ? await databaseActivity(postgresUrl) : undefined;
+    const cpu = watchCpu({
+      services: stack.services.map((s) => s.proc.child.pid!),
+      mock: stack.mock.proc.child.pid!,
+      postgres: postgresUrl ? postgresServerPid() : undefined,
+    });
+    const load = await postApprovedPayments(stack.urls, stack.products, context, 'clean');
+    await waitForCompletion(stack);
+    const used = cpu();
+    const activityAfter = postgresUrl ? await databaseActivity(postgresUrl) : undefined;
+    return {
+      ...summarize(context, load, await listAllPayments(stack.anyUrl())),
+      cpu: used,
+      ...(activityBefore && activityAfter ? { postgres: activityGrowth(activityBefore, activityAfter) } : {}),
+    };
   });
+}
+
+function activityGrowth(before: DatabaseActivity, after: DatabaseActivity): DatabaseActivity {
+  return { commits: after.commits - before.commits, rollbacks: after.rollbacks - before.rollbacks, deadlocks: after.deadlocks - before.deadlocks };
+}
+
+/** /metrics counts by status with one indexed query (the whole database's): cheap enough to poll under load. */
+function waitForCompletion(stack: ServiceStack): Promise<void> {
+  return waitUntil('every payment to finish', async () => (await statusCounts(stack.anyUrl())).processing === 0, 180_000, 250);
 }
 
 /** A merchant's endpoint that takes every delivery (204) and counts them. */
@@ -58,7 +90,8 @@ async function startCountingReceiver(scope: Scope): Promise<{ url: string; count
 /** The clean path with one merchant endpoint taking every event: what the events cost. */
 export function runCleanPathWithWebhooks(context: PartContext): Promise<EventsResult> {
   return withScope(async (scope) => {
-    const { url, products } = await startServiceStack(scope, 'events', { payments: context.payments, profile: context.profile });
+    const stack = await startServiceStack(scope, 'events', context);
+    const { url, products } = stack;
     const receiver = await startCountingReceiver(scope);
     const registered = await fetch(`${url}/v1/admin/webhook-endpoints`, {
       method: 'POST',
@@ -67,8 +100,8 @@ export function runCleanPathWithWebhooks(context: PartContext): Promise<EventsRe
     });
     if (registered.status !== 201) throw new Error(`registering the endpoint answered ${registered.status}`);
 
-    const load = await postApprovedPayments(url, products, context, 'events');
-    await waitUntil('every payment to finish', async () => (await statusCounts(url)).processing === 0, 180_000, 250);
+    const load = await postApprovedPayments(stack.urls, products, context, 'events');
+    await waitForCompletion(stack);
     const expected = 2 * load.accepted.length;
     await waitUntil('every event to reach the merchant', async () => receiver.count() >= expected, 180_000, 100);
     const allDeliveredSeconds = round((Date.now() - load.startedAt) / 1000);

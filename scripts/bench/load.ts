@@ -9,6 +9,8 @@ export interface Ack {
   /** HTTP status, 0 when the request failed without an answer. */
   status: number;
   paymentId: string | null;
+  /** Which of the URLs took it: the process that runs the payment. */
+  instance: number;
 }
 
 export interface LoadResult {
@@ -35,11 +37,15 @@ export interface LoadOptions {
   body(index: number): unknown;
 }
 
-/** Posts `count` payments, closed or open loop (see LoadOptions), over one undici Pool. */
-export async function postPayments(baseUrl: string, options: LoadOptions): Promise<LoadResult> {
+/**
+ * Posts `count` payments, closed or open loop (see LoadOptions), over one undici Pool per
+ * service process: payment `index` goes to `urls[index % urls.length]`, round robin as a
+ * load balancer would spread them.
+ */
+export async function postPayments(urls: string[], options: LoadOptions): Promise<LoadResult> {
   // Open loop: connections for a second's worth of requests, so slow acks do not hold back the rate.
   const connections = Math.max(options.concurrency, Math.ceil(options.ratePerSec ?? 0));
-  const pool = new Pool(baseUrl, { connections, pipelining: 1 });
+  const pools = urls.map((url) => new Pool(url, { connections, pipelining: 1 }));
   const acks: Ack[] = [];
   const startedAt = Date.now();
   const deadline = startedAt + options.timeLimitMs;
@@ -51,8 +57,9 @@ export async function postPayments(baseUrl: string, options: LoadOptions): Promi
     lastSentAt = Date.now();
     const sentAt = lastSentAt;
     const started = performance.now();
+    const instance = index % pools.length;
     try {
-      const response = await pool.request({
+      const response = await pools[instance]!.request({
         method: 'POST',
         path: '/v1/payments',
         headers: { 'content-type': 'application/json', 'idempotency-key': `${options.keyPrefix}-${index}` },
@@ -64,9 +71,10 @@ export async function postPayments(baseUrl: string, options: LoadOptions): Promi
         ackMs: performance.now() - started,
         status: response.statusCode,
         paymentId: typeof payload.id === 'string' ? payload.id : null,
+        instance,
       });
     } catch {
-      acks.push({ sentAt, ackMs: performance.now() - started, status: 0, paymentId: null });
+      acks.push({ sentAt, ackMs: performance.now() - started, status: 0, paymentId: null, instance });
     }
   }
 
@@ -89,7 +97,7 @@ export async function postPayments(baseUrl: string, options: LoadOptions): Promi
     if (options.ratePerSec === undefined) await Promise.all(Array.from({ length: options.concurrency }, client));
     else await paced(options.ratePerSec);
   } finally {
-    await pool.close();
+    await Promise.all(pools.map((pool) => pool.close()));
   }
   return {
     accepted: acks.filter((a) => a.status === 202 && a.paymentId !== null),
@@ -112,12 +120,12 @@ export function paymentBody(index: number, productIds: string[], billingKey: str
  * its bound offer exactly this, so their ratio compares the servers, not the loads.
  */
 export function postApprovedPayments(
-  url: string,
+  urls: string[],
   products: string[],
   context: { payments: number; concurrency: number },
   keyPrefix: string,
 ): Promise<LoadResult> {
-  return postPayments(url, {
+  return postPayments(urls, {
     count: context.payments,
     concurrency: context.concurrency,
     timeLimitMs: 300_000,

@@ -5,11 +5,13 @@ import { runBound } from './bound.ts';
 import { runChaos } from './chaos.ts';
 import { runCleanPath, runCleanPathWithWebhooks } from './clean-path.ts';
 import { runMemory } from './memory.ts';
-import { HELP, parseOptions, partContext, type BenchOptions, type Part, type PartContext } from './options.ts';
+import { stopBenchPostgres } from './bench-postgres.ts';
+import { HELP, parseOptions, partContext, UsageError, type BenchOptions, type Part, type PartContext } from './options.ts';
 import { printProfiles } from './profile-summary.ts';
-import { checkTargets, printTable, writeReport, type BenchReport } from './report.ts';
+import { checkTargets, derivePostgresRatio, deriveRatios, printTable, writeReport, type BenchReport, type SetupRun } from './report.ts';
 import { runRecovery } from './recovery.ts';
 import { runSettlement } from './settlement.ts';
+import { runName, setupLabel, type Setup } from './setup.ts';
 import { killEverything } from './stack.ts';
 import { round } from './stats.ts';
 
@@ -23,12 +25,13 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
-async function runPart(options: BenchOptions, part: Part, report: BenchReport): Promise<void> {
-  const context = partContext(options, part);
-  console.log(`▶ ${part}: ${context.payments} payments, ${context.concurrency} clients`);
+async function runPart(options: BenchOptions, part: Part, setup: Setup, run: SetupRun): Promise<void> {
+  const context = partContext(options, part, setup);
+  const on = setupLabel(setup);
+  console.log(`▶ ${part}${on ? ` on ${on}` : ''}: ${context.payments} payments, ${context.concurrency} clients`);
   const started = performance.now();
   try {
-    await runOne(part, context, report);
+    await runOne(part, context, run);
   } finally {
     // Also when the part failed: the profile is most useful then.
     if (context.profile) printProfiles(context.profile.dir);
@@ -36,7 +39,7 @@ async function runPart(options: BenchOptions, part: Part, report: BenchReport): 
   console.log(`  done in ${round((performance.now() - started) / 1000)} s`);
 }
 
-async function runOne(part: Part, context: PartContext, report: BenchReport): Promise<void> {
+async function runOne(part: Part, context: PartContext, report: SetupRun): Promise<void> {
   switch (part) {
     case 'clean':
       report.cleanPath = await runCleanPath(context);
@@ -82,25 +85,27 @@ async function main(): Promise<void> {
     startedAt: new Date().toISOString(),
     quick: options.quick,
     concurrency: options.concurrency,
+    products: options.products,
     machine: { cpus: availableParallelism(), node: process.version },
     code: measuredCode(),
+    runs: options.setups.map((setup) => ({ ...setup })),
   };
-  // A failed part is reported and the others still run: a long run is not lost to one error.
+  // Part by part, each on every setup: runs to be compared are close in time on this noisy host.
   for (const part of options.parts) {
-    try {
-      await runPart(options, part, report);
-    } catch (error) {
-      console.error(`  ${part} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-      (report.failures ??= {})[part] = error instanceof Error ? error.message : String(error);
-      process.exitCode = 1;
+    for (const run of report.runs) {
+      // A failed part is reported and the others still run: a long run is not lost to one error.
+      try {
+        await runPart(options, part, run, run);
+      } catch (error) {
+        console.error(`  ${runName(part, run)} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+        (report.failures ??= {})[runName(part, run)] = error instanceof Error ? error.message : String(error);
+        process.exitCode = 1;
+      }
     }
   }
-  if (report.cleanPath && report.events) {
-    report.eventsCost = Math.round((1 - report.events.paymentsPerSec / report.cleanPath.paymentsPerSec) * 100) / 100;
-  }
-  if (report.cleanPath && report.bound) {
-    report.overheadRatio = Math.round((report.cleanPath.paymentsPerSec / report.bound.paymentsPerSec) * 100) / 100;
-  }
+  await stopBenchPostgres();
+  report.runs.forEach(deriveRatios);
+  derivePostgresRatio(report);
   const targets = checkTargets(report);
   report.targets = targets;
   printTable(report, targets);
@@ -109,9 +114,19 @@ async function main(): Promise<void> {
   if (options.profileDir) console.log(`CPU profiles in ${join(options.profileDir, '<part>')}/`);
 }
 
+/** A command line node:util's parseArgs refused (unknown option, missing value). */
+function isParseError(error: unknown): boolean {
+  return error instanceof TypeError && String((error as { code?: unknown }).code).startsWith('ERR_PARSE_ARGS');
+}
+
 try {
   await main();
 } catch (error) {
-  console.error(error instanceof Error ? (error.stack ?? error.message) : error);
-  process.exitCode = 1;
+  if (error instanceof UsageError || isParseError(error)) {
+    console.error(`${(error as Error).message} (npm run bench -- --help)`);
+    process.exitCode = 2;
+  } else {
+    console.error(error instanceof Error ? (error.stack ?? error.message) : error);
+    process.exitCode = 1;
+  }
 }

@@ -44,13 +44,11 @@ const SETTLE_MS = 30_000;
  */
 export function runMemory(context: PartContext): Promise<MemoryResult> {
   return withScope(async (scope) => {
-    const { service, url, products } = await startServiceStack(scope, 'memory', {
-      payments: context.payments,
+    const { service, url, products } = await startServiceStack(scope, 'memory', context, {
       mockFlags: ['--failure-rate', '0', '--delay-rate', '1', '--delay-ms', '3600000'],
       env: { PG_TIMEOUT_MS: '200', RETRY_BASE_MS: '600000', RETRY_CAP_MS: '3600000' },
-      profile: context.profile,
     });
-    const load = await postPayments(url, {
+    const load = await postPayments([url], {
       count: context.payments,
       concurrency: context.concurrency,
       timeLimitMs: 600_000,

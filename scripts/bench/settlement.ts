@@ -48,19 +48,17 @@ interface Settlement {
 export function runSettlement(context: PartContext): Promise<SettlementResult> {
   return withScope(async (scope) => {
     const extra = SETTLEMENT_LOAD_PER_SEC * IDLE_LOAD_SECONDS * 4;
-    const { url, products } = await startServiceStack(scope, 'settlement', {
-      payments: context.payments + extra,
+    const { url, products } = await startServiceStack(scope, 'settlement', { ...context, payments: context.payments + extra }, {
       // The run request answers at once; the bench watches the settlement complete.
       env: { SETTLEMENT_RUN_WAIT_MS: '0' },
-      profile: context.profile,
     });
     await adminCall('POST', `${url}/v1/admin/partners`, { id: 'bench-partner', name: 'Bench partner', feeRateBps: 300 });
-    const day = await postApprovedPayments(url, products, context, 'settle-day');
+    const day = await postApprovedPayments([url], products, context, 'settle-day');
     await waitUntil('the day’s payments to finish', async () => (await statusCounts(url)).processing === 0, 180_000, 250);
     const date = dateAt(Date.now(), 'Asia/Seoul');
 
     const paced = (keyPrefix: string, seconds: number) =>
-      postPayments(url, {
+      postPayments([url], {
         count: SETTLEMENT_LOAD_PER_SEC * seconds,
         concurrency: context.concurrency,
         ratePerSec: SETTLEMENT_LOAD_PER_SEC,

@@ -5,6 +5,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SERVICE_NODE_FLAGS, startProcess, type Proc } from '../lib/processes.ts';
 import { createProducts } from './api.ts';
+import { killBenchPostgres, newBenchDatabase } from './bench-postgres.ts';
+import { LogSummary } from './log-summary.ts';
+import type { PartContext } from './options.ts';
+import type { DatabaseKind } from './setup.ts';
 
 export const PG_SECRET = 'bench-pg-secret';
 export const ADMIN_TOKEN = 'bench-admin-token-0123456789';
@@ -20,6 +24,7 @@ export function killEverything(): void {
   running.clear();
   for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
   tempDirs.clear();
+  killBenchPostgres();
 }
 
 /** Cleanups of one bench part, run in reverse order when it ends, however it ends. */
@@ -86,8 +91,11 @@ async function launch(
     lastLines.push(...chunk.toString().split('\n').filter((line) => line !== ''));
     lastLines.splice(0, Math.max(0, lastLines.length - 20));
   };
-  proc.child.stdout?.on('data', keep);
-  proc.child.stderr?.on('data', keep);
+  const logged = new LogSummary();
+  for (const stream of [proc.child.stdout, proc.child.stderr]) {
+    stream?.on('data', keep);
+    stream?.on('data', (chunk: Buffer) => logged.add(chunk));
+  }
   proc.child.once('exit', (code, signal) => {
     if (!stopped) console.error(`  ${entry} exited unexpectedly (${signal ?? `code ${code}`}); its last output:\n${lastLines.join('\n')}`);
   });
@@ -99,6 +107,8 @@ async function launch(
     await proc.kill(signal);
     clearTimeout(insist);
     running.delete(proc);
+    const summary = logged.report(`${entry} (pid ${proc.child.pid})`);
+    if (summary) console.log(summary);
   };
   scope.defer(() => stop(profile ? 'SIGTERM' : 'SIGKILL'));
   return { proc, crash: () => stop('SIGKILL') };
@@ -108,8 +118,15 @@ export function startMockPg(scope: Scope, flags: string[] = []): Promise<Started
   return launch(scope, 'src/mock-pg/main.ts', { LOG_LEVEL: 'warn', PG_MOCK_PORT: '0', PG_SECRET }, flags, undefined, []);
 }
 
+/** The environment that gives a service its database: a SQLite file in a temp directory, or a new PostgreSQL database. */
+export async function databaseFor(scope: Scope, name: string, database: DatabaseKind): Promise<Record<string, string>> {
+  if (database === 'postgres') return { DATABASE_URL: await newBenchDatabase(scope, name) };
+  return { DATABASE_PATH: join(tempDir(scope, name), 'paystate.db') };
+}
+
 export interface ServiceOptions {
-  databasePath: string;
+  /** DATABASE_PATH or DATABASE_URL (see databaseFor). */
+  database: Record<string, string>;
   pgUrl: string;
   /** Overrides of the service's defaults for this part (timeouts, retries, instance id). */
   env?: Record<string, string>;
@@ -122,52 +139,90 @@ export function startService(scope: Scope, options: ServiceOptions): Promise<Sta
     SQLITE_SYNCHRONOUS: 'FULL',
     ADMIN_TOKEN,
     PG_SECRET,
-    DATABASE_PATH: options.databasePath,
     PORT: '0',
     PG_MOCK_PORT: '0',
     PG_BASE_URL: options.pgUrl,
+    ...options.database,
     ...options.env,
   };
   return launch(scope, 'src/main.ts', env, [], options.profile, SERVICE_NODE_FLAGS);
+}
+
+/** The lease owner id of a part's service process `index` (from 0): a restart with it takes its leases back. */
+export function instanceId(name: string, index: number): string {
+  return `bench-${name}-${index + 1}`;
+}
+
+/**
+ * `count` service processes on one database, each with its own port and lease owner id.
+ * The first starts alone and migrates the new database: SQLite's migrations take no lock
+ * across processes, and two processes creating the tables of one new file fail. The others
+ * then start together; all of them are waited for, so that none is left running unstopped
+ * when another fails to start.
+ */
+export async function startServices(scope: Scope, count: number, name: string, options: ServiceOptions): Promise<Started[]> {
+  const start = (index: number) => startService(scope, { ...options, env: { ...options.env, INSTANCE_ID: instanceId(name, index) } });
+  const first = await start(0);
+  const others = await Promise.allSettled(Array.from({ length: count - 1 }, (_, i) => start(i + 1)));
+  const failed = others.find((result) => result.status === 'rejected');
+  if (failed) throw failed.reason;
+  return [first, ...others.map((result) => (result as PromiseFulfilledResult<Started>).value)];
 }
 
 export function startBarePipeline(scope: Scope, options: ServiceOptions): Promise<Started> {
   const env = {
     SQLITE_SYNCHRONOUS: 'FULL',
     PG_SECRET,
-    DATABASE_PATH: options.databasePath,
     PG_BASE_URL: options.pgUrl,
+    ...options.database,
   };
   // The bound runs on the service's runtime settings, or the ratio compares runtimes.
   return launch(scope, 'scripts/bench/bare-pipeline.ts', env, [], options.profile, SERVICE_NODE_FLAGS);
 }
 
-/** Products a part sells: enough of them that stock rows are not one hot spot. */
-export const PRODUCTS = 8;
+/** The products a part's payments buy (`context.products` of them, one unit each, evenly), with stock for all; their ids. */
+export function stockProducts(url: string, context: { payments: number; products: number }): Promise<string[]> {
+  return createProducts(url, context.products, Math.ceil(context.payments / context.products) + 1);
+}
 
 export interface ServiceStack {
   mock: Started;
+  /** DATABASE_PATH or DATABASE_URL. */
+  database: Record<string, string>;
+  /** context.setup.instances processes on one database. */
+  services: Started[];
+  urls: string[];
+  /** One process's URL, each in turn: the bench's own reads spread as a load balancer would spread them. */
+  anyUrl(): string;
+  /** The first process, for the parts that run one. */
   service: Started;
   url: string;
   /** Product ids with stock for every payment of the part. */
   products: string[];
 }
 
-/** The usual part: a mock PG (with `mockFlags`), the service on a fresh database, and products to buy. */
+/**
+ * The usual part: a mock PG (with `mockFlags`), the service processes of the part's setup
+ * on a fresh database, and products to buy. `env` is the part's own settings; the
+ * options' `--env` overrides them.
+ */
 export async function startServiceStack(
   scope: Scope,
-  part: string,
-  options: { payments: number; mockFlags?: string[]; env?: Record<string, string>; profile?: ProfileTarget | undefined },
+  name: string,
+  context: PartContext,
+  options: { mockFlags?: string[]; env?: Record<string, string> } = {},
 ): Promise<ServiceStack> {
-  const dir = tempDir(scope, part);
+  const database = await databaseFor(scope, name, context.setup.database);
   const mock = await startMockPg(scope, options.mockFlags);
-  const service = await startService(scope, {
-    databasePath: join(dir, 'paystate.db'),
+  const services = await startServices(scope, context.setup.instances, name, {
+    database,
     pgUrl: mock.proc.url,
-    env: options.env,
-    profile: options.profile,
+    env: { ...options.env, ...context.serviceEnv },
+    profile: context.profile,
   });
-  const url = service.proc.url;
-  const products = await createProducts(url, PRODUCTS, Math.ceil(options.payments / PRODUCTS) + 1);
-  return { mock, service, url, products };
+  const urls = services.map((s) => s.proc.url);
+  const products = await stockProducts(urls[0]!, context);
+  let turn = 0;
+  const anyUrl = () => urls[turn++ % urls.length]!;
+  return { mock, database, services, urls, anyUrl, service: services[0]!, url: urls[0]!, products };
 }

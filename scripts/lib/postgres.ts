@@ -13,6 +13,8 @@ export interface PostgresCluster {
   /** postgres://paystate@127.0.0.1:PORT/postgres */
   url: string;
   port: number;
+  /** Its data directory (holds postmaster.pid, the server's process id, while it runs). */
+  dataDir: string;
   /** Stops the server (fast shutdown); its data directory stays until the caller removes it. */
   stop(): Promise<void>;
   /** Starts it again on the same port and directory (after `stop`). */
@@ -76,5 +78,5 @@ export async function startPostgres(dir: string, port?: number): Promise<Postgre
   }
 
   await start();
-  return { url: `postgres://${USER}@127.0.0.1:${listenPort}/postgres`, port: listenPort, stop, start };
+  return { url: `postgres://${USER}@127.0.0.1:${listenPort}/postgres`, port: listenPort, dataDir: data, stop, start };
 }

@@ -1,0 +1,112 @@
+/**
+ * The bench run's PostgreSQL: one throwaway cluster (scripts/lib/postgres.ts), started by
+ * the first part that asks for it and kept to the end of the run, a new database per part.
+ */
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { startPostgres, type PostgresCluster } from '../lib/postgres.ts';
+import { LogSummary, postgresLogEntries } from './log-summary.ts';
+import type { Scope } from './stack.ts';
+
+interface Server {
+  cluster: PostgresCluster;
+  dir: string;
+  /** The postmaster: every backend and background process of the server is its child. */
+  pid: number;
+}
+
+let server: Promise<Server> | undefined;
+let started: Server | undefined;
+let databases = 0;
+
+function ensureServer(): Promise<Server> {
+  server ??= (async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'paystate-bench-postgres-'));
+    console.log('  starting a throwaway PostgreSQL cluster for this run');
+    const cluster = await startPostgres(dir);
+    const pid = Number(readFileSync(join(cluster.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    started = { cluster, dir, pid };
+    return started;
+  })();
+  return server;
+}
+
+async function admin<T>(url: string, run: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await run(client);
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * A new empty database for one part (the services apply the migrations); when the part
+ * ends it is dropped, and what the server logged meanwhile at WARNING or above is printed.
+ */
+export async function newBenchDatabase(scope: Scope, name: string): Promise<string> {
+  const { cluster, dir } = await ensureServer();
+  const database = `bench_${name.replace(/[^a-z0-9]/g, '_')}_${++databases}`;
+  await admin(cluster.url, (client) => client.query(`create database ${database}`));
+  const log = join(dir, 'server.log');
+  const logFrom = statSync(log).size;
+  // Registered before the services start, so it runs after they are stopped.
+  scope.defer(async () => {
+    await admin(cluster.url, (client) => client.query(`drop database if exists ${database} with (force)`));
+    const logged = new LogSummary();
+    for (const entry of postgresLogEntries(readFileSync(log).subarray(logFrom).toString())) logged.addMessage(entry);
+    const summary = logged.report(`PostgreSQL (${database})`);
+    if (summary) console.log(summary);
+  });
+  return cluster.url.replace(/\/postgres$/, `/${database}`);
+}
+
+/** Transactions of one database so far (PostgreSQL's cumulative statistics, flushed about once a second). */
+export interface DatabaseActivity {
+  commits: number;
+  rollbacks: number;
+  deadlocks: number;
+}
+
+export function databaseActivity(url: string): Promise<DatabaseActivity> {
+  return admin(url, async (client) => {
+    const { rows } = await client.query<DatabaseActivity>(
+      `select xact_commit::int as commits, xact_rollback::int as rollbacks, deadlocks::int as deadlocks
+         from pg_stat_database where datname = current_database()`,
+    );
+    return rows[0]!;
+  });
+}
+
+/** The postmaster's process id, if this run has started the server. */
+export function postgresServerPid(): number | undefined {
+  return started?.pid;
+}
+
+/** At the end of the run: a fast shutdown, then its directory goes. */
+export async function stopBenchPostgres(): Promise<void> {
+  if (!started) return;
+  const { cluster, dir } = started;
+  started = undefined;
+  server = undefined;
+  await cluster.stop();
+  rmSync(dir, { recursive: true, force: true });
+}
+
+/**
+ * Last resort on exit, error or Ctrl-C, synchronous: SIGQUIT is PostgreSQL's immediate
+ * shutdown (pg_ctl detaches the server, so nothing else would stop it).
+ */
+export function killBenchPostgres(): void {
+  if (!started) return;
+  try {
+    process.kill(started.pid, 'SIGQUIT');
+  } catch {
+    // Already gone.
+  }
+  rmSync(started.dir, { recursive: true, force: true });
+  started = undefined;
+}
