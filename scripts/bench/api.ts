@@ -1,6 +1,6 @@
 /** The few HTTP calls the bench makes besides the load itself. */
 import { request } from 'undici';
-import { ADMIN_TOKEN, PG_SECRET } from './stack.ts';
+import { ADMIN_TOKEN, PG_SECRET } from './credentials.ts';
 
 async function call<T>(method: 'GET' | 'POST', url: string, headers: Record<string, string>, body?: unknown): Promise<T> {
   const response = await request(url, {

@@ -6,7 +6,8 @@ import { watchCpu, type CpuUse } from './cpu-use.ts';
 import { postApprovedPayments, type LoadResult } from './load.ts';
 import type { PartContext } from './options.ts';
 import { waitUntil } from './poll.ts';
-import { ADMIN_TOKEN, startServiceStack, withScope, type Scope, type ServiceStack } from './stack.ts';
+import { ADMIN_TOKEN } from './credentials.ts';
+import { startServiceStack, withScope, type Scope, type ServiceStack } from './stack.ts';
 import { perSecond, percentile, round } from './stats.ts';
 
 export interface CleanPathResult {

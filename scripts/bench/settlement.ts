@@ -4,7 +4,8 @@ import { statusCounts } from './api.ts';
 import { paymentBody, postApprovedPayments, postPayments, type Ack } from './load.ts';
 import type { PartContext } from './options.ts';
 import { waitUntil } from './poll.ts';
-import { ADMIN_TOKEN, startServiceStack, withScope } from './stack.ts';
+import { ADMIN_TOKEN } from './credentials.ts';
+import { startServiceStack, withScope } from './stack.ts';
 import { percentile, round } from './stats.ts';
 
 /** Payments per second offered while measuring the API's latency, with and without a run. */

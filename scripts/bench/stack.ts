@@ -5,13 +5,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SERVICE_NODE_FLAGS, startProcess, type Proc } from '../lib/processes.ts';
 import { createProducts } from './api.ts';
+import { ADMIN_TOKEN, PG_SECRET } from './credentials.ts';
 import { killBenchPostgres, newBenchDatabase } from './bench-postgres.ts';
 import { LogSummary } from './log-summary.ts';
 import type { PartContext } from './options.ts';
 import type { DatabaseKind } from './setup.ts';
-
-export const PG_SECRET = 'bench-pg-secret';
-export const ADMIN_TOKEN = 'bench-admin-token-0123456789';
 
 const PROFILER = fileURLToPath(new URL('./cpu-profile-preload.ts', import.meta.url));
 
