@@ -7,12 +7,12 @@ export const USAGE = `usage: npm run chaos -- [flags]
 Starts the mock PG with chaos and one or more service processes on a temporary database
 (a SQLite file, or a throwaway PostgreSQL cluster), buys with bounded concurrency over
 scarce stock (with replayed and reused idempotency keys and cancels; requests spread over
-the processes in turn, and sent again to another one when theirs is down), optionally
-kills a random process with SIGKILL and restarts it, waits until every payment is at
-rest, waits until a merchant's webhook endpoint has every payment event, and checks the
-invariants and the events (complete, in sequence per payment). Exit 0: no violations;
-1: violations, client-side mismatches or not at rest by the deadline; 2: the run could
-not be made.
+the processes in turn, and sent again to the next one when theirs is down or answers 503
+payment_busy), optionally kills a random process with SIGKILL and restarts it, waits
+until every payment is at rest, waits until a merchant's webhook endpoint has every
+payment event, and checks the invariants and the events (complete, in sequence per
+payment). Exit 0: no violations; 1: violations, client-side mismatches or not at rest by
+the deadline; 2: the run could not be made.
 
   --payments N          purchases to make (2000)
   --concurrency N       purchases in flight at once (32)
