@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { startPostgres, type PostgresCluster } from '../lib/postgres.ts';
+import { killPostmaster, postmasterPid } from '../lib/postmaster.ts';
 import { LogSummary, postgresLogEntries } from './log-summary.ts';
 import type { Scope } from './stack.ts';
 
@@ -26,8 +27,7 @@ function ensureServer(): Promise<Server> {
     const dir = mkdtempSync(join(tmpdir(), 'paystate-bench-postgres-'));
     console.log('  starting a throwaway PostgreSQL cluster for this run');
     const cluster = await startPostgres(dir);
-    const pid = Number(readFileSync(join(cluster.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
-    started = { cluster, dir, pid };
+    started = { cluster, dir, pid: postmasterPid(cluster.dataDir) };
     return started;
   })();
   return server;
@@ -96,17 +96,10 @@ export async function stopBenchPostgres(): Promise<void> {
   rmSync(dir, { recursive: true, force: true });
 }
 
-/**
- * Last resort on exit, error or Ctrl-C, synchronous: SIGQUIT is PostgreSQL's immediate
- * shutdown (pg_ctl detaches the server, so nothing else would stop it).
- */
+/** Last resort on exit, error or Ctrl-C, synchronous (see killPostmaster). */
 export function killBenchPostgres(): void {
   if (!started) return;
-  try {
-    process.kill(started.pid, 'SIGQUIT');
-  } catch {
-    // Already gone.
-  }
+  killPostmaster(started.pid);
   rmSync(started.dir, { recursive: true, force: true });
   started = undefined;
 }

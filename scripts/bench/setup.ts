@@ -1,6 +1,8 @@
+import type { DatabaseKind } from '../lib/database-kind.ts';
+
+export { DATABASES, type DatabaseKind } from '../lib/database-kind.ts';
+
 /** Where a part runs the service: which database, and how many service processes share it. */
-export const DATABASES = ['sqlite', 'postgres'] as const;
-export type DatabaseKind = (typeof DATABASES)[number];
 
 export interface Setup {
   database: DatabaseKind;
