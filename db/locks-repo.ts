@@ -25,3 +25,9 @@ export async function tryTransactionLock(q: Sql, key: number): Promise<boolean> 
   const row = await q.get<{ taken: boolean }>('select pg_try_advisory_xact_lock(@key::bigint) as taken', { key });
   return row!.taken;
 }
+
+/** As tryTransactionLock, but waits for the lock (at most the connection's lock_timeout). */
+export async function transactionLock(q: Sql, key: number): Promise<void> {
+  if (q.dialect === 'sqlite') return;
+  await q.get('select pg_advisory_xact_lock(@key::bigint) as taken', { key });
+}

@@ -5,6 +5,7 @@ import type { Database } from '../../db/connection.ts';
 import { appendPaymentEvent, listPaymentEvents } from '../../db/events-repo.ts';
 import { acquireLeases } from '../../db/payments-repo.ts';
 import { openPostgres, postgresSql } from '../../db/postgres.ts';
+import { reserveStock } from '../../db/stock-repo.ts';
 import type { Sql } from '../../db/sql.ts';
 import { claimDeliveries, fanOut, insertWebhookEndpoint } from '../../db/webhooks-repo.ts';
 import { insertPaymentRow } from '../support/payment-rows.ts';
@@ -12,16 +13,18 @@ import { newPostgresDatabase } from '../support/test-database.ts';
 
 // Several processes taking work from one PostgreSQL: a row another process's transaction
 // is taking right now is passed over, not waited for (FOR UPDATE SKIP LOCKED), so the
-// takers split the work instead of queueing behind each other's row locks; and events
-// that commit out of order are all handed out, one fan-out at a time.
+// takers split the work instead of queueing behind each other's row locks; events that
+// commit out of order are all handed out, one fan-out at a time; and batches that change
+// the same products' stock queue instead of deadlocking.
 
 const NOW = 1_000_000;
+let url: string;
 let db: Database;
 /** Another process, in the middle of a transaction that holds row locks. */
 let other: pg.Client;
 
 beforeEach(async () => {
-  const url = await newPostgresDatabase();
+  url = await newPostgresDatabase();
   db = await openPostgres(url, { poolSize: 2 });
   other = new pg.Client({ connectionString: url });
   await other.connect();
@@ -46,7 +49,7 @@ async function otherTakes(table: string, ids: Array<string | number>): Promise<v
   await other.query(`select id from ${table} where id = any($1) for update`, [ids]);
 }
 
-describe('claims on PostgreSQL', () => {
+describe('several processes on one PostgreSQL', () => {
   it('leases the payments nobody is taking and passes over one another process is leasing', async () => {
     await db.commit.run(async (tx) => {
       for (const id of ['pay_a', 'pay_b', 'pay_c']) await insertPaymentRow(tx, id, 'charging');
@@ -114,5 +117,40 @@ describe('claims on PostgreSQL', () => {
     await other.query('commit');
     expect(await db.commit.run((tx) => fanOut(tx, 500, NOW))).toBe(1);
     expect(await feedIds()).toEqual(['evt_pay_a', 'evt_pay_b']);
+  });
+
+  it('lets two processes\' batches reserve the same products in opposite orders without a deadlock', async () => {
+    const second = await openPostgres(url, { poolSize: 2 });
+    try {
+      await db.commit.run(async (tx) => {
+        for (const id of ['x', 'y']) {
+          await tx.run(`insert into products (id, name, price, stock, total_stock, partner_id, created_at) values (@id, @id, 1000, 10, 10, 'p', 0)`, { id });
+        }
+      });
+      // Each batch takes its first product, then waits until the other has taken its own.
+      let bothTookOne: () => void = () => undefined;
+      const gate = new Promise<void>((resolve) => (bothTookOne = resolve));
+      let took = 0;
+      const batch = (process: Database, first: string, then: string, payment: string) =>
+        Promise.all([
+          process.commit.run(async (tx) => {
+            await reserveStock(tx, `${payment}_1`, [{ productId: first, quantity: 1 }], NOW);
+            if (++took === 2) bothTookOne();
+            await Promise.race([gate, new Promise((resolve) => setTimeout(resolve, 1_000))]);
+          }),
+          process.commit.run((tx) => reserveStock(tx, `${payment}_2`, [{ productId: then, quantity: 1 }], NOW)),
+        ]);
+
+      const outcomes = await Promise.allSettled([batch(db, 'x', 'y', 'pay_a'), batch(second, 'y', 'x', 'pay_b')]);
+
+      expect(outcomes.map((outcome) => outcome.status)).toEqual(['fulfilled', 'fulfilled']);
+      const stock = await db.read.all<{ id: string; stock: number }>('select id, stock from products order by id');
+      expect(stock).toEqual([
+        { id: 'x', stock: 8 },
+        { id: 'y', stock: 8 },
+      ]);
+    } finally {
+      await second.close();
+    }
   });
 });
