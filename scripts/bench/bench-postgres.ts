@@ -21,12 +21,19 @@ interface Server {
 let server: Promise<Server> | undefined;
 let started: Server | undefined;
 let databases = 0;
+/** --profile: the server keeps statistics of every statement (pg_stat_statements), at a small cost. */
+let statementStatistics = false;
+
+/** Before the first part: the cluster of a profiled run counts its statements. */
+export function countStatements(): void {
+  statementStatistics = true;
+}
 
 function ensureServer(): Promise<Server> {
   server ??= (async () => {
     const dir = mkdtempSync(join(tmpdir(), 'paystate-bench-postgres-'));
     console.log('  starting a throwaway PostgreSQL cluster for this run');
-    const cluster = await startPostgres(dir);
+    const cluster = await startPostgres(dir, undefined, statementStatistics ? ['shared_preload_libraries=pg_stat_statements'] : []);
     started = { cluster, dir, pid: postmasterPid(cluster.dataDir) };
     return started;
   })();
@@ -51,6 +58,8 @@ export async function newBenchDatabase(scope: Scope, name: string): Promise<stri
   const { cluster, dir } = await ensureServer();
   const database = `bench_${name.replace(/[^a-z0-9]/g, '_')}_${++databases}`;
   await admin(cluster.url, (client) => client.query(`create database ${database}`));
+  const url = cluster.url.replace(/\/postgres$/, `/${database}`);
+  if (statementStatistics) await admin(url, (client) => client.query('create extension pg_stat_statements'));
   const log = join(dir, 'server.log');
   const logFrom = statSync(log).size;
   // Registered before the services start, so it runs after they are stopped.
@@ -61,7 +70,7 @@ export async function newBenchDatabase(scope: Scope, name: string): Promise<stri
     const summary = logged.report(`PostgreSQL (${database})`);
     if (summary) console.log(summary);
   });
-  return cluster.url.replace(/\/postgres$/, `/${database}`);
+  return url;
 }
 
 /** Transactions of one database so far (PostgreSQL's cumulative statistics, flushed about once a second). */
@@ -79,6 +88,38 @@ export function databaseActivity(url: string): Promise<DatabaseActivity> {
     );
     return rows[0]!;
   });
+}
+
+/** The statements of the database at `url` from now on: the function it returns prints them (--profile only). */
+export async function watchStatements(url: string): Promise<(payments: number) => Promise<void>> {
+  if (!statementStatistics) return async () => undefined;
+  await admin(url, (client) => client.query('select pg_stat_statements_reset(0, (select oid from pg_database where datname = current_database()), 0)'));
+  return (payments) => printStatements(url, payments);
+}
+
+interface StatementRow {
+  calls: number;
+  totalMs: number;
+  query: string;
+}
+
+/** Round trips per payment, and the statements that make them: each is a wait on the connection that sent it. */
+async function printStatements(url: string, payments: number): Promise<void> {
+  const rows = await admin(url, async (client) => {
+    const { rows } = await client.query<StatementRow>(
+      `select calls::int as calls, total_exec_time as "totalMs", query from pg_stat_statements
+        where dbid = (select oid from pg_database where datname = current_database()) order by calls desc`,
+    );
+    return rows;
+  });
+  const calls = rows.reduce((sum, row) => sum + row.calls, 0);
+  const totalMs = rows.reduce((sum, row) => sum + row.totalMs, 0);
+  console.log(`\nPostgreSQL statements: ${(calls / payments).toFixed(1)} per payment, ${(totalMs / payments).toFixed(3)} ms of execution per payment`);
+  console.log('  per payment   mean ms  statement (by calls)');
+  for (const row of rows.slice(0, 20)) {
+    const text = row.query.replace(/\s+/g, ' ').slice(0, 110);
+    console.log(`  ${(row.calls / payments).toFixed(2).padStart(11)}  ${(row.totalMs / row.calls).toFixed(3).padStart(8)}  ${text}`);
+  }
 }
 
 /** The postmaster's process id, if this run has started the server. */

@@ -1,7 +1,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { listAllPayments, statusCounts, type PaymentView } from './api.ts';
-import { databaseActivity, postgresServerPid, type DatabaseActivity } from './bench-postgres.ts';
+import { databaseActivity, postgresServerPid, watchStatements, type DatabaseActivity } from './bench-postgres.ts';
 import { watchCpu, type CpuUse } from './cpu-use.ts';
 import { postApprovedPayments, type LoadResult } from './load.ts';
 import type { PartContext } from './options.ts';
@@ -47,6 +47,7 @@ export function runCleanPath(context: PartContext): Promise<CleanPartResult> {
     const stack = await startServiceStack(scope, 'clean', context);
     const postgresUrl = stack.database.DATABASE_URL;
     const activityBefore = postgresUrl ? await databaseActivity(postgresUrl) : undefined;
+    const statements = postgresUrl ? await watchStatements(postgresUrl) : undefined;
     const cpu = watchCpu({
       services: stack.services.map((s) => s.proc.child.pid!),
       mock: stack.mock.proc.child.pid!,
@@ -56,6 +57,7 @@ export function runCleanPath(context: PartContext): Promise<CleanPartResult> {
     await waitForCompletion(stack);
     const used = cpu();
     const activityAfter = postgresUrl ? await databaseActivity(postgresUrl) : undefined;
+    await statements?.(load.accepted.length);
     return {
       ...summarize(context, load, await listAllPayments(stack.anyUrl())),
       cpu: used,

@@ -5,7 +5,7 @@ import { runBound } from './bound.ts';
 import { runChaos } from './chaos.ts';
 import { runCleanPath, runCleanPathWithWebhooks } from './clean-path.ts';
 import { runMemory } from './memory.ts';
-import { stopBenchPostgres } from './bench-postgres.ts';
+import { countStatements, stopBenchPostgres } from './bench-postgres.ts';
 import { HELP, parseOptions, partContext, UsageError, type BenchOptions, type Part, type PartContext } from './options.ts';
 import { printProfiles } from './profile-summary.ts';
 import { checkTargets, derivePostgresRatio, deriveRatios, printTable, writeReport, type BenchReport, type SetupRun } from './report.ts';
@@ -81,6 +81,7 @@ async function main(): Promise<void> {
     console.log(HELP);
     return;
   }
+  if (options.profileDir) countStatements();
   const report: BenchReport = {
     startedAt: new Date().toISOString(),
     quick: options.quick,

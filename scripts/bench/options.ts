@@ -95,7 +95,8 @@ Options:
   --concurrency N      concurrent HTTP clients (default 128)
   --profile DIR        CPU-profile the service (and the bare pipeline) with V8, write the
                        profiles to DIR/<part>/ (DIR/<part>-<database>-<instances>/ off the
-                       default setup) and print their hottest functions
+                       default setup) and print their hottest functions; on PostgreSQL the
+                       clean part also prints its statements per payment (pg_stat_statements)
   --database LIST      sqlite (default), postgres, or both: sqlite,postgres
   --instances LIST     service processes sharing the database, e.g. 1,2,3 (default 1); with
                        several, requests go round robin over them. Each part runs once per

@@ -43,9 +43,10 @@ async function asServerUser(command: string, args: string[]): Promise<{ stdout: 
 /**
  * A throwaway PostgreSQL cluster on 127.0.0.1 with its own data directory and port
  * (`initdb` then `pg_ctl start`), durable as production would be (fsync and
- * synchronous_commit on). For tests, benchmarks and `npm run postgres`.
+ * synchronous_commit on). For tests, benchmarks and `npm run postgres`; `settings` are
+ * more `name=value` server settings (the bench's statement statistics).
  */
-export async function startPostgres(dir: string, port?: number): Promise<PostgresCluster> {
+export async function startPostgres(dir: string, port?: number, settings: string[] = []): Promise<PostgresCluster> {
   const bin = postgresBin();
   const listenPort = port ?? (await freePort());
   const data = join(dir, 'data');
@@ -63,6 +64,7 @@ export async function startPostgres(dir: string, port?: number): Promise<Postgre
     '-c fsync=on -c synchronous_commit=on -c full_page_writes=on',
     // Several service processes, each with its pool, plus the test or bench client.
     '-c max_connections=300',
+    ...settings.map((setting) => `-c ${setting}`),
   ].join(' ');
 
   async function start(): Promise<void> {
