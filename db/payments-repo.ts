@@ -293,3 +293,17 @@ export function findNeedingRescue(q: Sql, query: RescueQuery): Promise<Array<Pic
     { ...query },
   );
 }
+
+/**
+ * Payments leased to `owner` that are mid-step or whose wait is over: what a process of
+ * that owner id was driving when it died, its own to take back (see findNeedingRescue).
+ */
+export async function findLeasedTo(q: Sql, query: RescueQuery): Promise<string[]> {
+  const rows = await q.all<{ id: string }>(
+    `select id from payments
+      where lease_owner = @owner and machine_version <= @machineVersion and (active = 1 or due_at <= @now)
+      order by updated_at limit @limit`,
+    { ...query },
+  );
+  return rows.map((row) => row.id);
+}

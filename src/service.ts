@@ -222,10 +222,12 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
   });
   const { port } = server.address() as AddressInfo;
 
-  // A crashed process's payments do not wait for STUCK_AFTER_MS: those whose lease is
-  // free, expired or our previous incarnation's resume now (while requests are served).
+  // A crashed process's payments do not wait for STUCK_AFTER_MS: our previous
+  // incarnation's resume now, then those whose lease is free or expired if no other
+  // process's pass is under way (while requests are served).
+  const own = await reconciler.resumeOwn();
   const recovered = await reconciler.runPass();
-  if (recovered.resumed > 0) logger.info(recovered, 'resumed unfinished payments at start-up');
+  if (own + recovered.resumed > 0) logger.info({ own, ...recovered }, 'resumed unfinished payments at start-up');
   reconciler.start();
 
   return {

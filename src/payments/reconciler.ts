@@ -1,7 +1,7 @@
 import { Cron } from 'croner';
 import type { Database } from '../../db/connection.ts';
 import { acquireLock, releaseLock } from '../../db/locks-repo.ts';
-import { findNeedingRescue } from '../../db/payments-repo.ts';
+import { findLeasedTo, findNeedingRescue } from '../../db/payments-repo.ts';
 import { PAYMENT_MACHINE_VERSION } from '../../machines/payment.machine.ts';
 import type { Logger } from '../logger.ts';
 import type { PaymentHost } from './payment-host.ts';
@@ -24,7 +24,13 @@ export interface PassResult {
 }
 
 const LOCK = 'reconciler';
-const LOCK_TTL_MS = 60_000;
+/**
+ * A pass's hold on the lock, if its process dies before releasing it: other processes'
+ * passes wait this long. The lock only saves work (a payment's lease decides who runs
+ * it), so a pass outlasting it does no harm.
+ */
+const LOCK_TTL_MS = 15_000;
+const TIMER_DUE = { type: 'timer.due' } as const;
 
 /**
  * Finds payments nobody is driving — their process died, a step is stuck, a wait is
@@ -51,11 +57,14 @@ export function createReconciler(deps: ReconcilerDeps) {
     if (!(await db.commit.run((tx) => acquireLock(tx, LOCK, owner, now, LOCK_TTL_MS)))) return { scanned: 0, resumed: 0 };
     try {
       const candidates = await findNeedingRescue(db.read, { owner, now, machineVersion: PAYMENT_MACHINE_VERSION, limit: deps.batchSize });
+      // Woken together, their leases taken in one statement: one at a time, a pass of
+      // hundreds held the lock for many seconds, and other processes' passes found it taken.
+      const overdue: string[] = [];
       const asleep: string[] = [];
       let resumed = 0;
       for (const { id, dueAt, updatedAt } of candidates) {
         if (dueAt !== null && dueAt <= now) {
-          if ((await host.offer(id, { type: 'timer.due' })) === 'accepted') resumed++;
+          overdue.push(id);
         } else if (!host.isLive(id)) {
           asleep.push(id);
         } else if (updatedAt < now - deps.stuckAfterMs && (await host.restart(id))) {
@@ -63,7 +72,8 @@ export function createReconciler(deps: ReconcilerDeps) {
           resumed++;
         }
       }
-      resumed += await host.resumeMany(asleep);
+      if (overdue.length > 0) resumed += await host.resumeMany(overdue, TIMER_DUE);
+      if (asleep.length > 0) resumed += await host.resumeMany(asleep);
       if (resumed > 0) log.info({ scanned: candidates.length, resumed }, 'reconciler pass');
       return { scanned: candidates.length, resumed };
     } finally {
@@ -71,11 +81,24 @@ export function createReconciler(deps: ReconcilerDeps) {
     }
   }
 
+  /**
+   * At start-up: takes back at once what a process of this owner id was driving when it
+   * died, without the lock, which another process's pass may hold: nobody else may take
+   * these payments until their leases expire. Returns how many were resumed.
+   */
+  async function resumeOwn(): Promise<number> {
+    const { db, host, owner } = deps;
+    const now = deps.clock();
+    const own = await findLeasedTo(db.read, { owner, now, machineVersion: PAYMENT_MACHINE_VERSION, limit: deps.batchSize });
+    return own.length > 0 ? host.resumeMany(own, TIMER_DUE) : 0;
+  }
+
   let job: Cron | undefined;
   /** The scheduled pass under way, if any: stopping waits for it (it may still be waking payments). */
   let scheduled: Promise<unknown> = Promise.resolve();
   return {
     runPass,
+    resumeOwn,
     start() {
       const catchError = (error: unknown) => log.error({ err: error }, 'reconciler pass failed');
       job = new Cron(deps.cron, { protect: true, catch: catchError }, async () => {

@@ -430,6 +430,10 @@ describe('createReconciler().runPass', () => {
   const STUCK_AFTER_MS = 30_000;
 
   function reconcile(host: PaymentHost, now = NOW) {
+    return reconciler(host, now).runPass();
+  }
+
+  function reconciler(host: PaymentHost, now = NOW) {
     return createReconciler({
       db,
       host,
@@ -439,7 +443,7 @@ describe('createReconciler().runPass', () => {
       cron: '0 0 1 1 *',
       batchSize: 100,
       logger: silent,
-    }).runPass();
+    });
   }
 
   const insertLock = (owner: string, expiresAt: number) =>
@@ -495,12 +499,30 @@ describe('createReconciler().runPass', () => {
 
   it('treats each payment of a mixed batch by its kind in one pass', async () => {
     await insertOneOfEach();
+    await insertPayment('pay_overdue_too', { dueAt: NOW - 500, updatedAt: NOW - 50_000 });
     const fake = fakeHost({ live: ['pay_stuck', 'pay_busy'] });
 
-    expect(await reconcile(fake.host)).toEqual({ scanned: 4, resumed: 3 });
-    expect(fake.sent).toEqual([['pay_overdue', TIMER_DUE]]);
-    expect(fake.resumed.flat()).toEqual(['pay_orphaned']);
+    expect(await reconcile(fake.host)).toEqual({ scanned: 5, resumed: 4 });
+    // The overdue ones woken together, the asleep ones together: one lease statement each.
+    expect(fake.resumed).toEqual([['pay_overdue', 'pay_overdue_too'], ['pay_orphaned']]);
+    expect(fake.sent).toEqual([
+      ['pay_overdue', TIMER_DUE],
+      ['pay_overdue_too', TIMER_DUE],
+    ]);
     expect(fake.restarted).toEqual(['pay_stuck']);
+  });
+
+  it('takes back at start-up what this owner id was driving, even while another owner holds the lock', async () => {
+    await insertPayment('pay_mine_mid_step', { active: 1, leaseOwner: OWNER, leaseExpiresAt: NOW + 20_000, updatedAt: NOW - 200 });
+    await insertPayment('pay_mine_due', { dueAt: NOW - 1_000, leaseOwner: OWNER, leaseExpiresAt: NOW + 20_000, updatedAt: NOW - 100 });
+    await insertPayment('pay_mine_waiting', { dueAt: NOW + 60_000, leaseOwner: OWNER, leaseExpiresAt: NOW + 20_000 });
+    await insertPayment('pay_theirs', { active: 1, leaseOwner: OTHER, leaseExpiresAt: NOW + 20_000 });
+    await insertPayment('pay_orphaned', { active: 1, leaseOwner: OTHER, leaseExpiresAt: EXPIRED_LEASE });
+    await insertLock(OTHER, NOW + 60_000);
+    const fake = fakeHost();
+
+    expect(await reconciler(fake.host).resumeOwn()).toBe(2);
+    expect(fake.resumed).toEqual([['pay_mine_mid_step', 'pay_mine_due']]);
   });
 
   it('does nothing while another owner holds the reconciler lock', async () => {
