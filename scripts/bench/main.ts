@@ -11,7 +11,7 @@ import { printProfiles } from './profile-summary.ts';
 import { checkTargets, derivePostgresRatio, deriveRatios, printTable, writeReport, type BenchReport, type SetupRun } from './report.ts';
 import { runRecovery } from './recovery.ts';
 import { runSettlement } from './settlement.ts';
-import { runName, setupLabel, type Setup } from './setup.ts';
+import { runName, setupLabel } from './setup.ts';
 import { killEverything } from './stack.ts';
 import { round } from './stats.ts';
 
@@ -25,9 +25,10 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
-async function runPart(options: BenchOptions, part: Part, setup: Setup, run: SetupRun): Promise<void> {
-  const context = partContext(options, part, setup);
-  const on = setupLabel(setup);
+/** One part on one setup; its results go into `run`. */
+async function runPart(options: BenchOptions, part: Part, run: SetupRun): Promise<void> {
+  const context = partContext(options, part, run);
+  const on = setupLabel(run);
   console.log(`▶ ${part}${on ? ` on ${on}` : ''}: ${context.payments} payments, ${context.concurrency} clients`);
   const started = performance.now();
   try {
@@ -96,7 +97,7 @@ async function main(): Promise<void> {
     for (const run of report.runs) {
       // A failed part is reported and the others still run: a long run is not lost to one error.
       try {
-        await runPart(options, part, run, run);
+        await runPart(options, part, run);
       } catch (error) {
         console.error(`  ${runName(part, run)} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
         (report.failures ??= {})[runName(part, run)] = error instanceof Error ? error.message : String(error);
