@@ -40,6 +40,7 @@ const onBothDatabases = [
   'test/integration/migrations.test.ts',
   // Service processes killed with kill -9 and restarted, on one database.
   'test/e2e/crash-recovery.test.ts',
+  'test/e2e/scale-out.test.ts',
 ];
 
 /** PostgreSQL's own plumbing (schema parity, its group commit): the `postgres` project only. */
