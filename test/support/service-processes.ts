@@ -33,46 +33,42 @@ export interface ServiceProcesses {
  */
 export function useServiceProcesses(name: string): ServiceProcesses {
   const database = useTempDatabase(name);
-  let procs: Proc[] = [];
-  const track = (proc: Proc) => {
+  // Tracked from the moment they are started: one still starting when the test fails (another failed to start) must not outlive it.
+  const procs: Array<Promise<Proc>> = [];
+  const track = (proc: Promise<Proc>) => {
     procs.push(proc);
     return proc;
   };
   // Registered after useTempDatabase's: vitest runs after-hooks last first, so the processes die before their files go.
   afterEach(async () => {
-    await Promise.all(procs.map((proc) => proc.kill('SIGKILL')));
-    procs = [];
+    const started = await Promise.allSettled(procs.splice(0));
+    await Promise.all(started.map((result) => (result.status === 'fulfilled' ? result.value.kill('SIGKILL') : undefined)));
   });
   return {
     async startMockPg({ calm = false } = {}) {
       const chaos = ['--failure-rate', '0.3', '--ambiguous-rate', '0.1', '--delay-rate', '0.2', '--delay-ms', '2000'];
-      return track(await startProcess('src/mock-pg/main.ts', { PG_SECRET, PG_MOCK_PORT: '0', CHAOS_SEED: '7' }, calm ? [] : chaos));
+      return track(startProcess('src/mock-pg/main.ts', { PG_SECRET, PG_MOCK_PORT: '0', CHAOS_SEED: '7' }, calm ? [] : chaos));
     },
     async startService(pgUrl, instanceId, env = {}) {
       const { path, url } = await database.location();
-      const proc = await startProcess(
-        'src/main.ts',
-        {
-          PORT: '0',
-          DATABASE_PATH: path,
-          ...(url === undefined ? {} : { DATABASE_URL: url }),
-          PG_BASE_URL: pgUrl,
-          PG_SECRET,
-          ADMIN_TOKEN,
-          INSTANCE_ID: instanceId,
-          PG_TIMEOUT_MS: '500',
-          RETRY_BASE_MS: '100',
-          RETRY_CAP_MS: '1000',
-          PG_NOT_FOUND_GRACE_MS: '1000',
-          RECONCILE_CRON: '* * * * * *',
-          STUCK_AFTER_MS: '5000',
-          LEASE_TTL_MS: '3000',
-          ...env,
-        },
-        [],
-        SERVICE_NODE_FLAGS,
-      );
-      return track(proc);
+      const serviceEnv = {
+        PORT: '0',
+        DATABASE_PATH: path,
+        ...(url === undefined ? {} : { DATABASE_URL: url }),
+        PG_BASE_URL: pgUrl,
+        PG_SECRET,
+        ADMIN_TOKEN,
+        INSTANCE_ID: instanceId,
+        PG_TIMEOUT_MS: '500',
+        RETRY_BASE_MS: '100',
+        RETRY_CAP_MS: '1000',
+        PG_NOT_FOUND_GRACE_MS: '1000',
+        RECONCILE_CRON: '* * * * * *',
+        STUCK_AFTER_MS: '5000',
+        LEASE_TTL_MS: '3000',
+        ...env,
+      };
+      return track(startProcess('src/main.ts', serviceEnv, [], SERVICE_NODE_FLAGS));
     },
     location: () => database.location(),
     session: () => database.session(),
