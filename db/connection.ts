@@ -39,11 +39,43 @@ const shippedMigrations = (
 export function openSqliteConnection(path: string, synchronous: Synchronous, busyTimeoutMs = 5_000): Sqlite {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   const sqlite = new BetterSqlite3(path);
-  sqlite.pragma('journal_mode = WAL');
-  sqlite.pragma(`synchronous = ${synchronous}`);
   // Another process on the same file may hold the write lock for a moment.
   sqlite.pragma(`busy_timeout = ${Math.floor(busyTimeoutMs)}`);
+  switchToWal(sqlite, busyTimeoutMs);
+  sqlite.pragma(`synchronous = ${synchronous}`);
   return sqlite;
+}
+
+/**
+ * WAL mode is kept in the file, but a new file is switched by whoever opens it first, and
+ * that switch fails busy at once (no busy handler) while another process switches it
+ * too: it is tried again until the busy timeout. Start-up only, so waiting blocks nothing.
+ */
+function switchToWal(sqlite: Sqlite, busyTimeoutMs: number): void {
+  const giveUpAt = Date.now() + busyTimeoutMs;
+  for (;;) {
+    try {
+      sqlite.pragma('journal_mode = WAL');
+      return;
+    } catch (error) {
+      if ((error as { code?: string }).code !== 'SQLITE_BUSY' || Date.now() > giveUpAt) throw error;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+    }
+  }
+}
+
+/**
+ * Applies the shipped migrations. drizzle reads which are applied before it takes the
+ * write lock, so processes starting together on a new file race: the loser's transaction
+ * fails (a table it creates exists by then) and rolls back whole, and a second look,
+ * after the winner's commit, finds everything applied. A real failure fails twice.
+ */
+function applyMigrations(connection: Sqlite): void {
+  try {
+    migrate(drizzle(connection), { migrationsFolder });
+  } catch {
+    migrate(drizzle(connection), { migrationsFolder });
+  }
 }
 
 /**
@@ -55,7 +87,7 @@ export function openDatabase(path: string, synchronous: Synchronous, busyTimeout
   // Two connections to ':memory:' would be two separate databases.
   if (path === ':memory:' || path === '') throw new Error('DATABASE_PATH must name a file: the writer and reader connections share it');
   const writer = openSqliteConnection(path, synchronous, busyTimeoutMs);
-  migrate(drizzle(writer), { migrationsFolder });
+  applyMigrations(writer);
   const reader = openSqliteConnection(path, synchronous, busyTimeoutMs);
   return assembleDatabase({
     dialect: 'sqlite',

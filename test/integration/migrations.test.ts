@@ -1,6 +1,8 @@
+import { execFile } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { drizzle as sqliteDrizzle } from 'drizzle-orm/better-sqlite3';
 import { migrate as sqliteMigrate } from 'drizzle-orm/better-sqlite3/migrator';
 import { drizzle as pgDrizzle } from 'drizzle-orm/node-postgres';
@@ -11,6 +13,7 @@ import { openSqliteConnection } from '../../db/connection.ts';
 import { listPaymentEvents } from '../../db/events-repo.ts';
 import { fanOut } from '../../db/webhooks-repo.ts';
 import { useTempDatabase, type DatabaseLocation } from '../support/temp-database.ts';
+import { testDialect } from '../support/test-database.ts';
 
 // Migrations that move data, applied to a database as an older release left it.
 
@@ -75,5 +78,22 @@ describe('migrations', () => {
       ['evt_2', 2],
       ['evt_3', 3],
     ]);
+  });
+
+  // PostgreSQL's counterpart (an advisory lock) is in postgres-schema.test.ts.
+  it.runIf(testDialect === 'sqlite')('migrates a new file once when several processes open it at the same moment', async () => {
+    // Each process loads the code, then opens the file at the same agreed instant.
+    const open = `const { openDatabase } = await import(${JSON.stringify(join(import.meta.dirname, '../../db/connection.ts'))});
+      await new Promise((resolve) => setTimeout(resolve, Number(process.argv[2]) - Date.now()));
+      await openDatabase(process.argv[1], 'FULL').close();`;
+    const run = promisify(execFile);
+    const at = String(Date.now() + 3_000);
+    const opened = await Promise.allSettled(
+      [1, 2, 3, 4].map(() => run(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', open, temp.path, at])),
+    );
+
+    expect(opened.map((outcome) => outcome.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled', 'fulfilled']);
+    const db = await temp.connect();
+    expect(await db.isReady()).toBe(true);
   });
 });
