@@ -16,6 +16,25 @@ export async function releaseLock(q: Sql, name: string, owner: string): Promise<
 }
 
 /**
+ * PostgreSQL's advisory locks, by what they guard: their keys side by side, so that two
+ * never share one.
+ */
+export const ADVISORY_LOCKS = {
+  /** Held while migrating: processes that start together apply each migration once. */
+  migrations: 7_261_001,
+  /** One webhook fan-out at a time across processes (see fanOut). */
+  fanOut: 7_261_002,
+  /**
+   * Held by a transaction from its first change of stock to its end. A group-commit batch
+   * changes the stock of many payments, product rows in the order its jobs came: two
+   * processes' batches taking the same rows in different orders deadlocked (PostgreSQL
+   * breaks a deadlock after a second, failing a whole batch). Taken first, it makes them
+   * queue instead, as they would for the same hot rows anyway.
+   */
+  stock: 7_261_003,
+} as const;
+
+/**
  * Takes an advisory lock held until the caller's transaction ends, unless another
  * process's transaction holds it (false: do the round later). On SQLite every write
  * transaction already excludes all others: nothing to take.

@@ -6,6 +6,7 @@ import { migrate } from 'drizzle-orm/node-postgres/migrator';
 import pg from 'pg';
 import { assembleDatabase, type Database } from './connection.ts';
 import { createGroupCommit, type Writer } from './group-commit.ts';
+import { ADVISORY_LOCKS } from './locks-repo.ts';
 import type { Params, Sql } from './sql.ts';
 
 const migrationsFolder = join(dirname(fileURLToPath(import.meta.url)), 'migrations-pg');
@@ -35,8 +36,6 @@ export interface OpenOptions {
   onIdleError?: (error: Error) => void;
 }
 
-/** Held while migrating: processes that start together apply each migration once. */
-const MIGRATION_LOCK = 7_261_001;
 
 /**
  * Opens a pool on DATABASE_URL and applies the shipped PostgreSQL migrations (generated
@@ -52,10 +51,10 @@ export async function openPostgresPool(url: string, options: OpenOptions = {}): 
   try {
     const client = await pool.connect();
     try {
-      await client.query('select pg_advisory_lock($1)', [MIGRATION_LOCK]);
+      await client.query('select pg_advisory_lock($1)', [ADVISORY_LOCKS.migrations]);
       await migrate(drizzle(client), { migrationsFolder });
     } finally {
-      await client.query('select pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => undefined);
+      await client.query('select pg_advisory_unlock($1)', [ADVISORY_LOCKS.migrations]).catch(() => undefined);
       client.release();
     }
   } catch (error) {

@@ -1,19 +1,10 @@
-import { transactionLock } from './locks-repo.ts';
+import { ADVISORY_LOCKS, transactionLock } from './locks-repo.ts';
 import type { Sql } from './sql.ts';
 
 export interface ItemQuantity {
   productId: string;
   quantity: number;
 }
-
-/**
- * Held by a transaction from its first change of stock to its end. A group-commit batch
- * changes the stock of many payments, product rows in the order its jobs came: two
- * processes' batches taking the same rows in different orders deadlocked (PostgreSQL
- * breaks a deadlock after a second, failing a whole batch). Taken first, it makes them
- * queue instead, as they would for the same hot rows anyway.
- */
-const STOCK_LOCK = 7_261_003;
 
 const HELD_BEFORE = 'select 1 as held from stock_reservations where payment_id = @paymentId limit 1';
 /** Conditional, in one statement: correct however many writers decrement the product at once. */
@@ -32,7 +23,7 @@ const DELETE_RESERVATION = 'delete from stock_reservations where payment_id = @p
  */
 export async function reserveStock(q: Sql, paymentId: string, items: ItemQuantity[], now: number): Promise<'reserved' | 'out_of_stock'> {
   if ((await q.get(HELD_BEFORE, { paymentId })) !== undefined) return 'reserved';
-  await transactionLock(q, STOCK_LOCK);
+  await transactionLock(q, ADVISORY_LOCKS.stock);
   const taken: ItemQuantity[] = [];
   for (const { productId, quantity } of items) {
     if ((await q.run(TAKE_STOCK, { productId, quantity })) === 0) {
@@ -55,7 +46,7 @@ const RELEASE_RESERVATIONS = `update stock_reservations set status = 'released',
 /** Returns the payment's reserved stock; a released reservation is never released twice. */
 export async function releaseStock(q: Sql, paymentId: string, now: number): Promise<number> {
   const released = await q.all<ItemQuantity>(RELEASE_RESERVATIONS, { paymentId, now });
-  if (released.length > 0) await transactionLock(q, STOCK_LOCK);
+  if (released.length > 0) await transactionLock(q, ADVISORY_LOCKS.stock);
   for (const { productId, quantity } of released) await q.run(GIVE_BACK_STOCK, { productId, quantity });
   return released.length;
 }

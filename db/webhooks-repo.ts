@@ -1,7 +1,7 @@
 import type { PaymentEventRow } from './events-repo.ts';
 import { paymentEvents, webhookAttempts, webhookDeliveries, webhookEndpoints } from './schema.ts';
 import { insertRow } from './insert-row.ts';
-import { tryTransactionLock } from './locks-repo.ts';
+import { ADVISORY_LOCKS, tryTransactionLock } from './locks-repo.ts';
 import { selectList } from './select-list.ts';
 import { jsonList, skipLocked, type Sql } from './sql.ts';
 
@@ -46,9 +46,6 @@ interface FanOutEvent {
   type: string;
 }
 
-/** Across processes, one fan-out at a time (see fanOut). */
-const FAN_OUT_LOCK = 7_261_002;
-
 const EVENTS_TO_FAN_OUT = `select ${selectList(paymentEvents, ['position', 'id', 'paymentId', 'sequence', 'type'])}
   from payment_events where feed_position is null order by position limit @limit`;
 const LAST_FEED_POSITION = 'select coalesce(max(feed_position), 0) as "last" from payment_events';
@@ -70,7 +67,7 @@ const GIVE_FEED_POSITION = 'update payment_events set feed_position = @feedPosit
  * feed positions in commit order without gaps.
  */
 export async function fanOut(q: Sql, limit: number, now: number): Promise<number> {
-  if (!(await tryTransactionLock(q, FAN_OUT_LOCK))) return 0;
+  if (!(await tryTransactionLock(q, ADVISORY_LOCKS.fanOut))) return 0;
   const events = await q.all<FanOutEvent>(EVENTS_TO_FAN_OUT, { limit });
   if (events.length === 0) return 0;
   const wanted = (await listWebhookEndpoints(q))
