@@ -152,19 +152,16 @@ export function instanceId(name: string, index: number): string {
 }
 
 /**
- * `count` service processes on one database, each with its own port and lease owner id.
- * The first starts alone and migrates the new database: SQLite's migrations take no lock
- * across processes, and two processes creating the tables of one new file fail. The others
- * then start together; all of them are waited for, so that none is left running unstopped
- * when another fails to start.
+ * `count` service processes on one database, each with its own port and lease owner id,
+ * started together (they migrate a new database once between them). All of them are
+ * waited for, so that none is left running unstopped when another fails to start.
  */
 export async function startServices(scope: Scope, count: number, name: string, options: ServiceOptions): Promise<Started[]> {
   const start = (index: number) => startService(scope, { ...options, env: { ...options.env, INSTANCE_ID: instanceId(name, index) } });
-  const first = await start(0);
-  const others = await Promise.allSettled(Array.from({ length: count - 1 }, (_, i) => start(i + 1)));
-  const failed = others.find((result) => result.status === 'rejected');
+  const started = await Promise.allSettled(Array.from({ length: count }, (_, i) => start(i)));
+  const failed = started.find((result) => result.status === 'rejected');
   if (failed) throw failed.reason;
-  return [first, ...others.map((result) => (result as PromiseFulfilledResult<Started>).value)];
+  return started.map((result) => (result as PromiseFulfilledResult<Started>).value);
 }
 
 export function startBarePipeline(scope: Scope, options: ServiceOptions): Promise<Started> {

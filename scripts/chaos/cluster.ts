@@ -137,10 +137,8 @@ export function createCluster({ dir, database, instances: count, chaos, serviceE
         WEBHOOK_RETRY_SCHEDULE_MS: '500,1000,2000,4000,8000,15000,30000,60000',
         ...serviceEnv,
       };
-      // The first migrates the database alone; the others find it migrated.
-      const [first, ...others] = instances;
-      await startInstance(first!);
-      await Promise.all(others.map(startInstance));
+      // Together: they migrate a new database once between them.
+      await Promise.all(instances.map(startInstance));
     },
 
     /**
