@@ -405,12 +405,13 @@ export class PaymentHost {
       return;
     }
     live.pending = write;
+    let taken: { merged: HostWrite; latest: PaymentSnapshot } | undefined;
     live.pendingCommit = this.deps.db.commit
       .run(async (tx) => {
-        // Taken before the first await: a snapshot arriving while this job runs starts the next write.
-        const merged = live.pending as HostWrite;
-        const latest = live.lastQueued as PaymentSnapshot;
-        live.pending = null;
+        // Taken before the first await: a snapshot arriving while this job runs starts the
+        // next write. Taken once: the group commit may run the job again.
+        taken ??= this.takePending(live);
+        const { merged, latest } = taken;
         await writeSnapshot(tx, merged, this.deps.owner);
         await this.deps.onTransitions?.(tx, merged);
         return { latest, arrived: arrivedAtRest(merged, latest) };
@@ -426,6 +427,13 @@ export class PaymentHost {
           return false;
         },
       );
+  }
+
+  /** The write waiting for its job, and the snapshot it brings the payment to; a later snapshot starts the next write. */
+  private takePending(live: LiveActor): { merged: HostWrite; latest: PaymentSnapshot } {
+    const merged = live.pending as HostWrite;
+    live.pending = null;
+    return { merged, latest: live.lastQueued as PaymentSnapshot };
   }
 
   /**

@@ -79,6 +79,41 @@ describe('createGroupCommit', () => {
     expect(committedEntries(reader)).toEqual(['a', 'c']);
   });
 
+  it('takes no savepoint in a batch in which no job throws', async () => {
+    const sqlite = connect();
+    const writer = sqliteWriter(sqlite);
+    const savepoints: string[] = [];
+    const counted = { ...writer, savepoint: () => (savepoints.push('savepoint'), writer.savepoint()) };
+    const commit = createGroupCommit(counted);
+
+    await Promise.all([commit.run(insertEntry('a')), commit.run(insertEntry('b'))]);
+
+    expect(savepoints).toEqual([]);
+    expect(committedEntries(connect())).toEqual(['a', 'b']);
+  });
+
+  it('runs a batch in which a job threw once more, each job in a savepoint; a lone job runs once', async () => {
+    const { commit } = groupCommit();
+    const runs: string[] = [];
+    const counted = (name: string, work: (tx: Sql) => Promise<unknown>) => (tx: Sql) => {
+      runs.push(name);
+      return work(tx);
+    };
+
+    await Promise.allSettled([
+      commit.run(counted('a', insertEntry('a'))),
+      commit.run(
+        counted('b', async () => {
+          throw new Error('refused');
+        }),
+      ),
+    ]);
+    await commit.run(counted('c', async () => Promise.reject(new Error('refused')))).catch(() => undefined);
+
+    expect(runs).toEqual(['a', 'b', 'a', 'b', 'c']);
+    expect(committedEntries(connect())).toEqual(['a']);
+  });
+
   it('rolls back a job that fails on a constraint and commits its neighbours', async () => {
     const { commit } = groupCommit();
     const reader = connect();
