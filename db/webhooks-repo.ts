@@ -51,7 +51,11 @@ const EVENTS_TO_FAN_OUT = `select ${selectList(paymentEvents, ['position', 'id',
 const LAST_FEED_POSITION = 'select coalesce(max(feed_position), 0) as "last" from payment_events';
 const INSERT_DELIVERY = `insert into webhook_deliveries (endpoint_id, event_id, payment_id, sequence, status, next_attempt_at)
   values (@endpointId, @eventId, @paymentId, @sequence, 'pending', @now) on conflict do nothing`;
-const GIVE_FEED_POSITION = 'update payment_events set feed_position = @feedPosition where position = @position';
+/** The events handed out take the next feed positions, in the order they were written. */
+const giveFeedPositions = (q: Sql) => `update payment_events set feed_position = @last + handed.n
+  from (select position, row_number() over (order by position) as n from payment_events
+    where position in ${jsonList(q, 'positions', 'bigint')}) handed
+  where payment_events.position = handed.position`;
 
 /**
  * Hands the events not handed out yet (at most `limit`) to the endpoints that want them
@@ -73,14 +77,14 @@ export async function fanOut(q: Sql, limit: number, now: number): Promise<number
   const wanted = (await listWebhookEndpoints(q))
     .filter((e) => e.disabled === 0)
     .map((e) => ({ id: e.id, types: new Set(JSON.parse(e.events) as string[]) }));
-  let feedPosition = (await q.get<{ last: number }>(LAST_FEED_POSITION))!.last;
   for (const event of events) {
     for (const endpoint of wanted) {
       if (!endpoint.types.has('*') && !endpoint.types.has(event.type)) continue;
       await q.run(INSERT_DELIVERY, { endpointId: endpoint.id, eventId: event.id, paymentId: event.paymentId, sequence: event.sequence, now });
     }
-    await q.run(GIVE_FEED_POSITION, { feedPosition: ++feedPosition, position: event.position });
   }
+  const { last } = (await q.get<{ last: number }>(LAST_FEED_POSITION))!;
+  await q.run(giveFeedPositions(q), { last, positions: JSON.stringify(events.map((e) => e.position)) });
   return events.length;
 }
 
