@@ -49,8 +49,20 @@ export function findPayment(q: Sql, id: string): Promise<PaymentRow | undefined>
   return q.get<PaymentRow>(FIND_PAYMENT, { id });
 }
 
-const ORDER_COLUMNS = ['id', 'customerId', 'amount', 'currency', 'items', 'orderName', 'billingKey', 'state'] as const;
-/** What the payment's steps need to do their work: the order, without the snapshot. */
+const ORDER_COLUMNS = [
+  'id',
+  'customerId',
+  'partnerId',
+  'amount',
+  'currency',
+  'items',
+  'orderName',
+  'metadata',
+  'billingKey',
+  'createdAt',
+  'state',
+] as const;
+/** What the payment's steps need to do their work, and its events to show it: the order, without the snapshot. */
 export type PaymentOrder = Pick<PaymentRow, (typeof ORDER_COLUMNS)[number]>;
 const FIND_ORDER = `select ${selectList(payments, ORDER_COLUMNS)} from payments where id = @id`;
 

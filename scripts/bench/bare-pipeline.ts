@@ -108,7 +108,7 @@ function writeState(row: PaymentOrder, state: string, from: string, emitted: Pay
     };
     await writeSnapshot(tx, write, OWNER);
     await recordTransitionEffects(tx, write);
-    await recordStatusEvents(tx, write);
+    await recordStatusEvents(tx, write, row);
   });
 }
 
@@ -208,31 +208,28 @@ router.post('/v1/payments', async (ctx) => {
     items: JSON.stringify(priced.map((i) => ({ productId: i.productId, quantity: i.quantity, unitPrice: i.product!.price }))),
     orderName: first.name,
     billingKey: body.billingKey,
+    partnerId: first.partnerId,
+    metadata: null,
+    createdAt: now,
     state: 'reserving.reservingStock',
   };
   const { id } = order;
+  const row = {
+    ...order,
+    idempotencyKey: key,
+    requestFingerprint: key,
+    status: 'processing',
+    snapshot: '{}',
+    machineVersion: PAYMENT_MACHINE_VERSION,
+    dueAt: null,
+    active: 1,
+    leaseOwner: OWNER,
+    leaseExpiresAt: now + 30_000,
+    updatedAt: now,
+  };
   await db.commit.run(async (tx) => {
-    await insertPayment(
-      tx,
-      {
-        ...order,
-        idempotencyKey: key,
-        requestFingerprint: key,
-        partnerId: first.partnerId,
-        metadata: null,
-        status: 'processing',
-        snapshot: '{}',
-        machineVersion: PAYMENT_MACHINE_VERSION,
-        dueAt: null,
-        active: 1,
-        leaseOwner: OWNER,
-        leaseExpiresAt: now + 30_000,
-        createdAt: now,
-        updatedAt: now,
-      },
-      { type: 'api.create', from: null, to: 'reserving.reservingStock', at: now },
-    );
-    await recordCreatedEvent(tx, id, now);
+    await insertPayment(tx, row, { type: 'api.create', from: null, to: 'reserving.reservingStock', at: now });
+    await recordCreatedEvent(tx, { ...row, cancelledAmount: 0, failureCode: null });
   });
   // Started before the answer, as the host starts the actor before the route reads the row back.
   drive(order).catch((error: unknown) => console.error(`payment ${id} failed in the bare pipeline:`, error));

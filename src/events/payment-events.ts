@@ -1,8 +1,9 @@
 import { appendPaymentEvent, type PaymentEventRow } from '../../db/events-repo.ts';
-import { findPaymentView } from '../../db/payments-repo.ts';
+import type { PaymentViewRow } from '../../db/payments-repo.ts';
 import type { Sql } from '../../db/sql.ts';
 import { timeOrderedId } from '../ids.ts';
 import type { HostWrite } from '../payments/host-write.ts';
+import type { Order } from '../payments/order-cache.ts';
 import { toPaymentResource } from '../payments/payment-view.ts';
 
 /** A payment event as consumers receive it (API.md, "Payment events"). */
@@ -17,36 +18,33 @@ export function toPaymentEventResource(row: Omit<PaymentEventRow, 'position' | '
   };
 }
 
-/** `payment.created`, in the transaction that inserts the payment: every payment's event 1. */
-export async function recordCreatedEvent(tx: Sql, paymentId: string, at: number): Promise<void> {
-  const row = (await findPaymentView(tx, paymentId))!;
+/** `payment.created`, in the transaction that inserts the payment (as inserted): every payment's event 1. */
+export async function recordCreatedEvent(tx: Sql, payment: PaymentViewRow): Promise<void> {
   await appendPaymentEvent(tx, {
-    id: timeOrderedId('evt_', at),
-    paymentId,
+    id: timeOrderedId('evt_', payment.createdAt),
+    paymentId: payment.id,
     type: 'payment.created',
-    occurredAt: at,
-    data: JSON.stringify(toPaymentResource(row)),
+    occurredAt: payment.createdAt,
+    data: JSON.stringify(toPaymentResource(payment)),
   });
 }
 
 /**
  * `payment.<status>` for each change of public status in a write, in the transaction that
  * commits it (a crash keeps both or neither). Each event carries the payment as it was at
- * that transition, not as the write left it.
+ * that transition: the order's fixed fields, the transition's own (no row read).
  */
-export async function recordStatusEvents(tx: Sql, write: HostWrite): Promise<void> {
-  const changes = write.transitions.filter((t) => t.status !== t.fromStatus);
-  if (changes.length === 0) return;
-  const now = toPaymentResource((await findPaymentView(tx, write.paymentId))!);
-  for (const t of changes) {
-    const data = {
-      ...now,
+export async function recordStatusEvents(tx: Sql, write: HostWrite, order: Order): Promise<void> {
+  for (const t of write.transitions) {
+    if (t.status === t.fromStatus) continue;
+    const data = toPaymentResource({
+      ...order,
       status: t.status,
-      state: t.to.split('.')[0],
+      state: t.to,
       failureCode: t.context.failureCode,
       cancelledAmount: t.context.cancelledAmount,
-      updatedAt: new Date(t.at).toISOString(),
-    };
+      updatedAt: t.at,
+    });
     await appendPaymentEvent(tx, {
       id: timeOrderedId('evt_', t.at),
       paymentId: write.paymentId,

@@ -1,20 +1,20 @@
 import { findPaymentOrder, type PaymentOrder } from '../../db/payments-repo.ts';
 import type { Sql } from '../../db/sql.ts';
 
-/** What a payment's steps send and write: fixed when the payment is created. */
+/** What a payment's steps send and write, and its events show: fixed when the payment is created. */
 export type Order = Omit<PaymentOrder, 'state'>;
 
 /** The order's fields of a payment row (not the snapshot, which is large). */
 export function orderOf(row: Order): Order {
-  const { id, customerId, amount, currency, items, orderName, billingKey } = row;
-  return { id, customerId, amount, currency, items, orderName, billingKey };
+  const { id, customerId, partnerId, amount, currency, items, orderName, metadata, billingKey, createdAt } = row;
+  return { id, customerId, partnerId, amount, currency, items, orderName, metadata, billingKey, createdAt };
 }
 
 /**
  * The orders of the payments whose actors run in this process, so that a step does not
  * read its payment's row again (an order never changes once created; re-reading it cost
- * three row reads per payment). A miss, such as a step that outlived its actor, reads
- * the row.
+ * three row reads per payment, and each payment event one more). A miss, such as a step
+ * that outlived its actor, reads the row.
  */
 export class OrderCache {
   private readonly orders = new Map<string, Order>();
@@ -32,5 +32,12 @@ export class OrderCache {
 
   async get(paymentId: string): Promise<Order | undefined> {
     return this.orders.get(paymentId) ?? findPaymentOrder(this.read, paymentId);
+  }
+
+  /** The order of a payment that must exist (its actor runs, or ran, here). */
+  async require(paymentId: string): Promise<Order> {
+    const order = await this.get(paymentId);
+    if (!order) throw new Error(`payment ${paymentId} vanished`);
+    return order;
   }
 }

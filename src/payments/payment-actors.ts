@@ -47,11 +47,7 @@ const MAYBE_ALREADY_CANCELLED = new Set([
  * fenced by the lease (rule 8) and throw errors that say whether a retry can help.
  */
 export function createPaymentActors({ db, pg, clock, logger, owner, orders }: PaymentActorDeps) {
-  const load = async (paymentId: string): Promise<Order> => {
-    const order = await orders.get(paymentId);
-    if (!order) throw new Error(`payment ${paymentId} vanished`);
-    return order;
-  };
+  const load = (paymentId: string): Promise<Order> => orders.require(paymentId);
 
   /** A step's write: its own savepoint, and only while this process holds the payment's lease. */
   const fencedWrite = <T>(paymentId: string, work: (tx: Sql) => Promise<T>): Promise<T> =>

@@ -11,6 +11,7 @@ import {
   writeSnapshot,
   type NewPaymentRow,
   type PaymentRow,
+  type PaymentViewRow,
 } from '../../db/payments-repo.ts';
 import type { Sql } from '../../db/sql.ts';
 import {
@@ -24,7 +25,7 @@ import { publicStatusOf, RESTING, statePath, WAITING, type PublicStatus } from '
 import type { Logger } from '../logger.ts';
 import type { OpsStore } from '../ops-store.ts';
 import { arrivedAtRest, buildWrite, mergeWrites, type HostWrite } from './host-write.ts';
-import type { OrderCache } from './order-cache.ts';
+import type { Order, OrderCache } from './order-cache.ts';
 import type { SnapshotReader } from './snapshot-reader.ts';
 import { isTransient } from './step-errors.ts';
 
@@ -74,9 +75,9 @@ export interface PaymentHostDeps {
    * where rows that must agree with the state change (dead letters, alerts, payment
    * events) are written.
    */
-  onTransitions?: (tx: Sql, write: HostWrite) => Promise<void>;
-  /** Runs inside the transaction that commits a new payment (its first payment event). */
-  onCreated?: (tx: Sql, paymentId: string, at: number) => Promise<void>;
+  onTransitions?: (tx: Sql, write: HostWrite, order: Order) => Promise<void>;
+  /** Runs inside the transaction that commits a new payment (its first payment event), with the payment as inserted. */
+  onCreated?: (tx: Sql, payment: PaymentViewRow) => Promise<void>;
   /** Also shows the payment's actor to a developer's inspector (Stately), when it is one of those watched. */
   inspectorFor?: (paymentId: string) => ((event: InspectionEvent) => void) | undefined;
 }
@@ -112,25 +113,23 @@ export class PaymentHost {
     const snapshot = actor.actor.getSnapshot();
     const path = statePath(snapshot.value);
     const now = this.deps.clock();
+    const row = {
+      ...payment,
+      metadata: payment.metadata ?? null,
+      snapshot: JSON.stringify(actor.actor.getPersistedSnapshot()),
+      state: path,
+      status: publicStatusOf(snapshot),
+      machineVersion: PAYMENT_MACHINE_VERSION,
+      dueAt: null,
+      active: 1,
+      leaseOwner: this.deps.owner,
+      leaseExpiresAt: now + this.deps.leaseTtlMs,
+    };
     await this.deps.db.commit.run(async (tx) => {
-      await insertPayment(
-        tx,
-        {
-          ...payment,
-          snapshot: JSON.stringify(actor.actor.getPersistedSnapshot()),
-          state: path,
-          status: publicStatusOf(snapshot),
-          machineVersion: PAYMENT_MACHINE_VERSION,
-          dueAt: null,
-          active: 1,
-          leaseOwner: this.deps.owner,
-          leaseExpiresAt: now + this.deps.leaseTtlMs,
-        },
-        { type: 'api.create', from: null, to: path, at: now },
-      );
-      await this.deps.onCreated?.(tx, payment.id, now);
+      await insertPayment(tx, row, { type: 'api.create', from: null, to: path, at: now });
+      await this.deps.onCreated?.(tx, { ...row, cancelledAmount: 0, failureCode: null });
     });
-    this.deps.orders.remember(payment);
+    this.deps.orders.remember(row);
     this.start(payment.id, actor);
   }
 
@@ -413,7 +412,7 @@ export class PaymentHost {
         taken ??= this.takePending(live);
         const { merged, latest } = taken;
         await writeSnapshot(tx, merged, this.deps.owner);
-        await this.deps.onTransitions?.(tx, merged);
+        if (this.deps.onTransitions) await this.deps.onTransitions(tx, merged, await this.deps.orders.require(paymentId));
         return { latest, arrived: arrivedAtRest(merged, latest) };
       })
       .then(

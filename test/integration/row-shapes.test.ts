@@ -81,8 +81,20 @@ describe('plain-SQL rows', () => {
     expect(reference).toBeDefined();
     expect(await findPayment(db.read, 'pay_shape')).toStrictEqual(reference);
     expect(await findPaymentByIdempotencyKey(db.read, 'key-shape')).toStrictEqual(reference);
-    const { id, customerId, amount, currency, items, orderName, billingKey, state } = reference!;
-    expect(await findPaymentOrder(db.read, 'pay_shape')).toStrictEqual({ id, customerId, amount, currency, items, orderName, billingKey, state });
+    const { id, customerId, partnerId, amount, currency, items, orderName, metadata, billingKey, createdAt, state } = reference!;
+    expect(await findPaymentOrder(db.read, 'pay_shape')).toStrictEqual({
+      id,
+      customerId,
+      partnerId,
+      amount,
+      currency,
+      items,
+      orderName,
+      metadata,
+      billingKey,
+      createdAt,
+      state,
+    });
   });
 
   it('match drizzle’s rows for a product', async () => {
