@@ -285,6 +285,20 @@ export async function findDue(q: Sql, query: { now: number; owner: string; machi
   return rows.map((r) => r.id);
 }
 
+/**
+ * Payments mid-step whose lease ran out: the process driving them died, or stalled past
+ * its lease. Any process may take them over (rule 8), oldest expiry first.
+ */
+export async function findAbandoned(q: Sql, query: { now: number; machineVersion: number; limit: number }): Promise<string[]> {
+  const rows = await q.all<{ id: string }>(
+    `select id from payments
+      where active = 1 and lease_expires_at < @now and machine_version <= @machineVersion
+      order by lease_expires_at limit @limit`,
+    query,
+  );
+  return rows.map((r) => r.id);
+}
+
 export interface RescueQuery {
   owner: string;
   now: number;

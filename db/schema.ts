@@ -66,6 +66,8 @@ export const payments = sqliteTable(
     index('payments_status_created').on(t.status, t.createdAt, t.id),
     index('payments_due').on(t.dueAt).where(sql`due_at is not null`),
     index('payments_active').on(t.updatedAt).where(sql`active = 1`),
+    // Payments mid-step whose process stopped renewing their leases: the scheduler takes them over.
+    index('payments_active_lease').on(t.leaseExpiresAt).where(sql`active = 1`),
   ],
 );
 

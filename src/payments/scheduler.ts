@@ -1,5 +1,5 @@
 import type { Database } from '../../db/connection.ts';
-import { findDue } from '../../db/payments-repo.ts';
+import { findAbandoned, findDue } from '../../db/payments-repo.ts';
 import { PAYMENT_MACHINE_VERSION } from '../../machines/payment.machine.ts';
 import type { Logger } from '../logger.ts';
 import type { PaymentHost } from './payment-host.ts';
@@ -18,7 +18,9 @@ export interface SchedulerDeps {
 
 /**
  * Wakes payments whose wait (due_at) is over. The deadline lives in the database, so a
- * restart loses no timer (rule 5); this loop only polls it.
+ * restart loses no timer (rule 5); this loop only polls it. Also takes over payments
+ * mid-step whose lease ran out (their process died): within a tick of the expiry, and
+ * shared among the processes that poll, rather than all at the reconciler's next pass.
  */
 export function startScheduler({ db, host, clock, owner, intervalMs, logger, batchSize = 500 }: SchedulerDeps) {
   let stopped = false;
@@ -28,10 +30,11 @@ export function startScheduler({ db, host, clock, owner, intervalMs, logger, bat
 
   const tick = async () => {
     try {
-      const due = await findDue(db.read, { now: clock(), owner, machineVersion: PAYMENT_MACHINE_VERSION, limit: batchSize });
+      const query = { now: clock(), owner, machineVersion: PAYMENT_MACHINE_VERSION, limit: batchSize };
       // Leases of the whole tick in one transaction, not one fsync per woken payment; each
       // actor gets its timer.due as it starts.
-      await host.resumeMany(due, { type: 'timer.due' });
+      await host.resumeMany(await findDue(db.read, query), { type: 'timer.due' });
+      await host.resumeMany(await findAbandoned(db.read, query));
     } catch (error) {
       logger.error({ err: error }, 'scheduler tick failed');
     }

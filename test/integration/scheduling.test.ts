@@ -1,7 +1,7 @@
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Database } from '../../db/connection.ts';
-import { acquireLease, findDue, findNeedingRescue } from '../../db/payments-repo.ts';
+import { acquireLease, findAbandoned, findDue, findNeedingRescue } from '../../db/payments-repo.ts';
 import type { Sql } from '../../db/sql.ts';
 import { PAYMENT_MACHINE_VERSION, paymentMachine, type PaymentEvent } from '../../machines/payment.machine.ts';
 import { createOpsStore } from '../../src/ops-store.ts';
@@ -194,6 +194,36 @@ describe('findDue', () => {
   });
 });
 
+describe('findAbandoned', () => {
+  const abandoned = (limit = 500) => findAbandoned(db.read, { now: NOW, machineVersion: PAYMENT_MACHINE_VERSION, limit });
+
+  it('finds payments mid-step whose lease ran out, whoever held it, oldest expiry first', async () => {
+    await insertPayment('pay_other_expired', { active: 1, leaseOwner: OTHER, leaseExpiresAt: NOW - 10 });
+    await insertPayment('pay_own_expired', { active: 1, leaseOwner: OWNER, leaseExpiresAt: NOW - 20 });
+    await insertPayment('pay_older_version', { active: 1, leaseOwner: OTHER, leaseExpiresAt: NOW - 5, machineVersion: PAYMENT_MACHINE_VERSION - 1 });
+
+    expect(await abandoned()).toEqual(['pay_own_expired', 'pay_other_expired', 'pay_older_version']);
+    expect(await abandoned(1)).toEqual(['pay_own_expired']);
+  });
+
+  it('skips leases still running, one expiring exactly now, resting and waiting payments, and newer machine versions', async () => {
+    await insertPayment('pay_live', { active: 1, leaseOwner: OTHER });
+    await insertPayment('pay_expiring_now', { active: 1, leaseOwner: OTHER, leaseExpiresAt: NOW });
+    await insertPayment('pay_resting', { leaseOwner: OTHER, leaseExpiresAt: EXPIRED_LEASE });
+    await insertPayment('pay_waiting', { dueAt: NOW + 1_000, leaseOwner: OTHER, leaseExpiresAt: EXPIRED_LEASE });
+    await insertPayment('pay_new_version', { active: 1, leaseOwner: OTHER, leaseExpiresAt: EXPIRED_LEASE, machineVersion: PAYMENT_MACHINE_VERSION + 1 });
+
+    expect(await abandoned()).toEqual([]);
+  });
+
+  it('agrees with acquireLease: what it finds can be taken', async () => {
+    await insertPayment('pay_other_expired', { active: 1, leaseOwner: OTHER, leaseExpiresAt: EXPIRED_LEASE });
+
+    const [id] = await abandoned();
+    expect(await db.commit.run((tx) => acquireLease(tx, id!, OWNER, NOW, 30_000))).toBe(true);
+  });
+});
+
 describe('findNeedingRescue', () => {
   it('finds active payments whose lease is free, expired or its own', async () => {
     await insertPayment('pay_free', { active: 1, updatedAt: NOW - 30 });
@@ -358,6 +388,20 @@ describe('startScheduler', () => {
       ['pay_free', TIMER_DUE],
       ['pay_own_live', TIMER_DUE],
     ]);
+  });
+
+  it('takes over payments mid-step whose lease ran out, without a timer.due (their step starts again)', async () => {
+    await insertPayment('pay_abandoned', { active: 1, leaseOwner: OTHER, leaseExpiresAt: EXPIRED_LEASE });
+    await insertPayment('pay_held', { active: 1, leaseOwner: OTHER });
+    const fake = fakeHost();
+    const takenOver = fake.nextResume((ids) => ids.length > 0);
+
+    const scheduler = schedule(fake.host);
+
+    expect(await takenOver).toEqual(['pay_abandoned']);
+    await scheduler.stop();
+    expect(fake.sent).toEqual([]);
+    expect(fake.live).toEqual(new Set(['pay_abandoned']));
   });
 
   it('wakes at most batchSize payments per tick', async () => {

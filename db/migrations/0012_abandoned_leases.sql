@@ -1,0 +1,1 @@
+CREATE INDEX `payments_active_lease` ON `payments` (`lease_expires_at`) WHERE active = 1;
