@@ -64,7 +64,11 @@ const serviceSchema = z.object({
   SCHEDULER_INTERVAL_MS: z.coerce.number().int().positive().default(200),
   /** Lease owner id; a restarted process with the same id takes its payments back at once. */
   INSTANCE_ID: z.string().min(1).max(200).optional(),
-  LEASE_TTL_MS: z.coerce.number().int().positive().default(30_000),
+  /**
+   * A dead process's payments move on this long after its last renewal (every third of
+   * it); a live one must renew within it, so it stays well above DATABASE_LOCK_TIMEOUT_MS.
+   */
+  LEASE_TTL_MS: z.coerce.number().int().positive().default(10_000),
   RECONCILE_CRON: z.string().min(1).default('* * * * *'),
   STUCK_AFTER_MS: ms(300_000),
   RECONCILE_BATCH: z.coerce.number().int().positive().default(10_000),

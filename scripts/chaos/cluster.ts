@@ -131,8 +131,6 @@ export function createCluster({ dir, database, instances: count, chaos, serviceE
         RECONCILE_CRON: '*/5 * * * * *',
         // Steps end within PG_TIMEOUT_MS; one unchanged for 30 s is stuck.
         STUCK_AFTER_MS: '30000',
-        // A process killed for good leaves its payments to the others after this.
-        LEASE_TTL_MS: '10000',
         // The merchant refuses deliveries on purpose: retries come back within the run.
         WEBHOOK_RETRY_SCHEDULE_MS: '500,1000,2000,4000,8000,15000,30000,60000',
         ...serviceEnv,
