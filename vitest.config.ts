@@ -30,6 +30,7 @@ const onBothDatabases = [
   'test/integration/row-shapes.test.ts',
   'test/integration/upgrade.test.ts',
   'test/integration/lease-fencing.test.ts',
+  'test/integration/lease-fence.test.ts',
   'test/integration/invariants.test.ts',
   'test/integration/settlement-runs.test.ts',
   'test/integration/settlement-check.test.ts',

@@ -1,5 +1,6 @@
 import { cancellations, refundAttempts } from './schema.ts';
 import { selectList } from './select-list.ts';
+import { LEASE_HELD, requireLease, type Fence } from './lease-fence.ts';
 import type { Sql } from './sql.ts';
 
 export type CancellationRow = typeof cancellations.$inferSelect;
@@ -32,13 +33,16 @@ export async function finishCancellation(q: Sql, id: string, status: 'succeeded'
 /**
  * Records that a PG cancel call of this refund is about to be made; returns how many were
  * started before. More than none: an earlier call may have landed, so ask the PG first.
+ * Fenced: LeaseLost when another process holds the payment now.
  */
-export async function markRefundCallStarted(q: Sql, cancellationId: string): Promise<number> {
-  const row = await q.get<{ pgCalls: number }>('update cancellations set pg_calls = pg_calls + 1 where id = @id returning pg_calls as "pgCalls"', {
-    id: cancellationId,
-  });
-  if (!row) throw new Error(`cancellation ${cancellationId} is not recorded`);
-  return row.pgCalls - 1;
+export async function markRefundCallStarted(q: Sql, fence: Fence, cancellationId: string): Promise<number> {
+  const row = await q.get<{ pgCalls: number }>(
+    `update cancellations set pg_calls = pg_calls + 1 where id = @id and ${LEASE_HELD} returning pg_calls as "pgCalls"`,
+    { ...fence, id: cancellationId },
+  );
+  if (row) return row.pgCalls - 1;
+  await requireLease(q, fence);
+  throw new Error(`cancellation ${cancellationId} is not recorded`);
 }
 
 const CANCELLATION_COLUMNS = selectList(cancellations);

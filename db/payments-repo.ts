@@ -1,4 +1,5 @@
 import { insertRow } from './insert-row.ts';
+import { LeaseLost, requireLease, type Fence } from './lease-fence.ts';
 import { paymentTransitions, payments } from './schema.ts';
 import { selectList } from './select-list.ts';
 import { jsonList, skipLocked, type Sql } from './sql.ts';
@@ -100,22 +101,6 @@ export function findPaymentByIdempotencyKey(q: Sql, key: string): Promise<Paymen
   return q.get<PaymentRow>(FIND_BY_KEY, { key });
 }
 
-export class LeaseLost extends Error {
-  override name = 'LeaseLost';
-  /** Another process runs the payment now; this one's step resumes there (DESIGN: transient). */
-  readonly retryable = true;
-}
-
-/**
- * Fences a step's write (rule 8): inside the write's own transaction, the payment must
- * still be leased to `owner`. A process paused past its lease while another took the
- * payment over must not reserve, release or fulfil behind the new owner's back.
- */
-export async function requireLease(q: Sql, paymentId: string, owner: string): Promise<void> {
-  const row = await q.get<{ leaseOwner: string | null }>('select lease_owner as "leaseOwner" from payments where id = @id', { id: paymentId });
-  if (row?.leaseOwner !== owner) throw new LeaseLost(`lease of ${paymentId} is not held by ${owner}`);
-}
-
 const WRITE_SNAPSHOT = `update payments set state = @state, status = @status, failure_code = @failureCode,
   cancelled_amount = @cancelledAmount, snapshot = @snapshot, machine_version = @machineVersion,
   updated_at = @updatedAt, active = @active,
@@ -170,13 +155,16 @@ export function listTransitions(q: Sql, paymentId: string): Promise<TransitionRo
 /**
  * Records that charge attempt `attempt` is about to reach the PG. False when it was
  * recorded before: the call may already have happened, so the caller must not repeat it.
+ * Fenced: LeaseLost when another process holds the payment now.
  */
-export async function markChargeStarted(q: Sql, paymentId: string, attempt: number): Promise<boolean> {
-  const changed = await q.run('update payments set charges_started = @attempt where id = @id and charges_started < @attempt', {
-    id: paymentId,
-    attempt,
-  });
-  return changed === 1;
+export async function markChargeStarted(q: Sql, fence: Fence, attempt: number): Promise<boolean> {
+  const changed = await q.run(
+    'update payments set charges_started = @attempt where id = @paymentId and lease_owner = @owner and charges_started < @attempt',
+    { ...fence, attempt },
+  );
+  if (changed === 1) return true;
+  await requireLease(q, fence);
+  return false;
 }
 
 /** The payment's lease is free, expired, or `owner`'s own (a previous incarnation's). */

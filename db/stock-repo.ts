@@ -1,3 +1,4 @@
+import { LEASE_HELD, LeaseLost, requireLease, type Fence } from './lease-fence.ts';
 import { ADVISORY_LOCKS, transactionLock } from './locks-repo.ts';
 import type { Sql } from './sql.ts';
 
@@ -6,7 +7,9 @@ export interface ItemQuantity {
   quantity: number;
 }
 
-const HELD_BEFORE = 'select 1 as held from stock_reservations where payment_id = @paymentId limit 1';
+/** Whether the fence holds, and whether an earlier run reserved already: one statement. */
+const BEFORE_RESERVING = `select case when ${LEASE_HELD} then 1 else 0 end as leased,
+  case when exists (select 1 from stock_reservations where payment_id = @paymentId) then 1 else 0 end as held`;
 /** Conditional, in one statement: correct however many writers decrement the product at once. */
 const TAKE_STOCK = 'update products set stock = stock - @quantity where id = @productId and stock >= @quantity';
 const GIVE_BACK_STOCK = 'update products set stock = stock + @quantity where id = @productId';
@@ -19,10 +22,14 @@ const DELETE_RESERVATION = 'delete from stock_reservations where payment_id = @p
  * reservation row keyed by (payment, product). A product short of stock gives back, in
  * the caller's transaction, what this call already took: the caller's job is atomic but
  * must not fail for want of stock, so there is nothing to roll back to. Running it again
- * for the same payment finds its rows and changes nothing (rule 3).
+ * for the same payment finds its rows and changes nothing (rule 3). Fenced: LeaseLost
+ * when another process holds the payment now.
  */
-export async function reserveStock(q: Sql, paymentId: string, items: ItemQuantity[], now: number): Promise<'reserved' | 'out_of_stock'> {
-  if ((await q.get(HELD_BEFORE, { paymentId })) !== undefined) return 'reserved';
+export async function reserveStock(q: Sql, fence: Fence, items: ItemQuantity[], now: number): Promise<'reserved' | 'out_of_stock'> {
+  const { paymentId } = fence;
+  const before = (await q.get<{ leased: number; held: number }>(BEFORE_RESERVING, { ...fence }))!;
+  if (before.leased !== 1) throw new LeaseLost(`lease of ${paymentId} is not held by ${fence.owner}`);
+  if (before.held === 1) return 'reserved';
   await transactionLock(q, ADVISORY_LOCKS.stock);
   const taken: ItemQuantity[] = [];
   for (const { productId, quantity } of items) {
@@ -41,12 +48,16 @@ export async function reserveStock(q: Sql, paymentId: string, items: ItemQuantit
 
 /** Marks the payment's held reservations released, in one statement: two releases never both see one held. */
 const RELEASE_RESERVATIONS = `update stock_reservations set status = 'released', released_at = @now
-  where payment_id = @paymentId and status = 'reserved' returning product_id as "productId", quantity`;
+  where payment_id = @paymentId and status = 'reserved' and ${LEASE_HELD} returning product_id as "productId", quantity`;
 
-/** Returns the payment's reserved stock; a released reservation is never released twice. */
-export async function releaseStock(q: Sql, paymentId: string, now: number): Promise<number> {
-  const released = await q.all<ItemQuantity>(RELEASE_RESERVATIONS, { paymentId, now });
-  if (released.length > 0) await transactionLock(q, ADVISORY_LOCKS.stock);
+/**
+ * Returns the payment's reserved stock; a released reservation is never released twice.
+ * Fenced: LeaseLost when another process holds the payment now.
+ */
+export async function releaseStock(q: Sql, fence: Fence, now: number): Promise<number> {
+  const released = await q.all<ItemQuantity>(RELEASE_RESERVATIONS, { ...fence, now });
+  if (released.length === 0) await requireLease(q, fence);
+  else await transactionLock(q, ADVISORY_LOCKS.stock);
   for (const { productId, quantity } of released) await q.run(GIVE_BACK_STOCK, { productId, quantity });
   return released.length;
 }

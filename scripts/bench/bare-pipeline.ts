@@ -6,13 +6,13 @@ import { Pool } from 'undici';
 import { getInitialSnapshot } from 'xstate';
 import { openDatabase, type Synchronous } from '../../db/connection.ts';
 import { fulfilOrder } from '../../db/fulfilments-repo.ts';
+import type { Fence } from '../../db/lease-fence.ts';
 import {
   findPayment,
   findPaymentByIdempotencyKey,
   insertPayment,
   markChargeStarted,
   releaseLease,
-  requireLease,
   writeSnapshot,
   type PaymentOrder,
 } from '../../db/payments-repo.ts';
@@ -137,12 +137,9 @@ async function charge(row: PaymentOrder): Promise<boolean> {
   }
 }
 
-/** A step's write, fenced by the lease in its own savepoint, as the service's steps are. */
-const fenced = <T>(paymentId: string, work: (tx: Sql) => Promise<T>): Promise<T> =>
-  db.commit.run(async (tx) => {
-    await requireLease(tx, paymentId, OWNER);
-    return work(tx);
-  });
+/** A step's write, fenced by the lease in its statements, as the service's steps are. */
+const fenced = <T>(paymentId: string, work: (tx: Sql, fence: Fence) => Promise<T>): Promise<T> =>
+  db.commit.run((tx) => work(tx, { paymentId, owner: OWNER }));
 
 /**
  * The clean path of one payment, step by step; a refusal just ends it (the bound only
@@ -152,19 +149,19 @@ const fenced = <T>(paymentId: string, work: (tx: Sql) => Promise<T>): Promise<T>
 async function drive(row: PaymentOrder): Promise<void> {
   const paymentId = row.id;
   const items = JSON.parse(row.items) as Array<{ productId: string; quantity: number }>;
-  const reserved = await fenced(paymentId, (tx) => reserveStock(tx, paymentId, items, Date.now()));
+  const reserved = await fenced(paymentId, (tx, fence) => reserveStock(tx, fence, items, Date.now()));
   if (reserved !== 'reserved') {
     await writeState(row, 'rejected', 'reserving.reservingStock');
     return;
   }
-  await Promise.all([writeState(row, 'charging.calling', 'reserving.reservingStock'), fenced(paymentId, (tx) => markChargeStarted(tx, paymentId, 1))]);
+  await Promise.all([writeState(row, 'charging.calling', 'reserving.reservingStock'), fenced(paymentId, (tx, fence) => markChargeStarted(tx, fence, 1))]);
   if (!(await charge(row))) {
     await writeState(row, 'failed', 'charging.calling');
     return;
   }
   await Promise.all([
     writeState(row, 'finalizing.fulfilling', 'charging.calling', [{ type: 'money', kind: 'charge', amount: row.amount, at: Date.now() }]),
-    fenced(paymentId, (tx) => fulfilOrder(tx, paymentId, row.customerId, row.items, Date.now())),
+    fenced(paymentId, (tx, fence) => fulfilOrder(tx, fence, row.customerId, row.items, Date.now())),
   ]);
   await writeState(row, 'completed', 'finalizing.fulfilling');
   await db.commit.run((tx) => releaseLease(tx, paymentId, OWNER));

@@ -2,7 +2,8 @@ import { fromPromise } from 'xstate';
 import { insertRefundAttempt, markRefundCallStarted } from '../../db/cancellations-repo.ts';
 import type { Database } from '../../db/connection.ts';
 import { fulfilOrder } from '../../db/fulfilments-repo.ts';
-import { findPaymentOrder, markChargeStarted, requireLease } from '../../db/payments-repo.ts';
+import { findPaymentOrder, markChargeStarted } from '../../db/payments-repo.ts';
+import type { Fence } from '../../db/lease-fence.ts';
 import type { Sql } from '../../db/sql.ts';
 import { releaseStock, reserveStock } from '../../db/stock-repo.ts';
 import type {
@@ -49,13 +50,13 @@ const MAYBE_ALREADY_CANCELLED = new Set([
 export function createPaymentActors({ db, pg, clock, logger, owner, orders }: PaymentActorDeps) {
   const load = (paymentId: string): Promise<Order> => orders.require(paymentId);
 
-  /** A step's write: its own savepoint, and only while this process holds the payment's lease. */
-  const fencedWrite = <T>(paymentId: string, work: (tx: Sql) => Promise<T>): Promise<T> =>
+  /**
+   * A step's write, only while this process holds the payment's lease: `work`'s statements
+   * check the fence they are given (rule 8).
+   */
+  const fencedWrite = <T>(paymentId: string, work: (tx: Sql, fence: Fence) => Promise<T>): Promise<T> =>
     db.commit
-      .run(async (tx) => {
-        await requireLease(tx, paymentId, owner);
-        return work(tx);
-      })
+      .run((tx) => work(tx, { paymentId, owner }))
       .catch((error: unknown) => {
         throw toStepError(error);
       });
@@ -96,7 +97,7 @@ export function createPaymentActors({ db, pg, clock, logger, owner, orders }: Pa
    * idempotency keys only for a while, so a resend asks the PG's record first.
    */
   const sendRefund = async (input: RefundInput, signal: AbortSignal): Promise<{ answer: CancelResult; result: CancelResult }> => {
-    const earlierCalls = await fencedWrite(input.paymentId, (tx) => markRefundCallStarted(tx, input.cancellationId));
+    const earlierCalls = await fencedWrite(input.paymentId, (tx, fence) => markRefundCallStarted(tx, fence, input.cancellationId));
     if (earlierCalls > 0) {
       const returned = await returnedAtPg(input.paymentId, signal);
       if (returned === undefined) {
@@ -118,14 +119,14 @@ export function createPaymentActors({ db, pg, clock, logger, owner, orders }: Pa
   return {
     reserveStock: fromPromise<ReserveOutput, { paymentId: string }>(async ({ input }) => {
       const items = paymentItems(await load(input.paymentId));
-      const kind = await fencedWrite(input.paymentId, (tx) => reserveStock(tx, input.paymentId, items, clock()));
+      const kind = await fencedWrite(input.paymentId, (tx, fence) => reserveStock(tx, fence, items, clock()));
       return { kind };
     }),
 
     chargePayment: fromPromise<ChargeOutput, { paymentId: string; attempt: number }>(async ({ input, signal }) => {
       const log = logger.child({ paymentId: input.paymentId, attempt: input.attempt });
       // Committed before the call: after a crash we know the call may have happened.
-      const first = await fencedWrite(input.paymentId, (tx) => markChargeStarted(tx, input.paymentId, input.attempt));
+      const first = await fencedWrite(input.paymentId, (tx, fence) => markChargeStarted(tx, fence, input.attempt));
       if (!first) {
         log.info('charge attempt already started before a restart; asking the PG instead');
         return { kind: 'unknown', reason: 'resumed_after_restart' };
@@ -150,7 +151,7 @@ export function createPaymentActors({ db, pg, clock, logger, owner, orders }: Pa
 
     fulfilOrder: fromPromise<void, { paymentId: string }>(async ({ input }) => {
       const row = await load(input.paymentId);
-      await fencedWrite(input.paymentId, (tx) => fulfilOrder(tx, row.id, row.customerId, row.items, clock()));
+      await fencedWrite(input.paymentId, (tx, fence) => fulfilOrder(tx, fence, row.customerId, row.items, clock()));
     }),
 
     // A void gives back the whole charge, so a repeated one is refused as already
@@ -173,7 +174,7 @@ export function createPaymentActors({ db, pg, clock, logger, owner, orders }: Pa
     }),
 
     releaseStock: fromPromise<void, { paymentId: string }>(async ({ input }) => {
-      await fencedWrite(input.paymentId, (tx) => releaseStock(tx, input.paymentId, clock()));
+      await fencedWrite(input.paymentId, (tx, fence) => releaseStock(tx, fence, clock()));
     }),
 
     refundPayment: fromPromise<RefundOutput, RefundInput>(async ({ input, signal }) => {

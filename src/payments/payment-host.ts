@@ -5,7 +5,6 @@ import {
   acquireLeases,
   findPayment,
   insertPayment,
-  LeaseLost,
   releaseLease,
   renewLeases,
   writeSnapshot,
@@ -13,6 +12,7 @@ import {
   type PaymentRow,
   type PaymentViewRow,
 } from '../../db/payments-repo.ts';
+import { LeaseLost } from '../../db/lease-fence.ts';
 import type { Sql } from '../../db/sql.ts';
 import {
   PAYMENT_MACHINE_VERSION,

@@ -126,7 +126,11 @@ describe('several processes on one PostgreSQL', () => {
         for (const id of ['x', 'y']) {
           await tx.run(`insert into products (id, name, price, stock, total_stock, partner_id, created_at) values (@id, @id, 1000, 10, 10, 'p', 0)`, { id });
         }
+        for (const id of ['pay_a_1', 'pay_a_2', 'pay_b_1', 'pay_b_2']) {
+          await insertPaymentRow(tx, id, 'reserving', { leaseOwner: 'me', leaseExpiresAt: NOW + 30_000 });
+        }
       });
+      const fence = (paymentId: string) => ({ paymentId, owner: 'me' });
       // Each batch takes its first product, then waits until the other has taken its own.
       let bothTookOne: () => void = () => undefined;
       const gate = new Promise<void>((resolve) => (bothTookOne = resolve));
@@ -134,11 +138,11 @@ describe('several processes on one PostgreSQL', () => {
       const batch = (process: Database, first: string, then: string, payment: string) =>
         Promise.all([
           process.commit.run(async (tx) => {
-            await reserveStock(tx, `${payment}_1`, [{ productId: first, quantity: 1 }], NOW);
+            await reserveStock(tx, fence(`${payment}_1`), [{ productId: first, quantity: 1 }], NOW);
             if (++took === 2) bothTookOne();
             await Promise.race([gate, new Promise((resolve) => setTimeout(resolve, 1_000))]);
           }),
-          process.commit.run((tx) => reserveStock(tx, `${payment}_2`, [{ productId: then, quantity: 1 }], NOW)),
+          process.commit.run((tx) => reserveStock(tx, fence(`${payment}_2`), [{ productId: then, quantity: 1 }], NOW)),
         ]);
 
       const outcomes = await Promise.allSettled([batch(db, 'x', 'y', 'pay_a'), batch(second, 'y', 'x', 'pay_b')]);

@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import type { Sqlite } from '../../db/connection.ts';
-import { LeaseLost } from '../../db/payments-repo.ts';
+import { LeaseLost } from '../../db/lease-fence.ts';
 import { isTransient, StepError, toStepError } from '../../src/payments/step-errors.ts';
 import { useTempDatabase } from '../support/temp-database.ts';
 

@@ -1,0 +1,34 @@
+import type { Sql } from './sql.ts';
+
+// Rule 8: a payment's step writes only while this process holds the payment's lease. A
+// process paused past its lease while another took the payment over must not reserve,
+// release, fulfil or mark a call behind the new owner's back.
+
+export class LeaseLost extends Error {
+  override name = 'LeaseLost';
+  /** Another process runs the payment now; this one's step resumes there (DESIGN: transient). */
+  readonly retryable = true;
+}
+
+/** The payment whose lease `owner` must hold for a step's write. */
+export interface Fence {
+  paymentId: string;
+  owner: string;
+}
+
+/**
+ * True while the fence holds: a condition inside a step's own statement (parameters
+ * `@paymentId`, `@owner`), so that the check costs no statement of its own, and no round
+ * trip on PostgreSQL.
+ */
+export const LEASE_HELD = 'exists (select 1 from payments where id = @paymentId and lease_owner = @owner)';
+
+/**
+ * Throws LeaseLost unless the fence holds: on its own, or after a fenced statement changed
+ * nothing, to tell a lost lease from a step that had nothing left to do.
+ */
+export async function requireLease(q: Sql, { paymentId, owner }: Fence): Promise<void> {
+  if ((await q.get(`select 1 as held where ${LEASE_HELD}`, { paymentId, owner })) === undefined) {
+    throw new LeaseLost(`lease of ${paymentId} is not held by ${owner}`);
+  }
+}
