@@ -25,13 +25,14 @@ export const ADVISORY_LOCKS = {
   /** One webhook fan-out at a time across processes (see fanOut). */
   fanOut: 7_261_002,
   /**
-   * Held by a transaction from its first change of stock to its end. A group-commit batch
-   * changes the stock of many payments, product rows in the order its jobs came: two
-   * processes' batches taking the same rows in different orders deadlocked (PostgreSQL
-   * breaks a deadlock after a second, failing a whole batch). Taken first, it makes them
-   * queue instead, as they would for the same hot rows anyway.
+   * Held by a transaction from its first change of a row that several processes' batches
+   * change in whatever order their jobs came (product stock, PG webhook receipts) to its
+   * end. Two processes' batches taking the same rows in different orders deadlocked
+   * (PostgreSQL breaks a deadlock after a second, failing a whole batch). Taken first, it
+   * makes them queue instead, as they would for the same hot rows anyway. One lock for all
+   * such rows: two, taken in different orders, would deadlock in turn.
    */
-  stock: 7_261_003,
+  hotRows: 7_261_003,
 } as const;
 
 /**

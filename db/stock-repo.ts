@@ -30,7 +30,7 @@ export async function reserveStock(q: Sql, fence: Fence, items: ItemQuantity[], 
   const before = (await q.get<{ leased: number; held: number }>(BEFORE_RESERVING, { ...fence }))!;
   if (before.leased !== 1) throw new LeaseLost(`lease of ${paymentId} is not held by ${fence.owner}`);
   if (before.held === 1) return 'reserved';
-  await transactionLock(q, ADVISORY_LOCKS.stock);
+  await transactionLock(q, ADVISORY_LOCKS.hotRows);
   const taken: ItemQuantity[] = [];
   for (const { productId, quantity } of items) {
     if ((await q.run(TAKE_STOCK, { productId, quantity })) === 0) {
@@ -57,7 +57,7 @@ const RELEASE_RESERVATIONS = `update stock_reservations set status = 'released',
 export async function releaseStock(q: Sql, fence: Fence, now: number): Promise<number> {
   const released = await q.all<ItemQuantity>(RELEASE_RESERVATIONS, { ...fence, now });
   if (released.length === 0) await requireLease(q, fence);
-  else await transactionLock(q, ADVISORY_LOCKS.stock);
+  else await transactionLock(q, ADVISORY_LOCKS.hotRows);
   for (const { productId, quantity } of released) await q.run(GIVE_BACK_STOCK, { productId, quantity });
   return released.length;
 }

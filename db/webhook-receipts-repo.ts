@@ -1,3 +1,4 @@
+import { ADVISORY_LOCKS, transactionLock } from './locks-repo.ts';
 import type { Sql } from './sql.ts';
 
 export interface WebhookClaim {
@@ -20,6 +21,8 @@ const CLAIM_RECEIPT = `insert into webhook_receipts (id, type, payment_id, recei
  * holds the claim now; it may still fail, so this copy is not a duplicate yet.
  */
 export async function claimReceipt(q: Sql, claim: WebhookClaim): Promise<'claimed' | 'done' | 'in_progress'> {
+  // Copies of one webhook reach several processes at once, and their batches change stock too.
+  await transactionLock(q, ADVISORY_LOCKS.hotRows);
   const changed = await q.run(CLAIM_RECEIPT, {
     id: claim.id,
     type: claim.type,
@@ -34,10 +37,12 @@ export async function claimReceipt(q: Sql, claim: WebhookClaim): Promise<'claime
 
 /** The webhook was acted on: later copies answer as duplicates. */
 export async function finishReceipt(q: Sql, id: string): Promise<void> {
+  await transactionLock(q, ADVISORY_LOCKS.hotRows);
   await q.run(`update webhook_receipts set status = 'done' where id = @id`, { id });
 }
 
 /** The webhook could not be acted on (the PG did not answer): the PG's retry may claim it again. */
 export async function releaseReceipt(q: Sql, id: string): Promise<void> {
+  await transactionLock(q, ADVISORY_LOCKS.hotRows);
   await q.run(`update webhook_receipts set claimed_until = 0 where id = @id and status = 'processing'`, { id });
 }

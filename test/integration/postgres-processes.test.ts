@@ -7,6 +7,7 @@ import { acquireLeases } from '../../db/payments-repo.ts';
 import { openPostgres, postgresSql } from '../../db/postgres.ts';
 import { reserveStock } from '../../db/stock-repo.ts';
 import type { Sql } from '../../db/sql.ts';
+import { claimReceipt } from '../../db/webhook-receipts-repo.ts';
 import { claimDeliveries, fanOut, insertWebhookEndpoint } from '../../db/webhooks-repo.ts';
 import { insertPaymentRow } from '../support/payment-rows.ts';
 import { newPostgresDatabase } from '../support/test-database.ts';
@@ -40,6 +41,7 @@ const addEndpoint = (q: Sql) =>
   insertWebhookEndpoint(q, { id: 'we_1', url: 'http://127.0.0.1:1/hooks', events: '["*"]', description: null, secret: 's', createdAt: NOW });
 const appendEvent = (q: Sql, paymentId: string) =>
   appendPaymentEvent(q, { id: `evt_${paymentId}`, paymentId, type: 'payment.created', occurredAt: NOW, data: '{}' });
+type Job = (tx: Sql) => Promise<unknown>;
 /** The feed's event ids, in feed order. */
 const feedIds = async () => (await listPaymentEvents(db.read, { after: 0, limit: 100 })).map((event) => event.id);
 
@@ -119,40 +121,83 @@ describe('several processes on one PostgreSQL', () => {
     expect(await feedIds()).toEqual(['evt_pay_a', 'evt_pay_b']);
   });
 
+  /**
+   * Two processes' batches of two jobs each: each does its first job, waits (a second at
+   * most) until the other has done its own, then does its second. Returns how often each
+   * batch ran: a deadlock fails a statement and the group commit runs that batch again, so
+   * a count above 1 is a deadlock, even though the batch then commits.
+   */
+  async function interleave(batches: Array<[Database, Job, Job]>) {
+    let bothStarted: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (bothStarted = resolve));
+    let started = 0;
+    const runs = batches.map(() => 0);
+    const outcomes = await Promise.allSettled(
+      batches.map(([process, first, then], i) =>
+        Promise.all([
+          process.commit.run(async (tx) => {
+            runs[i]!++;
+            const value = await first(tx);
+            if (++started === 2) bothStarted();
+            await Promise.race([gate, new Promise((resolve) => setTimeout(resolve, 1_000))]);
+            return value;
+          }),
+          process.commit.run(then),
+        ]),
+      ),
+    );
+    return { outcomes, runs };
+  }
+
+  const reserve = (paymentId: string, productId: string): Job => (tx) => reserveStock(tx, { paymentId, owner: 'me' }, [{ productId, quantity: 1 }], NOW);
+
+  async function setUpStock(products: string[], payments: string[]): Promise<void> {
+    await db.commit.run(async (tx) => {
+      for (const id of products) {
+        await tx.run(`insert into products (id, name, price, stock, total_stock, partner_id, created_at) values (@id, @id, 1000, 10, 10, 'p', 0)`, { id });
+      }
+      for (const id of payments) await insertPaymentRow(tx, id, 'reserving', { leaseOwner: 'me', leaseExpiresAt: NOW + 30_000 });
+    });
+  }
+
   it('lets two processes\' batches reserve the same products in opposite orders without a deadlock', async () => {
     const second = await openPostgres(url, { poolSize: 2 });
     try {
-      await db.commit.run(async (tx) => {
-        for (const id of ['x', 'y']) {
-          await tx.run(`insert into products (id, name, price, stock, total_stock, partner_id, created_at) values (@id, @id, 1000, 10, 10, 'p', 0)`, { id });
-        }
-        for (const id of ['pay_a_1', 'pay_a_2', 'pay_b_1', 'pay_b_2']) {
-          await insertPaymentRow(tx, id, 'reserving', { leaseOwner: 'me', leaseExpiresAt: NOW + 30_000 });
-        }
-      });
-      const fence = (paymentId: string) => ({ paymentId, owner: 'me' });
-      // Each batch takes its first product, then waits until the other has taken its own.
-      let bothTookOne: () => void = () => undefined;
-      const gate = new Promise<void>((resolve) => (bothTookOne = resolve));
-      let took = 0;
-      const batch = (process: Database, first: string, then: string, payment: string) =>
-        Promise.all([
-          process.commit.run(async (tx) => {
-            await reserveStock(tx, fence(`${payment}_1`), [{ productId: first, quantity: 1 }], NOW);
-            if (++took === 2) bothTookOne();
-            await Promise.race([gate, new Promise((resolve) => setTimeout(resolve, 1_000))]);
-          }),
-          process.commit.run((tx) => reserveStock(tx, fence(`${payment}_2`), [{ productId: then, quantity: 1 }], NOW)),
-        ]);
+      await setUpStock(['x', 'y'], ['pay_a_1', 'pay_a_2', 'pay_b_1', 'pay_b_2']);
 
-      const outcomes = await Promise.allSettled([batch(db, 'x', 'y', 'pay_a'), batch(second, 'y', 'x', 'pay_b')]);
+      const { outcomes, runs } = await interleave([
+        [db, reserve('pay_a_1', 'x'), reserve('pay_a_2', 'y')],
+        [second, reserve('pay_b_1', 'y'), reserve('pay_b_2', 'x')],
+      ]);
 
       expect(outcomes.map((outcome) => outcome.status)).toEqual(['fulfilled', 'fulfilled']);
+      expect(runs).toEqual([1, 1]);
       const stock = await db.read.all<{ id: string; stock: number }>('select id, stock from products order by id');
       expect(stock).toEqual([
         { id: 'x', stock: 8 },
         { id: 'y', stock: 8 },
       ]);
+    } finally {
+      await second.close();
+    }
+  });
+
+  it('lets two processes\' batches claim one PG webhook and change stock in opposite orders without a deadlock', async () => {
+    const second = await openPostgres(url, { poolSize: 2 });
+    try {
+      await setUpStock(['x'], ['pay_a', 'pay_b']);
+      const claim: Job = (tx) => claimReceipt(tx, { id: 'wh_1', type: 'Transaction.Paid', paymentId: null, now: NOW, claimMs: 30_000 });
+
+      const { outcomes, runs } = await interleave([
+        [db, claim, reserve('pay_a', 'x')],
+        [second, reserve('pay_b', 'x'), claim],
+      ]);
+
+      expect(outcomes.map((outcome) => outcome.status)).toEqual(['fulfilled', 'fulfilled']);
+      expect(runs).toEqual([1, 1]);
+      const [first, then] = outcomes.map((outcome) => (outcome as PromiseFulfilledResult<unknown[]>).value);
+      expect([first![0], then![1]].sort()).toEqual(['claimed', 'in_progress']);
+      expect((await db.read.get<{ stock: number }>(`select stock from products where id = 'x'`))!.stock).toBe(8);
     } finally {
       await second.close();
     }
