@@ -26,8 +26,8 @@ export interface GroupCommit {
   /**
    * Runs `work` inside the next batch transaction and resolves once that transaction is
    * committed. `work` does database work only (no network call: it holds the write lock).
-   * A throwing job rolls back alone and rejects alone. `work` may run twice: a batch in
-   * which a job threw is rolled back and run again, each job in a savepoint; whatever
+   * A throwing job rolls back alone and rejects alone. `work` may run more than once: a
+   * batch in which another job threw is rolled back and run again without it; whatever
    * `work` changes outside the transaction must survive that (take it once).
    */
   run<T>(work: (tx: Sql) => T | Promise<T>): Promise<T>;
@@ -37,23 +37,29 @@ export interface GroupCommit {
 
 /** How one pass over a batch's jobs ended: each job's outcome, or the batch's own failure. */
 type Pass =
-  | { committed: true; settle: Array<() => void> }
+  | { committed: true; settle: Map<Job, () => void> }
   | {
       committed: false;
       error: unknown;
-      /** A job threw while the transaction still stood: run without it, the batch may commit. */
-      jobThrew: boolean;
+      /** The job that threw while the transaction still stood: without it, the rest may commit. */
+      thrower?: Job;
     };
+
+/** Passes without savepoints before the rest of a batch runs with one per job. */
+const PASSES_WITHOUT_SAVEPOINTS = 2;
 
 /**
  * Group commit (DESIGN rule 4): every write queued in one tick of the event loop is
  * committed by one transaction, which makes synchronous=FULL (or PostgreSQL's
  * synchronous_commit) cheap. Writes queued while a batch commits form the next batch.
  *
- * A batch runs first without savepoints: jobs almost never throw, and on PostgreSQL a
- * savepoint and its release are a round trip each, twice per job (18 of a payment's 46
- * statements). Only when a job throws is the batch rolled back and run again with a
- * savepoint per job, so that the job's neighbours commit without it.
+ * A batch runs without savepoints: jobs almost never throw, and on PostgreSQL a savepoint
+ * and its release are a round trip each, twice per job (18 of a payment's 46 statements).
+ * When a job throws, the batch is rolled back, that job rejects with its error, and the
+ * others run again without it: the same outcome a savepoint would give. A second job
+ * throwing: the rest run once more, each in a savepoint, so that a batch in which many
+ * jobs throw (leases lost to a takeover) takes three passes at most. A job that threw is
+ * never run again.
  */
 export function createGroupCommit(writer: Writer, onBatch?: (size: number) => void): GroupCommit {
   let queue: Job[] = [];
@@ -61,8 +67,8 @@ export function createGroupCommit(writer: Writer, onBatch?: (size: number) => vo
   let committing = false;
 
   async function pass(jobs: Job[], isolate: boolean): Promise<Pass> {
-    const settle: Array<() => void> = [];
-    let jobThrew = false;
+    const settle = new Map<Job, () => void>();
+    let thrower: Job | undefined;
     try {
       await writer.begin();
       for (const job of jobs) {
@@ -73,17 +79,17 @@ export function createGroupCommit(writer: Writer, onBatch?: (size: number) => vo
         try {
           const value = await job.work(writer.sql);
           if (isolate) await writer.release();
-          settle.push(() => job.resolve(value));
+          settle.set(job, () => job.resolve(value));
         } catch (error) {
           // Some errors (disk full, I/O) end the whole transaction, not the savepoint: the
           // batch is lost, and no later job may run outside it, in autocommit.
           if (!writer.inTransaction()) throw error;
           if (!isolate) {
-            jobThrew = true;
+            thrower = job;
             throw error;
           }
           await writer.rollbackToSavepoint();
-          settle.push(() => job.reject(error));
+          settle.set(job, () => job.reject(error));
         }
       }
       await writer.commit();
@@ -91,22 +97,34 @@ export function createGroupCommit(writer: Writer, onBatch?: (size: number) => vo
     } catch (error) {
       // Nothing of this pass is committed.
       await writer.rollback().catch(() => undefined);
-      return { committed: false, error, jobThrew };
+      return { committed: false, error, thrower };
     }
   }
 
   async function commitBatch(jobs: Job[]): Promise<void> {
-    let outcome = await pass(jobs, false);
-    // A job threw (the transaction still stood): again, each job alone in a savepoint. A
-    // job alone in its batch has no neighbours to save, and a batch the database itself
-    // ended (disk full, a lost connection) would fail again.
-    if (!outcome.committed && outcome.jobThrew && jobs.length > 1) outcome = await pass(jobs, true);
-    if (!outcome.committed) {
-      for (const job of jobs) job.reject(outcome.error);
-      return;
+    // Settled in the order the jobs came, once the batch is over, as with one pass.
+    const settle = new Map<Job, () => void>();
+    let committed = false;
+    let left = jobs;
+    for (let passes = 0; left.length > 0; passes++) {
+      const outcome = await pass(left, passes >= PASSES_WITHOUT_SAVEPOINTS);
+      if (outcome.committed) {
+        for (const [job, settleJob] of outcome.settle) settle.set(job, settleJob);
+        committed = true;
+        break;
+      }
+      // The database itself ended the batch (disk full, a lost connection, a refused commit):
+      // nobody's work is committed.
+      const { thrower, error } = outcome;
+      if (thrower === undefined) {
+        for (const job of left) settle.set(job, () => job.reject(error));
+        break;
+      }
+      settle.set(thrower, () => thrower.reject(error));
+      left = left.filter((job) => job !== thrower);
     }
-    for (const settle of outcome.settle) settle();
-    onBatch?.(jobs.length);
+    for (const job of jobs) settle.get(job)!();
+    if (committed) onBatch?.(jobs.length);
   }
 
   async function drain(): Promise<void> {

@@ -28,7 +28,8 @@ export const ADVISORY_LOCKS = {
    * Held by a transaction from its first change of a row that several processes' batches
    * change in whatever order their jobs came (product stock, PG webhook receipts) to its
    * end. Two processes' batches taking the same rows in different orders deadlocked
-   * (PostgreSQL breaks a deadlock after a second, failing a whole batch). Taken first, it
+   * (PostgreSQL breaks a deadlock after a second, and the group commit runs the batch
+   * again without the job that failed). Taken first, it
    * makes them queue instead, as they would for the same hot rows anyway. One lock for all
    * such rows: two, taken in different orders, would deadlock in turn.
    */

@@ -4,6 +4,7 @@ import { fromPromise, initialTransition, transition } from 'xstate';
 import { listCancellations } from '../../db/cancellations-repo.ts';
 import type { Database } from '../../db/connection.ts';
 import type { GroupCommit } from '../../db/group-commit.ts';
+import { listTransitions } from '../../db/payments-repo.ts';
 import {
   paymentMachine,
   type RefundInput,
@@ -122,6 +123,32 @@ describe('the payment host', () => {
     ]);
     const row = await db.read.get('select state, cancelled_amount as cancelled from payments where id = @id', { id: 'pay_two' });
     expect(row).toEqual({ state: 'partially_cancelled', cancelled: 20_000 });
+    await host.stop();
+  });
+
+  it('writes its transitions once when the batch runs again without a job that threw', async () => {
+    await storedPayment('pay_again', completedSteps);
+    const commit = heldCommit(db.commit, () => host.isLive('pay_again'));
+    const host = hostWith(commit);
+    expect(await host.offer('pay_again', cancel('can_a'))).toBe('accepted');
+    await tick();
+    // Queued after the host's write, in the same batch: it throws, and the batch runs again without it.
+    const refused = commit.run(async (tx) => {
+      await tx.run("insert into locks (name, owner, expires_at) values ('refused', 'test', 0)");
+      throw new Error('refused');
+    });
+
+    commit.release();
+    await expect(refused).rejects.toThrow('refused');
+    await host.committed();
+
+    expect((await listTransitions(db.read, 'pay_again')).map((t) => [t.seq, t.toState])).toEqual([
+      [1, 'completed'],
+      [2, 'cancelling.refunding'],
+      [3, 'partially_cancelled'],
+    ]);
+    expect((await listCancellations(db.read, 'pay_again')).map((c) => c.status)).toEqual(['succeeded']);
+    expect(await db.read.get("select name from locks where name = 'refused'")).toBeUndefined();
     await host.stop();
   });
 

@@ -54,7 +54,7 @@ describe('the group commit on PostgreSQL', () => {
     expect(await committedEntries()).toEqual(['a']);
   });
 
-  it('rejects every job of a batch whose connection dies, and commits the next batch', async () => {
+  it('rejects the job whose connection died, runs its neighbours again on another, and commits the next batch', async () => {
     const outcomes = await Promise.allSettled([
       db.commit.run(insertEntry('a')),
       db.commit.run(async (tx) => {
@@ -62,10 +62,11 @@ describe('the group commit on PostgreSQL', () => {
       }),
     ]);
 
-    expect(outcomes.map((o) => o.status)).toEqual(['rejected', 'rejected']);
-    expect(await committedEntries()).toEqual([]);
+    expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected']);
+    expect((outcomes[1] as PromiseRejectedResult).reason).toMatchObject({ code: '57P01' });
+    expect(await committedEntries()).toEqual(['a']);
     await expect(db.commit.run(insertEntry('b'))).resolves.toBe('b');
-    expect(await committedEntries()).toEqual(['b']);
+    expect(await committedEntries()).toEqual(['a', 'b']);
   });
 
   it('binds @name parameters by name, leaving string literals alone', async () => {

@@ -92,26 +92,56 @@ describe('createGroupCommit', () => {
     expect(committedEntries(connect())).toEqual(['a', 'b']);
   });
 
-  it('runs a batch in which a job threw once more, each job in a savepoint; a lone job runs once', async () => {
-    const { commit } = groupCommit();
-    const runs: string[] = [];
-    const counted = (name: string, work: (tx: Sql) => Promise<unknown>) => (tx: Sql) => {
-      runs.push(name);
-      return work(tx);
-    };
+  describe('when jobs throw', () => {
+    /** A group commit whose writer counts its savepoints, and jobs that record each run. */
+    function counting() {
+      const writer = sqliteWriter(connect());
+      const savepoints: string[] = [];
+      const commit = createGroupCommit({ ...writer, savepoint: () => (savepoints.push('savepoint'), writer.savepoint()) });
+      const runs: string[] = [];
+      const job = (name: string, work: (tx: Sql) => Promise<unknown>) =>
+        commit.run((tx) => {
+          runs.push(name);
+          return work(tx);
+        });
+      const refusing = (name: string) =>
+        job(name, async (tx) => {
+          await insertEntry(name)(tx);
+          throw new Error(`${name} refused`);
+        });
+      return { savepoints, runs, job, refusing };
+    }
 
-    await Promise.allSettled([
-      commit.run(counted('a', insertEntry('a'))),
-      commit.run(
-        counted('b', async () => {
-          throw new Error('refused');
-        }),
-      ),
-    ]);
-    await commit.run(counted('c', async () => Promise.reject(new Error('refused')))).catch(() => undefined);
+    it('runs the batch again without the job that threw, which runs once and rejects alone', async () => {
+      const { savepoints, runs, job, refusing } = counting();
 
-    expect(runs).toEqual(['a', 'b', 'a', 'b', 'c']);
-    expect(committedEntries(connect())).toEqual(['a']);
+      const outcomes = await Promise.allSettled([job('a', insertEntry('a')), refusing('b'), job('c', insertEntry('c'))]);
+
+      expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+      expect(runs).toEqual(['a', 'b', 'a', 'c']);
+      expect(savepoints).toEqual([]);
+      expect(committedEntries(connect())).toEqual(['a', 'c']);
+    });
+
+    it('runs the rest in a savepoint each once a second job threw: three passes at most', async () => {
+      const { savepoints, runs, job, refusing } = counting();
+
+      const outcomes = await Promise.allSettled([job('a', insertEntry('a')), refusing('b'), refusing('c'), refusing('d'), job('e', insertEntry('e'))]);
+
+      expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'rejected', 'rejected', 'fulfilled']);
+      expect(runs).toEqual(['a', 'b', 'a', 'c', 'a', 'd', 'e']);
+      expect(savepoints).toHaveLength(3);
+      expect(committedEntries(connect())).toEqual(['a', 'e']);
+    });
+
+    it('runs a lone job that throws once', async () => {
+      const { runs, refusing } = counting();
+
+      await expect(refusing('a')).rejects.toThrow('a refused');
+
+      expect(runs).toEqual(['a']);
+      expect(committedEntries(connect())).toEqual([]);
+    });
   });
 
   it('rolls back a job that fails on a constraint and commits its neighbours', async () => {
