@@ -23,12 +23,14 @@ export interface Fence {
  */
 export const LEASE_HELD = 'exists (select 1 from payments where id = @paymentId and lease_owner = @owner)';
 
+export function leaseLost({ paymentId, owner }: Fence): LeaseLost {
+  return new LeaseLost(`lease of ${paymentId} is not held by ${owner}`);
+}
+
 /**
  * Throws LeaseLost unless the fence holds: on its own, or after a fenced statement changed
  * nothing, to tell a lost lease from a step that had nothing left to do.
  */
-export async function requireLease(q: Sql, { paymentId, owner }: Fence): Promise<void> {
-  if ((await q.get(`select 1 as held where ${LEASE_HELD}`, { paymentId, owner })) === undefined) {
-    throw new LeaseLost(`lease of ${paymentId} is not held by ${owner}`);
-  }
+export async function requireLease(q: Sql, fence: Fence): Promise<void> {
+  if ((await q.get(`select 1 as held where ${LEASE_HELD}`, { ...fence })) === undefined) throw leaseLost(fence);
 }

@@ -1,5 +1,5 @@
 import { insertRow } from './insert-row.ts';
-import { LeaseLost, requireLease, type Fence } from './lease-fence.ts';
+import { leaseLost, requireLease, type Fence } from './lease-fence.ts';
 import { paymentTransitions, payments } from './schema.ts';
 import { selectList } from './select-list.ts';
 import { jsonList, skipLocked, type Sql } from './sql.ts';
@@ -89,10 +89,10 @@ const VIEW_COLUMNS = [
 ] as const;
 /** What the payment resource shows: the row without its snapshot and bookkeeping. */
 export type PaymentViewRow = Pick<PaymentRow, (typeof VIEW_COLUMNS)[number]>;
-const FIND_VIEW = `select ${selectList(payments, VIEW_COLUMNS)} from payments where id = @id`;
 
-export function findPaymentView(q: Sql, id: string): Promise<PaymentViewRow | undefined> {
-  return q.get<PaymentViewRow>(FIND_VIEW, { id });
+/** A new payment's row as the payment resource shows it: nothing cancelled or failed yet. */
+export function newPaymentView(row: Omit<PaymentViewRow, 'cancelledAmount' | 'failureCode'>): PaymentViewRow {
+  return { ...row, cancelledAmount: 0, failureCode: null };
 }
 
 const FIND_BY_KEY = `select ${selectList(payments)} from payments where idempotency_key = @key`;
@@ -126,7 +126,7 @@ export async function writeSnapshot(q: Sql, write: SnapshotWrite, owner: string)
     keepDueAt: write.dueAt === undefined ? 1 : 0,
     dueAt: write.dueAt ?? null,
   });
-  if (changed === 0) throw new LeaseLost(`lease of ${write.paymentId} is not held by ${owner}`);
+  if (changed === 0) throw leaseLost({ paymentId: write.paymentId, owner });
   for (const transition of write.transitions) await appendTransition(q, write.paymentId, transition);
 }
 
@@ -274,13 +274,14 @@ export async function findDue(q: Sql, query: { now: number; owner: string; machi
 }
 
 /**
- * Payments mid-step whose lease ran out: the process driving them died, or stalled past
- * its lease. Any process may take them over (rule 8), oldest expiry first.
+ * Payments mid-step whose lease ran out in another process: it died, or stalled past its
+ * lease. Any other process may take them over (rule 8), oldest expiry first. Its own are
+ * not listed: live here they are no one's to take, and a restart takes them back itself.
  */
-export async function findAbandoned(q: Sql, query: { now: number; machineVersion: number; limit: number }): Promise<string[]> {
+export async function findAbandoned(q: Sql, query: { now: number; owner: string; machineVersion: number; limit: number }): Promise<string[]> {
   const rows = await q.all<{ id: string }>(
     `select id from payments
-      where active = 1 and lease_expires_at < @now and machine_version <= @machineVersion
+      where active = 1 and lease_expires_at < @now and lease_owner <> @owner and machine_version <= @machineVersion
       order by lease_expires_at limit @limit`,
     query,
   );

@@ -1,4 +1,4 @@
-import { LEASE_HELD, LeaseLost, requireLease, type Fence } from './lease-fence.ts';
+import { LEASE_HELD, leaseLost, requireLease, type Fence } from './lease-fence.ts';
 import { ADVISORY_LOCKS, transactionLock } from './locks-repo.ts';
 import type { Sql } from './sql.ts';
 
@@ -27,10 +27,12 @@ const DELETE_RESERVATION = 'delete from stock_reservations where payment_id = @p
  */
 export async function reserveStock(q: Sql, fence: Fence, items: ItemQuantity[], now: number): Promise<'reserved' | 'out_of_stock'> {
   const { paymentId } = fence;
-  const before = (await q.get<{ leased: number; held: number }>(BEFORE_RESERVING, { ...fence }))!;
-  if (before.leased !== 1) throw new LeaseLost(`lease of ${paymentId} is not held by ${fence.owner}`);
-  if (before.held === 1) return 'reserved';
+  // Checked once the lock is held: a wait for it may outlast the lease, or end after another
+  // run's reservation committed.
   await transactionLock(q, ADVISORY_LOCKS.hotRows);
+  const before = (await q.get<{ leased: number; held: number }>(BEFORE_RESERVING, { ...fence }))!;
+  if (before.leased !== 1) throw leaseLost(fence);
+  if (before.held === 1) return 'reserved';
   const taken: ItemQuantity[] = [];
   for (const { productId, quantity } of items) {
     if ((await q.run(TAKE_STOCK, { productId, quantity })) === 0) {

@@ -66,7 +66,9 @@ const serviceSchema = z.object({
   INSTANCE_ID: z.string().min(1).max(200).optional(),
   /**
    * A dead process's payments move on this long after its last renewal (every third of
-   * it); a live one must renew within it, so it stays well above DATABASE_LOCK_TIMEOUT_MS.
+   * it). A live one must renew within it: keep it at least twice the longest lock wait
+   * (DATABASE_LOCK_TIMEOUT_MS, SQLITE_BUSY_TIMEOUT_MS), so that a renewal queued behind a
+   * batch that waited one out still lands in time.
    */
   LEASE_TTL_MS: z.coerce.number().int().positive().default(10_000),
   RECONCILE_CRON: z.string().min(1).default('* * * * *'),

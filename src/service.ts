@@ -105,9 +105,9 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     owner,
     leaseTtlMs: config.LEASE_TTL_MS,
     readSnapshot: createSnapshotReader(retry),
-    onTransitions: async (tx, write, order) => {
+    onTransitions: async (tx, write, orderOf) => {
       await recordTransitionEffects(tx, write);
-      await recordStatusEvents(tx, write, order);
+      await recordStatusEvents(tx, write, orderOf);
     },
     onCreated: recordCreatedEvent,
     inspectorFor: inspector?.inspectorFor,

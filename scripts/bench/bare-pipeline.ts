@@ -12,6 +12,7 @@ import {
   findPaymentByIdempotencyKey,
   insertPayment,
   markChargeStarted,
+  newPaymentView,
   releaseLease,
   writeSnapshot,
   type PaymentOrder,
@@ -108,7 +109,7 @@ function writeState(row: PaymentOrder, state: string, from: string, emitted: Pay
     };
     await writeSnapshot(tx, write, OWNER);
     await recordTransitionEffects(tx, write);
-    await recordStatusEvents(tx, write, row);
+    await recordStatusEvents(tx, write, async () => row);
   });
 }
 
@@ -226,7 +227,7 @@ router.post('/v1/payments', async (ctx) => {
   };
   await db.commit.run(async (tx) => {
     await insertPayment(tx, row, { type: 'api.create', from: null, to: 'reserving.reservingStock', at: now });
-    await recordCreatedEvent(tx, { ...row, cancelledAmount: 0, failureCode: null });
+    await recordCreatedEvent(tx, newPaymentView(row), now);
   });
   // Started before the answer, as the host starts the actor before the route reads the row back.
   drive(order).catch((error: unknown) => console.error(`payment ${id} failed in the bare pipeline:`, error));

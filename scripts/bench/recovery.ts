@@ -163,7 +163,7 @@ async function restart(scope: Scope, options: ServiceOptions, inFlight: number):
  * The first process is SIGKILLed a second before the PG answers every charge, and stays
  * dead. The others finish their own payments as the answers come; the killed one's are
  * leased to it, so they may run them only once the leases expire (LEASE_TTL_MS after its
- * last renewal), when a reconciler pass (RECONCILE_CRON) finds them.
+ * last renewal), when the survivors' schedulers find them on their next tick.
  */
 async function takeOver(services: Started[], load: LoadResult, inFlight: number, allPaid: () => Promise<boolean>): Promise<RecoveryResult> {
   const [victim, ...survivors] = services;

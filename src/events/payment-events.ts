@@ -19,12 +19,12 @@ export function toPaymentEventResource(row: Omit<PaymentEventRow, 'position' | '
 }
 
 /** `payment.created`, in the transaction that inserts the payment (as inserted): every payment's event 1. */
-export async function recordCreatedEvent(tx: Sql, payment: PaymentViewRow): Promise<void> {
+export async function recordCreatedEvent(tx: Sql, payment: PaymentViewRow, at: number): Promise<void> {
   await appendPaymentEvent(tx, {
-    id: timeOrderedId('evt_', payment.createdAt),
+    id: timeOrderedId('evt_', at),
     paymentId: payment.id,
     type: 'payment.created',
-    occurredAt: payment.createdAt,
+    occurredAt: at,
     data: JSON.stringify(toPaymentResource(payment)),
   });
 }
@@ -32,11 +32,14 @@ export async function recordCreatedEvent(tx: Sql, payment: PaymentViewRow): Prom
 /**
  * `payment.<status>` for each change of public status in a write, in the transaction that
  * commits it (a crash keeps both or neither). Each event carries the payment as it was at
- * that transition: the order's fixed fields, the transition's own (no row read).
+ * that transition: the order's fixed fields, the transition's own (no row read). `orderOf`
+ * is asked only when an event is written.
  */
-export async function recordStatusEvents(tx: Sql, write: HostWrite, order: Order): Promise<void> {
-  for (const t of write.transitions) {
-    if (t.status === t.fromStatus) continue;
+export async function recordStatusEvents(tx: Sql, write: HostWrite, orderOf: () => Promise<Order>): Promise<void> {
+  const changes = write.transitions.filter((t) => t.status !== t.fromStatus);
+  if (changes.length === 0) return;
+  const order = await orderOf();
+  for (const t of changes) {
     const data = toPaymentResource({
       ...order,
       status: t.status,

@@ -30,13 +30,14 @@ export class OrderCache {
     this.orders.delete(paymentId);
   }
 
-  async get(paymentId: string): Promise<Order | undefined> {
-    return this.orders.get(paymentId) ?? findPaymentOrder(this.read, paymentId);
+  /** `q`: where a miss reads the row (a write job's own transaction, rather than another connection). */
+  async get(paymentId: string, q: Sql = this.read): Promise<Order | undefined> {
+    return this.orders.get(paymentId) ?? findPaymentOrder(q, paymentId);
   }
 
   /** The order of a payment that must exist (its actor runs, or ran, here). */
-  async require(paymentId: string): Promise<Order> {
-    const order = await this.get(paymentId);
+  async require(paymentId: string, q?: Sql): Promise<Order> {
+    const order = await this.get(paymentId, q);
     if (!order) throw new Error(`payment ${paymentId} vanished`);
     return order;
   }

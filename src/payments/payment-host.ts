@@ -5,6 +5,7 @@ import {
   acquireLeases,
   findPayment,
   insertPayment,
+  newPaymentView,
   releaseLease,
   renewLeases,
   writeSnapshot,
@@ -75,9 +76,9 @@ export interface PaymentHostDeps {
    * where rows that must agree with the state change (dead letters, alerts, payment
    * events) are written.
    */
-  onTransitions?: (tx: Sql, write: HostWrite, order: Order) => Promise<void>;
+  onTransitions?: (tx: Sql, write: HostWrite, orderOf: () => Promise<Order>) => Promise<void>;
   /** Runs inside the transaction that commits a new payment (its first payment event), with the payment as inserted. */
-  onCreated?: (tx: Sql, payment: PaymentViewRow) => Promise<void>;
+  onCreated?: (tx: Sql, payment: PaymentViewRow, at: number) => Promise<void>;
   /** Also shows the payment's actor to a developer's inspector (Stately), when it is one of those watched. */
   inspectorFor?: (paymentId: string) => ((event: InspectionEvent) => void) | undefined;
 }
@@ -127,7 +128,7 @@ export class PaymentHost {
     };
     await this.deps.db.commit.run(async (tx) => {
       await insertPayment(tx, row, { type: 'api.create', from: null, to: path, at: now });
-      await this.deps.onCreated?.(tx, { ...row, cancelledAmount: 0, failureCode: null });
+      await this.deps.onCreated?.(tx, newPaymentView(row), now);
     });
     this.deps.orders.remember(row);
     this.start(payment.id, actor);
@@ -412,7 +413,7 @@ export class PaymentHost {
         taken ??= this.takePending(live);
         const { merged, latest } = taken;
         await writeSnapshot(tx, merged, this.deps.owner);
-        if (this.deps.onTransitions) await this.deps.onTransitions(tx, merged, await this.deps.orders.require(paymentId));
+        await this.deps.onTransitions?.(tx, merged, () => this.deps.orders.require(paymentId, tx));
         return { latest, arrived: arrivedAtRest(merged, latest) };
       })
       .then(
@@ -454,7 +455,8 @@ export class PaymentHost {
     const timer = setTimeout(() => {
       this.resumeTimers.delete(timer);
       void this.resume(paymentId).catch((resumeError: unknown) => {
-        // The reconciler takes it from here: the payment is still leased to us.
+        // The reconciler takes it from here (the payment is still leased to us), or another
+        // process once the lease, no longer renewed, lapses.
         this.log.error({ paymentId, err: resumeError }, 'resume after a failed write failed');
       });
     }, RESUME_AFTER_FAILED_WRITE_MS);

@@ -31,8 +31,8 @@ export function startScheduler({ db, host, clock, owner, intervalMs, logger, bat
   const tick = async () => {
     try {
       const query = { now: clock(), owner, machineVersion: PAYMENT_MACHINE_VERSION, limit: batchSize };
-      // Leases of the whole tick in one transaction, not one fsync per woken payment; each
-      // actor gets its timer.due as it starts.
+      // The leases of each list in one transaction, not one fsync per woken payment; each
+      // due actor gets its timer.due as it starts.
       await host.resumeMany(await findDue(db.read, query), { type: 'timer.due' });
       await host.resumeMany(await findAbandoned(db.read, query));
     } catch (error) {

@@ -22,7 +22,7 @@ async function asAnotherProcess(statements: string[], params: Params = {}): Prom
 
 /**
  * Another process takes the payment's lease: this process stalled past LEASE_TTL_MS and
- * the other's reconciler took the payment over. The next step's write then comes from a
+ * the other's scheduler took the payment over. The next step's write then comes from a
  * process that no longer holds the lease.
  */
 const stealLease = (paymentId: string) =>

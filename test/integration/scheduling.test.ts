@@ -195,18 +195,19 @@ describe('findDue', () => {
 });
 
 describe('findAbandoned', () => {
-  const abandoned = (limit = 500) => findAbandoned(db.read, { now: NOW, machineVersion: PAYMENT_MACHINE_VERSION, limit });
+  const abandoned = (limit = 500) => findAbandoned(db.read, { now: NOW, owner: OWNER, machineVersion: PAYMENT_MACHINE_VERSION, limit });
 
-  it('finds payments mid-step whose lease ran out, whoever held it, oldest expiry first', async () => {
-    await insertPayment('pay_other_expired', { active: 1, leaseOwner: OTHER, leaseExpiresAt: NOW - 10 });
-    await insertPayment('pay_own_expired', { active: 1, leaseOwner: OWNER, leaseExpiresAt: NOW - 20 });
+  it('finds payments mid-step whose lease ran out in another process, oldest expiry first', async () => {
+    await insertPayment('pay_expired', { active: 1, leaseOwner: OTHER, leaseExpiresAt: NOW - 10 });
+    await insertPayment('pay_expired_first', { active: 1, leaseOwner: 'instance-c', leaseExpiresAt: NOW - 20 });
     await insertPayment('pay_older_version', { active: 1, leaseOwner: OTHER, leaseExpiresAt: NOW - 5, machineVersion: PAYMENT_MACHINE_VERSION - 1 });
 
-    expect(await abandoned()).toEqual(['pay_own_expired', 'pay_other_expired', 'pay_older_version']);
-    expect(await abandoned(1)).toEqual(['pay_own_expired']);
+    expect(await abandoned()).toEqual(['pay_expired_first', 'pay_expired', 'pay_older_version']);
+    expect(await abandoned(1)).toEqual(['pay_expired_first']);
   });
 
-  it('skips leases still running, one expiring exactly now, resting and waiting payments, and newer machine versions', async () => {
+  it('skips its own, leases still running, one expiring exactly now, resting and waiting payments, and newer machine versions', async () => {
+    await insertPayment('pay_own_expired', { active: 1, leaseOwner: OWNER, leaseExpiresAt: EXPIRED_LEASE });
     await insertPayment('pay_live', { active: 1, leaseOwner: OTHER });
     await insertPayment('pay_expiring_now', { active: 1, leaseOwner: OTHER, leaseExpiresAt: NOW });
     await insertPayment('pay_resting', { leaseOwner: OTHER, leaseExpiresAt: EXPIRED_LEASE });
