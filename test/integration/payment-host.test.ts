@@ -17,7 +17,7 @@ import { PaymentHost } from '../../src/payments/payment-host.ts';
 import { OrderCache } from '../../src/payments/order-cache.ts';
 import { recordTransitionEffects } from '../../src/payments/transition-effects.ts';
 import { inertPaymentMachine } from '../support/inert-payment-machine.ts';
-import { insertPaymentRow } from '../support/payment-rows.ts';
+import { insertPaymentRow, newPaymentFields } from '../support/payment-rows.ts';
 import { refuseWrites } from '../support/refuse-writes.ts';
 import { useTempDatabase } from '../support/temp-database.ts';
 
@@ -154,20 +154,7 @@ describe('the payment host', () => {
 
   it('refuses a payment whose idempotency key another holds, committing nothing, without failing its batch', async () => {
     const host = hostWith(db.commit);
-    const payment = (id: string) => ({
-      id,
-      idempotencyKey: 'key-shared',
-      requestFingerprint: 'f',
-      customerId: 'c-1',
-      partnerId: 'p-1',
-      amount: 30_000,
-      currency: 'KRW',
-      items: '[]',
-      orderName: 'o',
-      billingKey: 'bk',
-      createdAt: NOW,
-      updatedAt: NOW,
-    });
+    const payment = (id: string) => ({ ...newPaymentFields(id, NOW), idempotencyKey: 'key-shared' });
     const input = (id: string) => ({ paymentId: id, amount: 30_000, retry });
     let neighbourRuns = 0;
 
