@@ -29,9 +29,9 @@ export const ADVISORY_LOCKS = {
    * change in whatever order their jobs came (product stock, PG webhook receipts) to its
    * end. Two processes' batches taking the same rows in different orders deadlocked
    * (PostgreSQL breaks a deadlock after a second, and the group commit runs the batch
-   * again without the job that failed). Taken first, it
-   * makes them queue instead, as they would for the same hot rows anyway. One lock for all
-   * such rows: two, taken in different orders, would deadlock in turn.
+   * again without the job that failed). Taken first, it makes them queue instead, as they
+   * would for the same hot rows anyway. One lock for all such rows: two, taken in
+   * different orders, would deadlock in turn.
    */
   hotRows: 7_261_003,
 } as const;

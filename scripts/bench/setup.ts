@@ -3,7 +3,6 @@ import type { DatabaseKind } from '../lib/database-kind.ts';
 export { DATABASES, type DatabaseKind } from '../lib/database-kind.ts';
 
 /** Where a part runs the service: which database, and how many service processes share it. */
-
 export interface Setup {
   database: DatabaseKind;
   instances: number;
