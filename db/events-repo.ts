@@ -1,24 +1,34 @@
 import { paymentEvents } from './schema.ts';
 import { selectList } from './select-list.ts';
-import { jsonList, type Sql } from './sql.ts';
+import { jsonList, jsonRows, type BatchWrite, type Sql, type Tx } from './sql.ts';
 
 export type PaymentEventRow = typeof paymentEvents.$inferSelect;
 export type NewPaymentEvent = Omit<PaymentEventRow, 'position' | 'sequence' | 'publishedAt' | 'feedPosition'>;
 
-const APPEND_EVENT = `insert into payment_events (id, payment_id, sequence, type, occurred_at, data)
-  select @id, @paymentId, coalesce(max(sequence), 0) + 1, @type, @occurredAt, @data
-  from payment_events where payment_id = @paymentId`;
+const EVENT_COLUMNS = { id: 'text', payment_id: 'text', type: 'text', occurred_at: 'bigint', data: 'text' } as const;
+type EventInsert = { [K in keyof typeof EVENT_COLUMNS]: (typeof EVENT_COLUMNS)[K] extends 'text' ? string : number };
 
-/**
- * Appends a payment's next event: its sequence is one more than the last, so a payment's
- * events count 1, 2, 3… without gaps. Runs in the caller's transaction.
- */
-export async function appendPaymentEvent(q: Sql, event: NewPaymentEvent): Promise<void> {
-  await q.run(APPEND_EVENT, {
+/** Each payment's events count on from its last: 1, 2, 3… without gaps, in the order they came. */
+const appendEventRows = (q: Sql) => `insert into payment_events (id, payment_id, sequence, type, occurred_at, data)
+  select r.id, r.payment_id,
+    coalesce((select max(e.sequence) from payment_events e where e.payment_id = r.payment_id), 0)
+      + row_number() over (partition by r.payment_id order by r.ord),
+    r.type, r.occurred_at, r.data
+  from ${jsonRows(q, 'rows', EVENT_COLUMNS)}
+  order by r.ord`;
+
+const appendEvents: BatchWrite<EventInsert> = async (q, rows) => {
+  await q.run(appendEventRows(q), { rows: JSON.stringify(rows) });
+  return new Map();
+};
+
+/** Appends a payment's next event, in the caller's transaction, with the batch's others (see `appendEventRows`). */
+export function appendPaymentEvent(tx: Tx, event: NewPaymentEvent): Promise<void> {
+  return tx.later(appendEvents, {
     id: event.id,
-    paymentId: event.paymentId,
+    payment_id: event.paymentId,
     type: event.type,
-    occurredAt: event.occurredAt,
+    occurred_at: event.occurredAt,
     data: event.data,
   });
 }

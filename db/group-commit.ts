@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
-import { sqliteSql, type Sql } from './sql.ts';
+import { BatchRows } from './batch-rows.ts';
+import { sqliteSql, type BatchWrite, type Sql, type Tx } from './sql.ts';
 
 /** The one connection that writes: a transaction at a time, with savepoints to isolate jobs. */
 export interface Writer {
@@ -17,7 +18,7 @@ export interface Writer {
 }
 
 interface Job {
-  work: (tx: Sql) => unknown;
+  work: (tx: Tx) => unknown;
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
 }
@@ -30,7 +31,7 @@ export interface GroupCommit {
    * batch in which another job threw is rolled back and run again without it; whatever
    * `work` changes outside the transaction must survive that (take it once).
    */
-  run<T>(work: (tx: Sql) => T | Promise<T>): Promise<T>;
+  run<T>(work: (tx: Tx) => T | Promise<T>): Promise<T>;
   /** Resolves when everything queued so far is committed. */
   flush(): Promise<void>;
 }
@@ -41,9 +42,20 @@ type Pass =
   | {
       committed: false;
       error: unknown;
-      /** The job that threw while the transaction still stood: without it, the rest may commit. */
-      thrower?: Job;
+      /**
+       * The jobs that failed while the transaction still stood (one that threw, or those
+       * whose rows a batch write refused), and why: without them, the rest may commit.
+       */
+      failed: Map<Job, unknown>;
+      /** A batch write failed as a whole (no row to blame): the next pass writes each job's rows in the job. */
+      batchWriteFailed: boolean;
     };
+
+/** How a pass runs its jobs: each in a savepoint or not, their batch writes after them or in them. */
+interface Mode {
+  isolate: boolean;
+  rowsLater: boolean;
+}
 
 /** Passes without savepoints before the rest of a batch runs with one per job. */
 const PASSES_WITHOUT_SAVEPOINTS = 2;
@@ -60,44 +72,80 @@ const PASSES_WITHOUT_SAVEPOINTS = 2;
  * throwing: the rest run once more, each in a savepoint, so that a batch in which many
  * jobs throw (leases lost to a takeover) takes three passes at most. A job that threw is
  * never run again.
+ *
+ * Rows a job hands to a batch write (`tx.later`) are written after the last job, each
+ * write once for the whole batch: on PostgreSQL the batch's snapshots, transitions and
+ * events take a round trip each, not one per row. A row the write refuses fails its job
+ * as a throw would. A batch write failing as a whole names no job: the batch runs again
+ * with each job writing its own rows, so that the one at fault throws.
  */
 export function createGroupCommit(writer: Writer, onBatch?: (size: number) => void): GroupCommit {
   let queue: Job[] = [];
   let scheduled = false;
   let committing = false;
 
-  async function pass(jobs: Job[], isolate: boolean): Promise<Pass> {
+  // The jobs' transaction: the writer's statements, and the rows handed to batch writes,
+  // collected for the pass (or written at once, in the job, when the pass says so).
+  let mode: Mode = { isolate: false, rowsLater: true };
+  let running: Job | undefined;
+  const rows = new BatchRows<Job>();
+  const tx: Tx = {
+    ...writer.sql,
+    async later<Row extends object>(write: BatchWrite<Row>, row: Row) {
+      if (mode.rowsLater) {
+        if (running === undefined) throw new Error('later() is for a job that is still running');
+        rows.add(write, row, running);
+        return;
+      }
+      const refusal = (await write(writer.sql, [row])).get(row);
+      if (refusal) throw refusal;
+    },
+  };
+
+  async function pass(jobs: Job[]): Promise<Pass> {
     const settle = new Map<Job, () => void>();
-    let thrower: Job | undefined;
+    const failed = new Map<Job, unknown>();
+    let writingRows = false;
+    rows.clear();
     try {
       await writer.begin();
       for (const job of jobs) {
         // A job that swallowed a fatal error (the database ended the transaction) must not
         // let the next ones run in autocommit.
         if (!writer.inTransaction()) throw new Error('the batch transaction ended before its jobs did');
-        if (isolate) await writer.savepoint();
+        if (mode.isolate) await writer.savepoint();
+        running = job;
         try {
-          const value = await job.work(writer.sql);
-          if (isolate) await writer.release();
+          const value = await job.work(tx);
+          if (mode.isolate) await writer.release();
           settle.set(job, () => job.resolve(value));
         } catch (error) {
           // Some errors (disk full, I/O) end the whole transaction, not the savepoint: the
           // batch is lost, and no later job may run outside it, in autocommit.
           if (!writer.inTransaction()) throw error;
-          if (!isolate) {
-            thrower = job;
+          if (!mode.isolate) {
+            failed.set(job, error);
             throw error;
           }
           await writer.rollbackToSavepoint();
           settle.set(job, () => job.reject(error));
+        } finally {
+          running = undefined;
         }
       }
+      writingRows = true;
+      for (const [job, refusal] of await rows.write(writer.sql)) failed.set(job, refusal);
+      writingRows = false;
+      if (failed.size > 0) throw failed.values().next().value;
       await writer.commit();
       return { committed: true, settle };
     } catch (error) {
+      const batchWriteFailed = writingRows && writer.inTransaction();
       // Nothing of this pass is committed.
       await writer.rollback().catch(() => undefined);
-      return { committed: false, error, thrower };
+      return { committed: false, error, failed, batchWriteFailed };
+    } finally {
+      rows.clear();
     }
   }
 
@@ -106,22 +154,30 @@ export function createGroupCommit(writer: Writer, onBatch?: (size: number) => vo
     const settle = new Map<Job, () => void>();
     let committed = false;
     let left = jobs;
+    let rowsLater = true;
     for (let passes = 0; left.length > 0; passes++) {
-      const outcome = await pass(left, passes >= PASSES_WITHOUT_SAVEPOINTS);
+      // A job isolated in a savepoint writes its rows itself: they roll back with it.
+      const isolate = passes >= PASSES_WITHOUT_SAVEPOINTS;
+      mode = { isolate, rowsLater: rowsLater && !isolate };
+      const outcome = await pass(left);
       if (outcome.committed) {
         for (const [job, settleJob] of outcome.settle) settle.set(job, settleJob);
         committed = true;
         break;
       }
+      const { failed, error, batchWriteFailed } = outcome;
+      if (batchWriteFailed) {
+        rowsLater = false;
+        continue;
+      }
       // The database itself ended the batch (disk full, a lost connection, a refused commit):
       // nobody's work is committed.
-      const { thrower, error } = outcome;
-      if (thrower === undefined) {
+      if (failed.size === 0) {
         for (const job of left) settle.set(job, () => job.reject(error));
         break;
       }
-      settle.set(thrower, () => thrower.reject(error));
-      left = left.filter((job) => job !== thrower);
+      for (const [job, reason] of failed) settle.set(job, () => job.reject(reason));
+      left = left.filter((job) => !failed.has(job));
     }
     for (const job of jobs) settle.get(job)!();
     if (committed) onBatch?.(jobs.length);
@@ -141,7 +197,7 @@ export function createGroupCommit(writer: Writer, onBatch?: (size: number) => vo
     }
   }
 
-  function run<T>(work: (tx: Sql) => T | Promise<T>): Promise<T> {
+  function run<T>(work: (tx: Tx) => T | Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       queue.push({ work, resolve: resolve as (value: unknown) => void, reject });
       if (!scheduled && !committing) {

@@ -1,15 +1,23 @@
 import type { moneyMovements } from './schema.ts';
-import type { Sql } from './sql.ts';
+import { jsonRows, type BatchWrite, type Sql, type Tx } from './sql.ts';
 
 export type MoneyMovement = typeof moneyMovements.$inferInsert;
 
-const RECORD_MOVEMENT = 'insert into money_movements (payment_id, kind, amount, at) values (@paymentId, @kind, @amount, @at)';
+const MOVEMENT_COLUMNS = { payment_id: 'text', kind: 'text', amount: 'bigint', at: 'bigint' } as const;
+type MovementInsert = { [K in keyof typeof MOVEMENT_COLUMNS]: (typeof MOVEMENT_COLUMNS)[K] extends 'text' ? string : number };
+
+const recordMovementRows = (q: Sql) => `insert into money_movements (payment_id, kind, amount, at)
+  select r.payment_id, r.kind, r.amount, r.at from ${jsonRows(q, 'rows', MOVEMENT_COLUMNS)} order by r.ord`;
+
+const recordMovements: BatchWrite<MovementInsert> = async (q, rows) => {
+  await q.run(recordMovementRows(q), { rows: JSON.stringify(rows) });
+  return new Map();
+};
 
 /**
- * Runs in the caller's transaction: the one that commits the transition which learned of
- * it. A plain statement, compiled once per connection: drizzle's insert builder compiled
- * the SQL on every charge (4 % of the clean path's CPU).
+ * Records money the PG moved, in the transaction that commits the transition which learned
+ * of it, with the batch's others.
  */
-export async function recordMoneyMovement(q: Sql, movement: MoneyMovement): Promise<void> {
-  await q.run(RECORD_MOVEMENT, { paymentId: movement.paymentId, kind: movement.kind, amount: movement.amount, at: movement.at });
+export function recordMoneyMovement(tx: Tx, movement: MoneyMovement): Promise<void> {
+  return tx.later(recordMovements, { payment_id: movement.paymentId, kind: movement.kind, amount: movement.amount, at: movement.at });
 }

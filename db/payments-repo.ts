@@ -2,7 +2,7 @@ import { insertRow } from './insert-row.ts';
 import { leaseLost, requireLease, type Fence } from './lease-fence.ts';
 import { paymentTransitions, payments } from './schema.ts';
 import { selectList } from './select-list.ts';
-import { jsonList, skipLocked, type Sql } from './sql.ts';
+import { jsonList, jsonRows, skipLocked, type BatchWrite, type Sql, type Tx } from './sql.ts';
 
 export type PaymentRow = typeof payments.$inferSelect;
 export type NewPaymentRow = typeof payments.$inferInsert;
@@ -44,9 +44,9 @@ const INSERT_PAYMENT = insertRow(payments, 'on conflict (idempotency_key) do not
  * payment holds its idempotency key (two requests raced): no error, so the batch it
  * shares is not run again for it.
  */
-export async function insertPayment(q: Sql, row: NewPaymentRow, initial: Transition): Promise<boolean> {
-  if ((await q.run(INSERT_PAYMENT.text, INSERT_PAYMENT.params(row))) === 0) return false;
-  await appendTransition(q, row.id, initial);
+export async function insertPayment(tx: Tx, row: NewPaymentRow, initial: Transition): Promise<boolean> {
+  if ((await tx.run(INSERT_PAYMENT.text, INSERT_PAYMENT.params(row))) === 0) return false;
+  await appendTransition(tx, row.id, initial);
   return true;
 }
 
@@ -107,46 +107,112 @@ export function findPaymentByIdempotencyKey(q: Sql, key: string): Promise<Paymen
   return q.get<PaymentRow>(FIND_BY_KEY, { key });
 }
 
-const WRITE_SNAPSHOT = `update payments set state = @state, status = @status, failure_code = @failureCode,
-  cancelled_amount = @cancelledAmount, snapshot = @snapshot, machine_version = @machineVersion,
-  updated_at = @updatedAt, active = @active,
-  due_at = case when @keepDueAt = 1 then due_at else @dueAt end
-  where id = @id and lease_owner = @owner`;
+const SNAPSHOT_COLUMNS = {
+  id: 'text',
+  owner: 'text',
+  state: 'text',
+  status: 'text',
+  failure_code: 'text',
+  cancelled_amount: 'bigint',
+  snapshot: 'text',
+  machine_version: 'bigint',
+  updated_at: 'bigint',
+  active: 'bigint',
+  keep_due_at: 'bigint',
+  due_at: 'bigint',
+} as const;
+type SnapshotRow = { [K in keyof typeof SNAPSHOT_COLUMNS]: (typeof SNAPSHOT_COLUMNS)[K] extends 'text' ? string | null : number | null };
+
+const writeSnapshotRows = (q: Sql) => `update payments set state = r.state, status = r.status, failure_code = r.failure_code,
+  cancelled_amount = r.cancelled_amount, snapshot = r.snapshot, machine_version = r.machine_version,
+  updated_at = r.updated_at, active = r.active,
+  due_at = case when r.keep_due_at = 1 then payments.due_at else r.due_at end
+  from ${jsonRows(q, 'rows', SNAPSHOT_COLUMNS)}
+  where payments.id = r.id and payments.lease_owner = r.owner
+  returning payments.id as id`;
 
 /**
- * Writes a snapshot, fenced by the lease: a process that lost its lease (paused past
- * the expiry while another took over) must not overwrite the new owner's state.
+ * Writes the batch's snapshots, fenced by the lease: a process that lost its lease
+ * (paused past the expiry while another took over) must not overwrite the new owner's
+ * state; its row is refused. One statement per run of distinct payments: an update
+ * joining two rows of one payment would apply only one.
  */
-export async function writeSnapshot(q: Sql, write: SnapshotWrite, owner: string): Promise<void> {
-  const changed = await q.run(WRITE_SNAPSHOT, {
+const writeSnapshots: BatchWrite<SnapshotRow> = async (q, rows) => {
+  const refused = new Map<SnapshotRow, Error>();
+  for (const run of distinctRuns(rows, (row) => row.id!)) {
+    const written = new Set((await q.all<{ id: string }>(writeSnapshotRows(q), { rows: JSON.stringify(run) })).map((row) => row.id));
+    for (const row of run) if (!written.has(row.id!)) refused.set(row, leaseLost({ paymentId: row.id!, owner: row.owner! }));
+  }
+  return refused;
+};
+
+/** `rows` cut, in order, into runs in which no key repeats. */
+function distinctRuns<Row>(rows: Row[], key: (row: Row) => string): Row[][] {
+  const runs: Row[][] = [];
+  let keys = new Set<string>();
+  for (const row of rows) {
+    if (runs.length === 0 || keys.has(key(row))) {
+      runs.push([]);
+      keys = new Set();
+    }
+    keys.add(key(row));
+    runs.at(-1)!.push(row);
+  }
+  return runs;
+}
+
+/** Writes a snapshot and appends its transitions, with the batch's others (see `writeSnapshots`). */
+export async function writeSnapshot(tx: Tx, write: SnapshotWrite, owner: string): Promise<void> {
+  await tx.later(writeSnapshots, {
     id: write.paymentId,
     owner,
     state: write.state,
     status: write.status,
-    failureCode: write.failureCode,
-    cancelledAmount: write.cancelledAmount,
+    failure_code: write.failureCode,
+    cancelled_amount: write.cancelledAmount,
     snapshot: write.snapshot,
-    machineVersion: write.machineVersion,
-    updatedAt: write.updatedAt,
+    machine_version: write.machineVersion,
+    updated_at: write.updatedAt,
     active: write.active ? 1 : 0,
-    keepDueAt: write.dueAt === undefined ? 1 : 0,
-    dueAt: write.dueAt ?? null,
+    keep_due_at: write.dueAt === undefined ? 1 : 0,
+    due_at: write.dueAt ?? null,
   });
-  if (changed === 0) throw leaseLost({ paymentId: write.paymentId, owner });
-  for (const transition of write.transitions) await appendTransition(q, write.paymentId, transition);
+  for (const transition of write.transitions) await appendTransition(tx, write.paymentId, transition);
 }
 
-const APPEND_TRANSITION = `insert into payment_transitions (payment_id, seq, type, reason, from_state, to_state, at, detail)
-  select @paymentId, coalesce(max(seq), 0) + 1, @type, @reason, @from, @to, @at, @detail
-  from payment_transitions where payment_id = @paymentId`;
+const TRANSITION_COLUMNS = {
+  payment_id: 'text',
+  type: 'text',
+  reason: 'text',
+  from_state: 'text',
+  to_state: 'text',
+  at: 'bigint',
+  detail: 'text',
+} as const;
+type TransitionInsert = { [K in keyof typeof TRANSITION_COLUMNS]: (typeof TRANSITION_COLUMNS)[K] extends 'text' ? string | null : number };
 
-async function appendTransition(q: Sql, paymentId: string, t: Transition): Promise<void> {
-  await q.run(APPEND_TRANSITION, {
-    paymentId,
+/** Each payment's transitions are numbered on from its last: seq 1, 2, 3… without gaps. */
+const appendTransitionRows = (q: Sql) => `insert into payment_transitions (payment_id, seq, type, reason, from_state, to_state, at, detail)
+  select r.payment_id,
+    coalesce((select max(t.seq) from payment_transitions t where t.payment_id = r.payment_id), 0)
+      + row_number() over (partition by r.payment_id order by r.ord),
+    r.type, r.reason, r.from_state, r.to_state, r.at, r.detail
+  from ${jsonRows(q, 'rows', TRANSITION_COLUMNS)}
+  order by r.ord`;
+
+const appendTransitions: BatchWrite<TransitionInsert> = async (q, rows) => {
+  await q.run(appendTransitionRows(q), { rows: JSON.stringify(rows) });
+  return new Map();
+};
+
+/** Appends a payment's next transition, with the batch's others (see `appendTransitionRows`). */
+export function appendTransition(tx: Tx, paymentId: string, t: Transition): Promise<void> {
+  return tx.later(appendTransitions, {
+    payment_id: paymentId,
     type: t.type,
     reason: t.reason ?? t.type,
-    from: t.from,
-    to: t.to,
+    from_state: t.from,
+    to_state: t.to,
     at: t.at,
     detail: t.detail === undefined ? null : JSON.stringify(t.detail),
   });

@@ -60,3 +60,39 @@ export function jsonList(q: Sql, param: string, type: 'text' | 'bigint' = 'text'
 export function skipLocked(q: Sql): string {
   return q.dialect === 'postgres' ? 'for update skip locked' : '';
 }
+
+/**
+ * The transaction a group-commit job runs in: statements now, and rows handed to a
+ * `BatchWrite`, which writes the whole batch's rows of its kind together once every job
+ * has run (PostgreSQL: one round trip for the batch instead of one per row).
+ */
+export interface Tx extends Sql {
+  /**
+   * Hands `row` to `write`, which writes it after the batch's last job, with the rows of
+   * the same kind from the batch's other jobs. Nothing in the batch reads them before that,
+   * this job included. A row the write refuses fails this job (rejects it, or rejects here
+   * when the batch writes each job's rows in the job).
+   */
+  later<Row extends object>(write: BatchWrite<Row>, row: Row): Promise<void>;
+}
+
+/** Writes many jobs' rows of one kind, in as few statements as it can. */
+export interface BatchWrite<Row extends object> {
+  /** Writes `rows` in order; resolves with the rows it refused and why. */
+  (q: Sql, rows: Row[]): Promise<Map<Row, Error>>;
+}
+
+type ColumnType = 'text' | 'bigint';
+
+/**
+ * `from ${jsonRows(q, 'rows', { payment_id: 'text', at: 'bigint' })}`: the objects of a
+ * JSON array bound as one parameter (`{ rows: JSON.stringify(list) }`), read as a table `r`
+ * with those columns (the objects' keys) and `ord`, each object's place in the array.
+ */
+export function jsonRows(q: Sql, param: string, columns: Record<string, ColumnType>): string {
+  const names = Object.keys(columns);
+  return q.dialect === 'sqlite'
+    ? `(select ${names.map((name) => `value ->> '$.${name}' as ${name}`).join(', ')}, key as ord from json_each(@${param})) as r`
+    : `rows from (json_to_recordset(@${param}::json) as (${names.map((name) => `${name} ${columns[name]}`).join(', ')}))
+      with ordinality as r(${names.join(', ')}, ord)`;
+}

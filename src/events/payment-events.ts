@@ -1,6 +1,6 @@
 import { appendPaymentEvent, type PaymentEventRow } from '../../db/events-repo.ts';
 import type { PaymentViewRow } from '../../db/payments-repo.ts';
-import type { Sql } from '../../db/sql.ts';
+import type { Tx } from '../../db/sql.ts';
 import { timeOrderedId } from '../ids.ts';
 import type { HostWrite } from '../payments/host-write.ts';
 import type { Order } from '../payments/order-cache.ts';
@@ -19,7 +19,7 @@ export function toPaymentEventResource(row: Omit<PaymentEventRow, 'position' | '
 }
 
 /** `payment.created`, in the transaction that inserts the payment (as inserted): every payment's event 1. */
-export async function recordCreatedEvent(tx: Sql, payment: PaymentViewRow, at: number): Promise<void> {
+export async function recordCreatedEvent(tx: Tx, payment: PaymentViewRow, at: number): Promise<void> {
   await appendPaymentEvent(tx, {
     id: timeOrderedId('evt_', at),
     paymentId: payment.id,
@@ -35,7 +35,7 @@ export async function recordCreatedEvent(tx: Sql, payment: PaymentViewRow, at: n
  * that transition: the order's fixed fields, the transition's own (no row read). `orderOf`
  * is asked only when an event is written.
  */
-export async function recordStatusEvents(tx: Sql, write: HostWrite, orderOf: () => Promise<Order>): Promise<void> {
+export async function recordStatusEvents(tx: Tx, write: HostWrite, orderOf: () => Promise<Order>): Promise<void> {
   const changes = write.transitions.filter((t) => t.status !== t.fromStatus);
   if (changes.length === 0) return;
   const order = await orderOf();

@@ -14,7 +14,7 @@ import {
   type PaymentViewRow,
 } from '../../db/payments-repo.ts';
 import { LeaseLost } from '../../db/lease-fence.ts';
-import type { Sql } from '../../db/sql.ts';
+import type { Tx } from '../../db/sql.ts';
 import {
   PAYMENT_MACHINE_VERSION,
   type PaymentEmitted,
@@ -76,9 +76,9 @@ export interface PaymentHostDeps {
    * where rows that must agree with the state change (dead letters, alerts, payment
    * events) are written.
    */
-  onTransitions?: (tx: Sql, write: HostWrite, orderOf: () => Promise<Order>) => Promise<void>;
+  onTransitions?: (tx: Tx, write: HostWrite, orderOf: () => Promise<Order>) => Promise<void>;
   /** Runs inside the transaction that commits a new payment (its first payment event), with the payment as inserted. */
-  onCreated?: (tx: Sql, payment: PaymentViewRow, at: number) => Promise<void>;
+  onCreated?: (tx: Tx, payment: PaymentViewRow, at: number) => Promise<void>;
   /** Also shows the payment's actor to a developer's inspector (Stately), when it is one of those watched. */
   inspectorFor?: (paymentId: string) => ((event: InspectionEvent) => void) | undefined;
 }

@@ -1,7 +1,7 @@
 import { insertAlert, recordAttention, resolveFailedEvent, resolvePaymentFailedEvents } from '../../db/attention-repo.ts';
 import { finishCancellation, upsertCancellation } from '../../db/cancellations-repo.ts';
 import { recordMoneyMovement } from '../../db/money-movements-repo.ts';
-import type { Sql } from '../../db/sql.ts';
+import type { Tx } from '../../db/sql.ts';
 import type { HostWrite, TransitionRecord } from './host-write.ts';
 
 const inAttention = (state: string | null) => state?.startsWith('requires_attention') ?? false;
@@ -19,7 +19,7 @@ const refundLandedLate = (t: TransitionRecord) =>
  * the machine raised and the money it saw move (what settlement adds up). Each
  * transition is read with its own context, not the newest.
  */
-export async function recordTransitionEffects(tx: Sql, write: HostWrite): Promise<void> {
+export async function recordTransitionEffects(tx: Tx, write: HostWrite): Promise<void> {
   for (const transition of write.transitions) {
     await recordCancellation(tx, write.paymentId, transition);
     await recordResolution(tx, write.paymentId, transition);
@@ -43,7 +43,7 @@ export async function recordTransitionEffects(tx: Sql, write: HostWrite): Promis
   }
 }
 
-async function recordCancellation(tx: Sql, paymentId: string, t: TransitionRecord): Promise<void> {
+async function recordCancellation(tx: Tx, paymentId: string, t: TransitionRecord): Promise<void> {
   const cancel = t.context.cancel;
   if (!cancel) return;
   if (refundInFlight(t.to) && !refundInFlight(t.from)) {
@@ -65,7 +65,7 @@ async function recordCancellation(tx: Sql, paymentId: string, t: TransitionRecor
 }
 
 /** Who settled a dead letter: an operator's retry, ignore or resolution, or the PG's own record. */
-async function recordResolution(tx: Sql, paymentId: string, t: TransitionRecord): Promise<void> {
+async function recordResolution(tx: Tx, paymentId: string, t: TransitionRecord): Promise<void> {
   const detail = t.detail as { failedEventId?: string; actor: string; reason: string; outcome?: string } | undefined;
   if ((t.type === 'admin.retry' || t.type === 'admin.ignore') && detail?.failedEventId) {
     const status = t.type === 'admin.retry' ? 'retried' : 'ignored';

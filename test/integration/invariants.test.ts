@@ -5,7 +5,8 @@ import { dirname, join } from 'node:path';
 import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Database } from '../../db/connection.ts';
-import type { Sql } from '../../db/sql.ts';
+import { appendTransition } from '../../db/payments-repo.ts';
+import type { Sql, Tx } from '../../db/sql.ts';
 import { checkInvariants, type ViolationKind } from '../../scripts/invariants/check-invariants.ts';
 import type { LedgerEntry } from '../../src/mock-pg/mock-pg.ts';
 import { insertPaymentRow } from '../support/payment-rows.ts';
@@ -39,7 +40,7 @@ function snapshotIn(state: string): string {
  * A payment as the host leaves it: its transition log through `history` (machine states, in
  * order, numbered 1, 2, 3… from its creation), its row and snapshot where the log arrived.
  */
-async function insertPayment(q: Sql, id: string, status: string, items: Item[], history: string[], cancelledAmount = 0): Promise<void> {
+async function insertPayment(q: Tx, id: string, status: string, items: Item[], history: string[], cancelledAmount = 0): Promise<void> {
   const state = history.at(-1)!;
   await insertPaymentRow(q, id, history[0]!, {
     partnerId: 'partner-1',
@@ -51,17 +52,7 @@ async function insertPayment(q: Sql, id: string, status: string, items: Item[], 
     snapshot: snapshotIn(state),
     createdAt: NOW,
   });
-  for (let seq = 2; seq <= history.length; seq++) await insertTransition(q, id, seq, history[seq - 2]!, history[seq - 1]!);
-}
-
-function insertTransition(q: Sql, paymentId: string, seq: number, from: string, to: string): Promise<number> {
-  return q.run(`insert into payment_transitions (payment_id, seq, type, from_state, to_state, at) values (@paymentId, @seq, 'x', @from, @to, @at)`, {
-    paymentId,
-    seq,
-    from,
-    to,
-    at: NOW,
-  });
+  for (let seq = 2; seq <= history.length; seq++) await appendTransition(q, id, { type: 'x', from: history[seq - 2]!, to: history[seq - 1]!, at: NOW });
 }
 
 function insertReservation(q: Sql, paymentId: string, productId: string, quantity: number, status: 'reserved' | 'released'): Promise<number> {
@@ -147,7 +138,7 @@ const CHARGED = [RESERVED, 'charging.calling', 'finalizing.fulfilling', 'complet
  * rows the current code writes: its transition log and events, its money movements.
  * book: 10 on sale, 2 + 1 held by completed and partially_cancelled; seat: 3 on sale, 1 held by requires_attention.
  */
-async function buildConsistentPair(q: Sql): Promise<LedgerEntry[]> {
+async function buildConsistentPair(q: Tx): Promise<LedgerEntry[]> {
   await insertProduct(q, 'book', 15_000, 7, 10);
   await insertProduct(q, 'seat', 300_000, 2, 3);
 
@@ -218,7 +209,7 @@ beforeEach(async () => {
 });
 
 /** Changes the database in one committed write. */
-const write = (work: (q: Sql) => Promise<unknown>) => db.commit.run(work);
+const write = (work: (q: Tx) => Promise<unknown>) => db.commit.run(work);
 const run = (text: string) => write((q) => q.run(text));
 const entry = (paymentId: string) => ledger.find((e) => e.paymentId === paymentId)!;
 const check = () => checkInvariants(db.read, ledger);
@@ -417,7 +408,7 @@ describe('checkInvariants', () => {
     });
 
     it('transition_chain_broken: a second runner drove a step the first had already taken (a fork)', async () => {
-      await write((q) => insertTransition(q, 'pay_completed', 5, 'finalizing.fulfilling', 'completed'));
+      await write((q) => appendTransition(q, 'pay_completed', { type: 'x', from: 'finalizing.fulfilling', to: 'completed', at: NOW }));
       expect(await expectOnly('transition_chain_broken', { paymentId: 'pay_completed' })).toBe(
         'payment pay_completed: transition seq 5 leaves finalizing.fulfilling but seq 4 arrived at completed',
       );

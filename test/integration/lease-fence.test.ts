@@ -3,10 +3,10 @@ import { markRefundCallStarted, upsertCancellation } from '../../db/cancellation
 import type { Database } from '../../db/connection.ts';
 import { fulfilOrder } from '../../db/fulfilments-repo.ts';
 import { LeaseLost, requireLease } from '../../db/lease-fence.ts';
-import { markChargeStarted } from '../../db/payments-repo.ts';
+import { listTransitions, markChargeStarted, writeSnapshot, type SnapshotWrite } from '../../db/payments-repo.ts';
 import { insertProduct } from '../../db/products-repo.ts';
 import { releaseStock, reserveStock } from '../../db/stock-repo.ts';
-import type { Sql } from '../../db/sql.ts';
+import type { Tx } from '../../db/sql.ts';
 import { insertPaymentRow } from '../support/payment-rows.ts';
 import { useTempDatabase } from '../support/temp-database.ts';
 
@@ -33,7 +33,7 @@ beforeEach(async () => {
   });
 });
 
-const step = <T>(work: (tx: Sql) => Promise<T>) => db.commit.run(work);
+const step = <T>(work: (tx: Tx) => Promise<T>) => db.commit.run(work);
 const stock = async () => (await db.read.get<{ stock: number }>("select stock from products where id = 'book-1'"))!.stock;
 const count = async (table: string, paymentId: string) =>
   (await db.read.get<{ n: number }>(`select count(*) as n from ${table} where payment_id = @paymentId`, { paymentId }))!.n;
@@ -136,5 +136,48 @@ describe('markRefundCallStarted', () => {
     const missing = step((tx) => markRefundCallStarted(tx, ours, 'can_none'));
     await expect(missing).rejects.toThrow('cancellation can_none is not recorded');
     await expect(missing).rejects.not.toBeInstanceOf(LeaseLost);
+  });
+});
+
+describe('writeSnapshot', () => {
+  const write = (paymentId: string, state: string, dueAt: number | null | undefined): SnapshotWrite => ({
+    paymentId,
+    machineVersion: 1,
+    state,
+    status: 'processing',
+    failureCode: null,
+    cancelledAmount: 0,
+    snapshot: `{"value":"${state}"}`,
+    dueAt,
+    active: true,
+    updatedAt: NOW,
+    transitions: [{ type: 'step.done', from: 'reserving', to: state, at: NOW }],
+  });
+  const row = (id: string) =>
+    db.read.get<{ state: string; dueAt: number | null; snapshot: string }>('select state, due_at as "dueAt", snapshot from payments where id = @id', { id });
+  const states = async (paymentId: string) => (await listTransitions(db.read, paymentId)).map((t) => `${t.seq}:${t.toState}`);
+
+  it('writes under its lease, beside a write of the same batch that another process’s lease refuses, with none of its transitions', async () => {
+    const outcomes = await Promise.allSettled([
+      step((tx) => writeSnapshot(tx, write('pay_ours', 'charging', 5), OWNER)),
+      step((tx) => writeSnapshot(tx, write('pay_theirs', 'charging', 5), OWNER)),
+    ]);
+
+    expect(outcomes[0].status).toBe('fulfilled');
+    expect((outcomes[1] as PromiseRejectedResult).reason).toBeInstanceOf(LeaseLost);
+    expect(await row('pay_ours')).toMatchObject({ state: 'charging', dueAt: 5 });
+    expect(await row('pay_theirs')).toMatchObject({ state: 'reserving' });
+    expect(await states('pay_ours')).toEqual(['1:reserving', '2:charging']);
+    expect(await states('pay_theirs')).toEqual(['1:reserving']);
+  });
+
+  it('applies two writes of one payment in one batch in order: the later stands, and keeps the deadline it leaves alone', async () => {
+    await Promise.all([
+      step((tx) => writeSnapshot(tx, write('pay_ours', 'charging', 5), OWNER)),
+      step((tx) => writeSnapshot(tx, write('pay_ours', 'finalizing', undefined), OWNER)),
+    ]);
+
+    expect(await row('pay_ours')).toEqual({ state: 'finalizing', dueAt: 5, snapshot: '{"value":"finalizing"}' });
+    expect(await states('pay_ours')).toEqual(['1:reserving', '2:charging', '3:finalizing']);
   });
 });

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Database } from '../../db/connection.ts';
 import { openPostgres } from '../../db/postgres.ts';
-import type { Sql } from '../../db/sql.ts';
+import { jsonRows, type BatchWrite, type Sql } from '../../db/sql.ts';
 import { newPostgresDatabase } from '../support/test-database.ts';
 
 // The group commit on PostgreSQL: the same promises as on SQLite (db/group-commit.ts),
@@ -40,6 +40,26 @@ describe('the group commit on PostgreSQL', () => {
     expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
     expect((outcomes[1] as PromiseRejectedResult).reason).toMatchObject({ code: '23505' });
     expect(await committedEntries()).toEqual(['a', 'b']);
+  });
+
+  it('writes the batch’s rows in one statement, and finds the job at fault when that statement fails as a whole', async () => {
+    const calls: string[][] = [];
+    const write: BatchWrite<{ name: string }> = async (q, rows) => {
+      calls.push(rows.map((row) => row.name));
+      await q.run(`insert into entries (name) select r.name from ${jsonRows(q, 'rows', { name: 'text' })} order by r.ord`, {
+        rows: JSON.stringify(rows),
+      });
+      return new Map();
+    };
+    const hand = (name: string) => db.commit.run((tx) => tx.later(write, { name }));
+
+    const outcomes = await Promise.allSettled([hand('a'), hand('b'), hand('a'), hand('c')]);
+
+    expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
+    expect((outcomes[2] as PromiseRejectedResult).reason).toMatchObject({ code: '23505' });
+    // One statement for the batch; it failed, so each job wrote its own row until the third failed.
+    expect(calls).toEqual([['a', 'b', 'a', 'c'], ['a'], ['b'], ['a'], ['a'], ['b'], ['c']]);
+    expect(await committedEntries()).toEqual(['a', 'b', 'c']);
   });
 
   it('shows reads nothing of a batch before it commits', async () => {

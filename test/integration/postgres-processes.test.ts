@@ -6,7 +6,7 @@ import { appendPaymentEvent, listPaymentEvents } from '../../db/events-repo.ts';
 import { acquireLeases } from '../../db/payments-repo.ts';
 import { openPostgres, postgresSql } from '../../db/postgres.ts';
 import { reserveStock } from '../../db/stock-repo.ts';
-import type { Sql } from '../../db/sql.ts';
+import type { Sql, Tx } from '../../db/sql.ts';
 import { claimReceipt } from '../../db/webhook-receipts-repo.ts';
 import { claimDeliveries, fanOut, insertWebhookEndpoint } from '../../db/webhooks-repo.ts';
 import { insertPaymentRow } from '../support/payment-rows.ts';
@@ -39,9 +39,9 @@ afterEach(async () => {
 
 const addEndpoint = (q: Sql) =>
   insertWebhookEndpoint(q, { id: 'we_1', url: 'http://127.0.0.1:1/hooks', events: '["*"]', description: null, secret: 's', createdAt: NOW });
-const appendEvent = (q: Sql, paymentId: string) =>
+const appendEvent = (q: Tx, paymentId: string) =>
   appendPaymentEvent(q, { id: `evt_${paymentId}`, paymentId, type: 'payment.created', occurredAt: NOW, data: '{}' });
-type Job = (tx: Sql) => Promise<unknown>;
+type Job = (tx: Tx) => Promise<unknown>;
 /** The feed's event ids, in feed order. */
 const feedIds = async () => (await listPaymentEvents(db.read, { after: 0, limit: 100 })).map((event) => event.id);
 
@@ -66,9 +66,11 @@ describe('several processes on one PostgreSQL', () => {
   });
 
   it('claims the deliveries nobody is claiming and passes over one another process is claiming', async () => {
-    const ids = await db.commit.run(async (tx) => {
+    await db.commit.run(async (tx) => {
       await addEndpoint(tx);
       for (const paymentId of ['pay_a', 'pay_b']) await appendEvent(tx, paymentId);
+    });
+    const ids = await db.commit.run(async (tx) => {
       await fanOut(tx, 500, NOW);
       return (await tx.all<{ id: number }>('select id from webhook_deliveries order by id')).map((row) => row.id);
     });
@@ -93,7 +95,8 @@ describe('several processes on one PostgreSQL', () => {
     await db.commit.run(addEndpoint);
     // Another process writes an event and has not committed it yet: its position is taken.
     await other.query('begin');
-    await appendEvent(postgresSql(() => other), 'pay_late');
+    await other.query(`insert into payment_events (id, payment_id, sequence, type, occurred_at, data)
+      values ('evt_pay_late', 'pay_late', 1, 'payment.created', $1, '{}')`, [NOW]);
     await db.commit.run((tx) => appendEvent(tx, 'pay_early'));
 
     expect(await db.commit.run((tx) => fanOut(tx, 500, NOW))).toBe(1);

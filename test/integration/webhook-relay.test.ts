@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Database } from '../../db/connection.ts';
 import { appendPaymentEvent } from '../../db/events-repo.ts';
 import type { GroupCommit } from '../../db/group-commit.ts';
-import type { Params, Sql } from '../../db/sql.ts';
+import type { Params, Sql, Tx } from '../../db/sql.ts';
 import {
   claimDeliveries,
   deleteWebhookEndpoint,
@@ -35,7 +35,7 @@ async function addEndpoint(q: Sql, id: string, url: string, events: string[] = [
 }
 
 /** A payment's events, numbered 1, 2, … in the order given; their ids are `evt_<payment>_<sequence>`. */
-async function writeEvents(q: Sql, paymentId: string, types: string[]): Promise<void> {
+async function writeEvents(q: Tx, paymentId: string, types: string[]): Promise<void> {
   for (const [i, type] of types.entries()) {
     await appendPaymentEvent(q, { id: `evt_${paymentId}_${i + 1}`, paymentId, type, occurredAt: Date.now(), data: '{}' });
   }
@@ -198,8 +198,8 @@ describe('delivery claims', () => {
     await db.commit.run(async (tx) => {
       await addEndpoint(tx, FAST, 'http://127.0.0.1:1/hooks');
       await writeEvents(tx, 'pay_1', ['payment.created', 'payment.completed']);
-      await fanOut(tx, 500, 1_000);
     });
+    await db.commit.run((tx) => fanOut(tx, 500, 1_000));
     const [first, second] = (await deliveryIds(db.read)) as [number, number];
     expect(await db.commit.run((tx) => claimDeliveries(tx, [first], 'me', 1_000, 100))).toEqual([first]);
     expect(await db.commit.run((tx) => recordAttempt(tx, 'me', outcome(first, 1)))).toBe(true); // dead: no attempt left
@@ -217,8 +217,8 @@ describe('delivery claims', () => {
     await db.commit.run(async (tx) => {
       await addEndpoint(tx, FAST, 'http://127.0.0.1:1/hooks');
       await writeEvents(tx, 'pay_1', ['payment.created']);
-      await fanOut(tx, 500, 1_000);
     });
+    await db.commit.run((tx) => fanOut(tx, 500, 1_000));
     const [id] = (await deliveryIds(db.read)) as [number];
     expect(await db.commit.run((tx) => claimDeliveries(tx, [id], 'slow-process', 1_000, 100))).toEqual([id]);
     // The claim ran out and another process took the delivery.
@@ -235,8 +235,8 @@ describe('delivery claims', () => {
       await addEndpoint(tx, SLOW, 'http://127.0.0.1:1/slow', ['payment.created']);
       await addEndpoint(tx, FAST, 'http://127.0.0.1:1/fast', ['payment.completed']);
       for (let i = 0; i < 50; i++) await writeEvents(tx, `pay_${i}`, ['payment.created', 'payment.completed']);
-      await fanOut(tx, 500, 1_000);
     });
+    await db.commit.run((tx) => fanOut(tx, 500, 1_000));
     const byEndpoint = async (inFlight: Map<string, number>) => {
       const due = await dueDeliveries(db.read, 2_000, { limit: 100, perEndpoint: 32, inFlight });
       return [SLOW, FAST].map((e) => due.filter((d) => d.endpointId === e).length);

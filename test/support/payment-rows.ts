@@ -1,5 +1,5 @@
 import { insertPayment, type NewPaymentRow } from '../../db/payments-repo.ts';
-import type { Sql } from '../../db/sql.ts';
+import type { Tx } from '../../db/sql.ts';
 import { PAYMENT_MACHINE_VERSION } from '../../machines/payment.machine.ts';
 
 /** The fields of a new payment of 30,000 KRW that the caller decides (what the host's `create` takes). */
@@ -26,7 +26,7 @@ export function newPaymentFields(id: string, at = 1) {
  * with its first transition; `row` sets the rest (snapshot, status, lease, …). Write it in
  * a group-commit job: `db.commit.run((tx) => insertPaymentRow(tx, …))`.
  */
-export async function insertPaymentRow(q: Sql, id: string, state: string, row: Partial<NewPaymentRow> = {}): Promise<void> {
+export async function insertPaymentRow(q: Tx, id: string, state: string, row: Partial<NewPaymentRow> = {}): Promise<void> {
   const at = row.createdAt ?? 1;
   const inserted = await insertPayment(
     q,

@@ -1,7 +1,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { Sqlite } from '../../db/connection.ts';
 import { createGroupCommit, sqliteWriter, type GroupCommit } from '../../db/group-commit.ts';
-import type { Sql } from '../../db/sql.ts';
+import { jsonRows, type BatchWrite, type Sql } from '../../db/sql.ts';
 import { useTempDatabase } from '../support/temp-database.ts';
 
 // A real SQLite file per test: the group commit's promises must agree with what another
@@ -253,6 +253,124 @@ describe('createGroupCommit', () => {
 
     await expect(later).resolves.toBe('b');
     expect(batches).toEqual([1, 1]);
+  });
+
+  describe('batch writes', () => {
+    interface Entry {
+      name: string;
+    }
+
+    /** Writes a batch's entries in one statement and records each call; refuses names that start with "refused". */
+    function entryWrite() {
+      const calls: string[][] = [];
+      const write: BatchWrite<Entry> = async (q, rows) => {
+        calls.push(rows.map((row) => row.name));
+        const taken = rows.filter((row) => !row.name.startsWith('refused'));
+        await q.run(`insert into entries (name) select r.name from ${jsonRows(q, 'rows', { name: 'text' })} order by r.ord`, {
+          rows: JSON.stringify(taken),
+        });
+        return new Map(rows.filter((row) => !taken.includes(row)).map((row) => [row, new Error(`${row.name} refused`)]));
+      };
+      return { calls, write };
+    }
+
+    it('writes every job’s rows in one call after the batch’s last job, in the order they came', async () => {
+      const { commit, batches } = groupCommit();
+      const { calls, write } = entryWrite();
+      const seenByLastJob: string[][] = [];
+
+      const values = await Promise.all([
+        commit.run(async (tx) => {
+          await tx.later(write, { name: 'b' });
+          await tx.later(write, { name: 'a' });
+          return 1;
+        }),
+        commit.run(insertEntry('c')),
+        commit.run(async (tx) => {
+          await tx.later(write, { name: 'd' });
+          seenByLastJob.push((await tx.all<{ name: string }>('select name from entries order by name')).map((row) => row.name));
+          return 3;
+        }),
+      ]);
+
+      expect(values).toEqual([1, 'c', 3]);
+      expect(calls).toEqual([['b', 'a', 'd']]);
+      expect(seenByLastJob).toEqual([['c']]);
+      expect(batches).toEqual([3]);
+      expect(committedEntries(connect())).toEqual(['a', 'b', 'c', 'd']);
+    });
+
+    it('rejects the job whose row the write refused, with the refusal, and commits the rest without it', async () => {
+      const { commit } = groupCommit();
+      const { calls, write } = entryWrite();
+
+      const outcomes = await Promise.allSettled([
+        commit.run(async (tx) => tx.later(write, { name: 'a' })),
+        commit.run(async (tx) => {
+          await insertEntry('written-beside-the-refused-row')(tx);
+          await tx.later(write, { name: 'refused-b' });
+        }),
+        commit.run(async (tx) => tx.later(write, { name: 'c' })),
+      ]);
+
+      expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+      expect((outcomes[1] as PromiseRejectedResult).reason).toEqual(new Error('refused-b refused'));
+      expect(calls).toEqual([
+        ['a', 'refused-b', 'c'],
+        ['a', 'c'],
+      ]);
+      expect(committedEntries(connect())).toEqual(['a', 'c']);
+    });
+
+    it('writes nothing of a job that threw after handing rows over', async () => {
+      const { commit } = groupCommit();
+      const { calls, write } = entryWrite();
+
+      const outcomes = await Promise.allSettled([
+        commit.run(async (tx) => {
+          await tx.later(write, { name: 'a' });
+          throw new Error('a failed');
+        }),
+        commit.run(async (tx) => tx.later(write, { name: 'b' })),
+      ]);
+
+      expect(outcomes.map((o) => o.status)).toEqual(['rejected', 'fulfilled']);
+      expect(calls).toEqual([['b']]);
+      expect(committedEntries(connect())).toEqual(['b']);
+    });
+
+    it('runs the batch again with each job writing its own rows when the write fails as a whole: the job at fault rejects', async () => {
+      const { commit } = groupCommit();
+      const { calls, write } = entryWrite();
+
+      const outcomes = await Promise.allSettled([
+        commit.run(async (tx) => tx.later(write, { name: 'a' })),
+        commit.run(async (tx) => tx.later(write, { name: 'a' })), // the primary key fails the whole statement
+        commit.run(async (tx) => tx.later(write, { name: 'b' })),
+      ]);
+
+      expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+      expect((outcomes[1] as PromiseRejectedResult).reason).toMatchObject({ code: 'SQLITE_CONSTRAINT_PRIMARYKEY' });
+      expect(calls).toEqual([['a', 'a', 'b'], ['a'], ['a'], ['a'], ['b']]);
+      expect(committedEntries(connect())).toEqual(['a', 'b']);
+    });
+
+    it('rolls back the rows of a job isolated in a savepoint that throws after writing them', async () => {
+      const { commit } = groupCommit();
+      const { calls, write } = entryWrite();
+      const failing = (name: string) =>
+        commit.run(async (tx) => {
+          await tx.later(write, { name });
+          throw new Error(`${name} failed`);
+        });
+
+      const outcomes = await Promise.allSettled([failing('a'), failing('b'), failing('c'), commit.run(async (tx) => tx.later(write, { name: 'd' }))]);
+
+      expect(outcomes.map((o) => o.status)).toEqual(['rejected', 'rejected', 'rejected', 'fulfilled']);
+      // Third pass: each job in a savepoint, writing its rows itself.
+      expect(calls).toEqual([['c'], ['d']]);
+      expect(committedEntries(connect())).toEqual(['d']);
+    });
   });
 
   describe('flush', () => {
