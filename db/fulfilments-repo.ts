@@ -1,14 +1,41 @@
-import { LEASE_HELD, requireLease, type Fence } from './lease-fence.ts';
-import type { Sql } from './sql.ts';
+import { leaseLost, type Fence } from './lease-fence.ts';
+import { jsonRows, type BatchWrite, type Sql, type Tx } from './sql.ts';
+
+const FULFILMENT_COLUMNS = { payment_id: 'text', owner: 'text', customer_id: 'text', items: 'text', created_at: 'bigint' } as const;
+type FulfilmentRow = { [K in keyof typeof FULFILMENT_COLUMNS]: (typeof FULFILMENT_COLUMNS)[K] extends 'text' ? string : number };
+
+/** The row's payment is leased to the row's owner (rule 8), checked per row in the batch's statement. */
+const LEASE_HELD_BY_ROW = 'exists (select 1 from payments where id = r.payment_id and lease_owner = r.owner)';
 
 // SQLite reads `on conflict` after `insert … select` only when the select has a where clause: it has.
-const FULFIL_ORDER = `insert into fulfilments (payment_id, customer_id, items, created_at)
-  select @paymentId, @customerId, @items, @createdAt where ${LEASE_HELD} on conflict do nothing`;
+const fulfilRows = (q: Sql) => `insert into fulfilments (payment_id, customer_id, items, created_at)
+  select r.payment_id, r.customer_id, r.items, r.created_at from ${jsonRows(q, 'rows', FULFILMENT_COLUMNS)}
+  where ${LEASE_HELD_BY_ROW} order by r.ord
+  on conflict do nothing returning payment_id as "paymentId"`;
+const leaseNotHeld = (q: Sql) =>
+  `select r.payment_id as "paymentId" from ${jsonRows(q, 'rows', FULFILMENT_COLUMNS)} where not ${LEASE_HELD_BY_ROW}`;
 
 /**
- * Hands the order over (enrolment, shipment record); a second run changes nothing.
- * Fenced: LeaseLost when another process holds the payment now.
+ * Writes the batch's fulfilments. A row not written was written before (a second run), or
+ * its lease is gone: only those rows are looked at again, and the second kind is refused.
  */
-export async function fulfilOrder(q: Sql, fence: Fence, customerId: string, items: string, now: number): Promise<void> {
-  if ((await q.run(FULFIL_ORDER, { ...fence, customerId, items, createdAt: now })) === 0) await requireLease(q, fence);
+const fulfilOrders: BatchWrite<FulfilmentRow> = async (q, rows) => {
+  const written = new Set((await q.all<{ paymentId: string }>(fulfilRows(q), { rows: JSON.stringify(rows) })).map((row) => row.paymentId));
+  const unwritten = rows.filter((row) => !written.has(row.payment_id));
+  if (unwritten.length === 0) return new Map();
+  const unleased = new Set(
+    (await q.all<{ paymentId: string }>(leaseNotHeld(q), { rows: JSON.stringify(unwritten) })).map((row) => row.paymentId),
+  );
+  return new Map(
+    unwritten.filter((row) => unleased.has(row.payment_id)).map((row) => [row, leaseLost({ paymentId: row.payment_id, owner: row.owner })]),
+  );
+};
+
+/**
+ * Hands the order over (enrolment, shipment record), with the batch's others; a second
+ * run changes nothing. Fenced: the job fails with LeaseLost when another process holds
+ * the payment now.
+ */
+export function fulfilOrder(tx: Tx, fence: Fence, customerId: string, items: string, now: number): Promise<void> {
+  return tx.later(fulfilOrders, { payment_id: fence.paymentId, owner: fence.owner, customer_id: customerId, items, created_at: now });
 }

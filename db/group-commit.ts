@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import { BatchRows } from './batch-rows.ts';
+import { transactionLock } from './locks-repo.ts';
 import { sqliteSql, type BatchWrite, type Sql, type Tx } from './sql.ts';
 
 /** The one connection that writes: a transaction at a time, with savepoints to isolate jobs. */
@@ -89,6 +90,8 @@ export function createGroupCommit(writer: Writer, onBatch?: (size: number) => vo
   let mode: Mode = { isolate: false, rowsLater: true };
   let running: Job | undefined;
   const rows = new BatchRows<Job>();
+  /** Advisory locks the pass's transaction holds. */
+  const locks = new Set<number>();
   const tx: Tx = {
     ...writer.sql,
     async later<Row extends object>(write: BatchWrite<Row>, row: Row) {
@@ -100,6 +103,11 @@ export function createGroupCommit(writer: Writer, onBatch?: (size: number) => vo
       const refusal = (await write(writer.sql, [row])).get(row);
       if (refusal) throw refusal;
     },
+    async holdLock(key: number) {
+      if (locks.has(key)) return;
+      await transactionLock(writer.sql, key);
+      locks.add(key);
+    },
   };
 
   async function pass(jobs: Job[]): Promise<Pass> {
@@ -107,6 +115,7 @@ export function createGroupCommit(writer: Writer, onBatch?: (size: number) => vo
     const failed = new Map<Job, unknown>();
     let writingRows = false;
     rows.clear();
+    locks.clear();
     try {
       await writer.begin();
       for (const job of jobs) {
@@ -128,6 +137,8 @@ export function createGroupCommit(writer: Writer, onBatch?: (size: number) => vo
             throw error;
           }
           await writer.rollbackToSavepoint();
+          // A lock the job took went with its savepoint.
+          locks.clear();
           settle.set(job, () => job.reject(error));
         } finally {
           running = undefined;

@@ -269,9 +269,11 @@ export async function acquireLeases(q: Sql, paymentIds: string[], owner: string,
   return rows.map((row) => row.id);
 }
 
-export async function releaseLease(q: Sql, paymentId: string, owner: string): Promise<void> {
-  await q.run('update payments set lease_owner = null, lease_expires_at = null where id = @id and lease_owner = @owner', {
-    id: paymentId,
+/** Gives up `owner`'s leases of the payments (one statement), so that any process may take them. */
+export async function releaseLeases(q: Sql, paymentIds: string[], owner: string): Promise<void> {
+  if (paymentIds.length === 0) return;
+  await q.run(`update payments set lease_owner = null, lease_expires_at = null where lease_owner = @owner and id in ${jsonList(q, 'ids')}`, {
+    ids: JSON.stringify(paymentIds),
     owner,
   });
 }

@@ -74,6 +74,11 @@ export interface Tx extends Sql {
    * when the batch writes each job's rows in the job).
    */
   later<Row extends object>(write: BatchWrite<Row>, row: Row): Promise<void>;
+  /**
+   * Takes an advisory lock until the transaction ends (`transactionLock`): one statement
+   * for the batch, however many of its jobs ask.
+   */
+  holdLock(key: number): Promise<void>;
 }
 
 /** Writes many jobs' rows of one kind, in as few statements as it can. */

@@ -1,6 +1,6 @@
 import { LEASE_HELD, leaseLost, requireLease, type Fence } from './lease-fence.ts';
-import { ADVISORY_LOCKS, transactionLock } from './locks-repo.ts';
-import type { Sql } from './sql.ts';
+import { ADVISORY_LOCKS } from './locks-repo.ts';
+import type { Tx } from './sql.ts';
 
 export interface ItemQuantity {
   productId: string;
@@ -12,6 +12,9 @@ const BEFORE_RESERVING = `select case when ${LEASE_HELD} then 1 else 0 end as le
   case when exists (select 1 from stock_reservations where payment_id = @paymentId) then 1 else 0 end as held`;
 /** Conditional, in one statement: correct however many writers decrement the product at once. */
 const TAKE_STOCK = 'update products set stock = stock - @quantity where id = @productId and stock >= @quantity';
+/** The first take checks BEFORE_RESERVING's conditions in the same statement: it is asked only when this takes nothing. */
+const FIRST_TAKE_STOCK = `${TAKE_STOCK} and ${LEASE_HELD}
+  and not exists (select 1 from stock_reservations where payment_id = @paymentId)`;
 const GIVE_BACK_STOCK = 'update products set stock = stock + @quantity where id = @productId';
 const INSERT_RESERVATION = `insert into stock_reservations (payment_id, product_id, quantity, status, created_at)
   values (@paymentId, @productId, @quantity, 'reserved', @now)`;
@@ -25,17 +28,20 @@ const DELETE_RESERVATION = 'delete from stock_reservations where payment_id = @p
  * for the same payment finds its rows and changes nothing (rule 3). Fenced: LeaseLost
  * when another process holds the payment now.
  */
-export async function reserveStock(q: Sql, fence: Fence, items: ItemQuantity[], now: number): Promise<'reserved' | 'out_of_stock'> {
+export async function reserveStock(q: Tx, fence: Fence, items: ItemQuantity[], now: number): Promise<'reserved' | 'out_of_stock'> {
   const { paymentId } = fence;
-  // Checked once the lock is held: a wait for it may outlast the lease, or end after another
-  // run's reservation committed.
-  await transactionLock(q, ADVISORY_LOCKS.hotRows);
-  const before = (await q.get<{ leased: number; held: number }>(BEFORE_RESERVING, { ...fence }))!;
-  if (before.leased !== 1) throw leaseLost(fence);
-  if (before.held === 1) return 'reserved';
+  // The fence is checked once the lock is held: a wait for it may outlast the lease, or
+  // end after another run's reservation committed.
+  await q.holdLock(ADVISORY_LOCKS.hotRows);
   const taken: ItemQuantity[] = [];
-  for (const { productId, quantity } of items) {
-    if ((await q.run(TAKE_STOCK, { productId, quantity })) === 0) {
+  for (const [i, { productId, quantity }] of items.entries()) {
+    const took = i === 0 ? await q.run(FIRST_TAKE_STOCK, { ...fence, productId, quantity }) : await q.run(TAKE_STOCK, { productId, quantity });
+    if (took === 0) {
+      if (i === 0) {
+        const before = (await q.get<{ leased: number; held: number }>(BEFORE_RESERVING, { ...fence }))!;
+        if (before.leased !== 1) throw leaseLost(fence);
+        if (before.held === 1) return 'reserved';
+      }
       for (const item of taken) {
         await q.run(GIVE_BACK_STOCK, { productId: item.productId, quantity: item.quantity });
         await q.run(DELETE_RESERVATION, { paymentId, productId: item.productId });
@@ -56,10 +62,10 @@ const RELEASE_RESERVATIONS = `update stock_reservations set status = 'released',
  * Returns the payment's reserved stock; a released reservation is never released twice.
  * Fenced: LeaseLost when another process holds the payment now.
  */
-export async function releaseStock(q: Sql, fence: Fence, now: number): Promise<number> {
+export async function releaseStock(q: Tx, fence: Fence, now: number): Promise<number> {
   const released = await q.all<ItemQuantity>(RELEASE_RESERVATIONS, { ...fence, now });
   if (released.length === 0) await requireLease(q, fence);
-  else await transactionLock(q, ADVISORY_LOCKS.hotRows);
+  else await q.holdLock(ADVISORY_LOCKS.hotRows);
   for (const { productId, quantity } of released) await q.run(GIVE_BACK_STOCK, { productId, quantity });
   return released.length;
 }

@@ -1,5 +1,5 @@
-import { ADVISORY_LOCKS, transactionLock } from './locks-repo.ts';
-import type { Sql } from './sql.ts';
+import { ADVISORY_LOCKS } from './locks-repo.ts';
+import type { Tx } from './sql.ts';
 
 export interface WebhookClaim {
   id: string;
@@ -20,9 +20,9 @@ const CLAIM_RECEIPT = `insert into webhook_receipts (id, type, payment_id, recei
  * proceeds (`claimed`). `done`: the id was handled already. `in_progress`: another copy
  * holds the claim now; it may still fail, so this copy is not a duplicate yet.
  */
-export async function claimReceipt(q: Sql, claim: WebhookClaim): Promise<'claimed' | 'done' | 'in_progress'> {
+export async function claimReceipt(q: Tx, claim: WebhookClaim): Promise<'claimed' | 'done' | 'in_progress'> {
   // Copies of one webhook reach several processes at once, and their batches change stock too.
-  await transactionLock(q, ADVISORY_LOCKS.hotRows);
+  await q.holdLock(ADVISORY_LOCKS.hotRows);
   const changed = await q.run(CLAIM_RECEIPT, {
     id: claim.id,
     type: claim.type,
@@ -36,13 +36,13 @@ export async function claimReceipt(q: Sql, claim: WebhookClaim): Promise<'claime
 }
 
 /** The webhook was acted on: later copies answer as duplicates. */
-export async function finishReceipt(q: Sql, id: string): Promise<void> {
-  await transactionLock(q, ADVISORY_LOCKS.hotRows);
+export async function finishReceipt(q: Tx, id: string): Promise<void> {
+  await q.holdLock(ADVISORY_LOCKS.hotRows);
   await q.run(`update webhook_receipts set status = 'done' where id = @id`, { id });
 }
 
 /** The webhook could not be acted on (the PG did not answer): the PG's retry may claim it again. */
-export async function releaseReceipt(q: Sql, id: string): Promise<void> {
-  await transactionLock(q, ADVISORY_LOCKS.hotRows);
+export async function releaseReceipt(q: Tx, id: string): Promise<void> {
+  await q.holdLock(ADVISORY_LOCKS.hotRows);
   await q.run(`update webhook_receipts set claimed_until = 0 where id = @id and status = 'processing'`, { id });
 }

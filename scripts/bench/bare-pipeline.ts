@@ -13,12 +13,12 @@ import {
   insertPayment,
   markChargeStarted,
   newPaymentView,
-  releaseLease,
+  releaseLeases,
   writeSnapshot,
   type PaymentOrder,
 } from '../../db/payments-repo.ts';
 import { findProducts, insertProduct } from '../../db/products-repo.ts';
-import type { Sql } from '../../db/sql.ts';
+import type { Tx } from '../../db/sql.ts';
 import { reserveStock } from '../../db/stock-repo.ts';
 import { PAYMENT_MACHINE_VERSION, paymentMachine, type PaymentContext, type PaymentEmitted } from '../../machines/payment.machine.ts';
 import type { PublicStatus } from '../../machines/payment-status.ts';
@@ -139,7 +139,7 @@ async function charge(row: PaymentOrder): Promise<boolean> {
 }
 
 /** A step's write, fenced by the lease in its statements, as the service's steps are. */
-const fenced = <T>(paymentId: string, work: (tx: Sql, fence: Fence) => Promise<T>): Promise<T> =>
+const fenced = <T>(paymentId: string, work: (tx: Tx, fence: Fence) => Promise<T>): Promise<T> =>
   db.commit.run((tx) => work(tx, { paymentId, owner: OWNER }));
 
 /**
@@ -165,7 +165,7 @@ async function drive(row: PaymentOrder): Promise<void> {
     fenced(paymentId, (tx, fence) => fulfilOrder(tx, fence, row.customerId, row.items, Date.now())),
   ]);
   await writeState(row, 'completed', 'finalizing.fulfilling');
-  await db.commit.run((tx) => releaseLease(tx, paymentId, OWNER));
+  await db.commit.run((tx) => releaseLeases(tx, [paymentId], OWNER));
 }
 
 interface PaymentBody {

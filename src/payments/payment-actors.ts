@@ -4,7 +4,7 @@ import type { Database } from '../../db/connection.ts';
 import { fulfilOrder } from '../../db/fulfilments-repo.ts';
 import { findPaymentOrder, markChargeStarted } from '../../db/payments-repo.ts';
 import type { Fence } from '../../db/lease-fence.ts';
-import type { Sql } from '../../db/sql.ts';
+import type { Tx } from '../../db/sql.ts';
 import { releaseStock, reserveStock } from '../../db/stock-repo.ts';
 import type {
   ChargeOutput,
@@ -54,7 +54,7 @@ export function createPaymentActors({ db, pg, clock, logger, owner, orders }: Pa
    * A step's write, only while this process holds the payment's lease: `work`'s statements
    * check the fence they are given (rule 8).
    */
-  const fencedWrite = <T>(paymentId: string, work: (tx: Sql, fence: Fence) => Promise<T>): Promise<T> =>
+  const fencedWrite = <T>(paymentId: string, work: (tx: Tx, fence: Fence) => Promise<T>): Promise<T> =>
     db.commit
       .run((tx) => work(tx, { paymentId, owner }))
       .catch((error: unknown) => {

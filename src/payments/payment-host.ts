@@ -6,7 +6,7 @@ import {
   findPayment,
   insertPayment,
   newPaymentView,
-  releaseLease,
+  releaseLeases,
   renewLeases,
   writeSnapshot,
   type NewPaymentRow,
@@ -100,6 +100,9 @@ export class PaymentHost {
   private readonly hydrating = new Map<string, Promise<LiveActor | undefined>>();
   private readonly waiters = new Map<string, Set<Waiter>>();
   private readonly resumeTimers = new Set<NodeJS.Timeout>();
+  /** Payments that left memory whose leases the queued release job gives up (see releaseLater). */
+  private readonly toRelease = new Set<string>();
+  private releaseQueued = false;
   /** Set by stop(): nothing is brought into memory or scheduled to be any more. */
   private stopping = false;
   private readonly log: Logger;
@@ -324,7 +327,7 @@ export class PaymentHost {
     const snapshot = this.deps.readSnapshot(row.snapshot, row.machineVersion);
     if (snapshot === undefined) {
       this.log.error({ paymentId, machineVersion: row.machineVersion }, 'snapshot of a machine version this code cannot read');
-      await this.deps.db.commit.run((tx) => releaseLease(tx, paymentId, this.deps.owner));
+      await this.deps.db.commit.run((tx) => releaseLeases(tx, [paymentId], this.deps.owner));
       return undefined;
     }
     const live = this.newActor(paymentId, { snapshot: snapshot as ReturnType<PaymentActor['getPersistedSnapshot']> });
@@ -503,15 +506,36 @@ export class PaymentHost {
     this.deps.orders.forget(paymentId);
     live.actor.stop();
     this.deps.ops.trigger.actorStopped();
-    if (!release) return;
+    if (release) this.releaseLater(paymentId);
+  }
+
+  /**
+   * Gives up the lease of a payment that left memory, with the others that left since the
+   * last release: one job and one statement for them all.
+   */
+  private releaseLater(paymentId: string): void {
+    this.toRelease.add(paymentId);
+    if (this.releaseQueued) return;
+    this.releaseQueued = true;
+    let taken: string[] | undefined;
     this.deps.db.commit
       .run(async (tx) => {
-        // Rehydrated here since the release was queued (an event arrived): the lease is in use again.
-        if (!this.live.has(paymentId)) await releaseLease(tx, paymentId, this.deps.owner);
+        // Taken once: the group commit may run the job again.
+        taken ??= this.takeReleases();
+        // Being brought back (an event arrived since): the lease is in use again.
+        const idle = taken.filter((id) => !this.live.has(id) && !this.hydrating.has(id));
+        await releaseLeases(tx, idle, this.deps.owner);
       })
       .catch((error: unknown) => {
-        // The lease is no longer renewed (the actor is gone), so it expires within LEASE_TTL_MS.
-        this.log.warn({ paymentId, err: error }, 'lease release failed; it expires instead');
+        // No longer renewed (the actors are gone), the leases expire within LEASE_TTL_MS.
+        this.log.warn({ paymentIds: taken, err: error }, 'lease release failed; the leases expire instead');
       });
+  }
+
+  private takeReleases(): string[] {
+    const taken = [...this.toRelease];
+    this.toRelease.clear();
+    this.releaseQueued = false;
+    return taken;
   }
 }

@@ -190,6 +190,37 @@ describe('the payment host', () => {
     await host.stop();
   });
 
+  it('gives up the leases of the payments that came to rest, those that left memory since the last release in one statement', async () => {
+    const ids = ['pay_rest_a', 'pay_rest_b', 'pay_rest_c'];
+    for (const id of ids) await storedPayment(id, completedSteps);
+    const released: string[][] = [];
+    const recording: GroupCommit = {
+      ...db.commit,
+      run: (work) =>
+        db.commit.run((tx) =>
+          work({
+            ...tx,
+            run: (text, params) => {
+              if (text.includes('lease_owner = null')) released.push(JSON.parse(params!.ids as string) as string[]);
+              return tx.run(text, params);
+            },
+          }),
+        ),
+    };
+    const host = hostWith(recording);
+    const leaseOwner = async (id: string) =>
+      (await db.read.get<{ owner: string | null }>('select lease_owner as owner from payments where id = @id', { id }))?.owner;
+
+    // Each is brought into memory (its lease taken), refunded in part, and comes to rest.
+    await Promise.all(ids.map((id) => host.deliver(id, cancel(`can_${id}`))));
+    await host.committed();
+    await db.commit.flush();
+
+    expect(released.flat().sort()).toEqual(ids);
+    for (const id of ids) expect(await leaseOwner(id)).toBeNull();
+    await host.stop();
+  });
+
   it('says when the write an event caused was refused, so the caller reports no change', async () => {
     await storedPayment('pay_refused', completedSteps);
     // A change of state only: taking the lease to bring the payment into memory still commits.

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Database } from '../../db/connection.ts';
-import { openPostgres } from '../../db/postgres.ts';
+import { createGroupCommit } from '../../db/group-commit.ts';
+import { openPostgres, postgresWriter } from '../../db/postgres.ts';
 import { jsonRows, type BatchWrite, type Sql } from '../../db/sql.ts';
 import { newPostgresDatabase } from '../support/test-database.ts';
 
@@ -60,6 +61,24 @@ describe('the group commit on PostgreSQL', () => {
     // One statement for the batch; it failed, so each job wrote its own row until the third failed.
     expect(calls).toEqual([['a', 'b', 'a', 'c'], ['a'], ['b'], ['a'], ['a'], ['b'], ['c']]);
     expect(await committedEntries()).toEqual(['a', 'b', 'c']);
+  });
+
+  it('takes an advisory lock once in a batch however many of its jobs ask, and again in the next batch', async () => {
+    const writer = postgresWriter(db.pool);
+    const locks: string[] = [];
+    const get: Sql['get'] = (text, params) => {
+      if (text.includes('pg_advisory_xact_lock')) locks.push(text);
+      return writer.sql.get(text, params);
+    };
+    const commit = createGroupCommit({ ...writer, sql: { ...writer.sql, get } });
+    const held = async () => (await db.read.all("select 1 from pg_locks where locktype = 'advisory' and objid = 42")).length;
+
+    const heldInBatch = await Promise.all([commit.run((tx) => tx.holdLock(42).then(held)), commit.run((tx) => tx.holdLock(42))]);
+    await commit.run((tx) => tx.holdLock(42));
+
+    expect(locks).toHaveLength(2);
+    expect(heldInBatch[0]).toBe(1);
+    expect(await held()).toBe(0);
   });
 
   it('shows reads nothing of a batch before it commits', async () => {
