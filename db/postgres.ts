@@ -116,15 +116,18 @@ export function postgresSql(target: () => Queryable): Sql {
 }
 
 /**
- * The PostgreSQL writer: a pooled connection for the length of a batch. Committed with
- * synchronous_commit on (the cluster's default, which the service does not lower), so a
- * resolved job is on disk, as with SQLite's synchronous=FULL.
+ * The PostgreSQL writer: one connection of the pool, kept from batch to batch, so that a
+ * batch never waits in the pool's queue behind reads (measured: a third of a batch's time
+ * under load). A connection that breaks is dropped and the next batch takes another.
+ * Committed with synchronous_commit on (the cluster's default, which the service does
+ * not lower), so a resolved job is on disk, as with SQLite's synchronous=FULL.
  */
-export function postgresWriter(pool: pg.Pool): Writer {
+export function postgresWriter(pool: pg.Pool): Writer & { close(): void } {
   let client: pg.PoolClient | undefined;
+  let onError = (_error: Error): void => undefined;
   let open = false;
   const current = (): pg.PoolClient => {
-    if (!client) throw new Error('no write transaction is open');
+    if (!client || !open) throw new Error('no write transaction is open');
     return client;
   };
   // A statement that fails inside a savepoint leaves the transaction usable once rolled back
@@ -132,33 +135,41 @@ export function postgresWriter(pool: pg.Pool): Writer {
   const statement = (text: string) => async () => {
     await current().query(text);
   };
-  // A checked-out client whose connection breaks also emits 'error'; its query rejects
-  // with the same error, which fails the batch. Unhandled, the event would end the process.
-  const onBroken = () => {
+  // A connection that breaks emits 'error' (between batches too), and its query rejects
+  // with the same error, which fails the batch: it is destroyed, not pooled, and the next
+  // batch takes another. Only the connection in use is dropped: a destroyed one may still
+  // emit 'error' later.
+  const drop = (broken: pg.PoolClient, error: Error) => {
+    if (client !== broken) return;
+    client = undefined;
     open = false;
+    broken.release(error);
   };
   const finish = (text: 'commit' | 'rollback') => async () => {
     const held = client;
-    client = undefined;
+    const wasOpen = open;
     open = false;
-    if (!held) return;
+    if (!held || !wasOpen) return;
+    let result: pg.QueryResult;
     try {
-      const result = await held.query(text);
-      // COMMIT of a transaction the server had aborted answers ROLLBACK, not an error.
-      if (text === 'commit' && result.command !== 'COMMIT') throw new Error(`the batch was rolled back by the server (${result.command})`);
+      result = await held.query(text);
     } catch (error) {
-      // Destroyed, not pooled; the listener stays, as the broken client may still emit 'error'.
-      held.release(error as Error);
+      drop(held, error as Error);
       throw error;
     }
-    held.off('error', onBroken);
-    held.release();
+    // COMMIT of a transaction the server had aborted answers ROLLBACK, not an error.
+    if (text === 'commit' && result.command !== 'COMMIT') throw new Error(`the batch was rolled back by the server (${result.command})`);
   };
   return {
     sql: postgresSql(current),
     async begin() {
-      client = await pool.connect();
-      client.on('error', onBroken);
+      if (!client) {
+        const fresh = await pool.connect();
+        // Unhandled, the event would end the process.
+        onError = (error) => drop(fresh, error);
+        fresh.on('error', onError);
+        client = fresh;
+      }
       open = true;
       await statement('begin')();
     },
@@ -171,19 +182,30 @@ export function postgresWriter(pool: pg.Pool): Writer {
       await statement('release savepoint job')();
     },
     inTransaction: () => open,
+    /** Gives the connection back to the pool (which is closing). */
+    close() {
+      const held = client;
+      client = undefined;
+      held?.off('error', onError);
+      held?.release();
+    },
   };
 }
 
 /** The service's database on PostgreSQL: reads from the pool, writes through one group commit. */
 export async function openPostgres(url: string, options: OpenOptions = {}): Promise<Database & { pool: pg.Pool }> {
   const pool = await openPostgresPool(url, options);
+  const writer = postgresWriter(pool);
   const database = assembleDatabase({
     dialect: 'postgres',
     read: postgresSql(() => pool),
-    commit: createGroupCommit(postgresWriter(pool)),
+    commit: createGroupCommit(writer),
     migrationsTable: 'drizzle.__drizzle_migrations',
     shippedMigrations,
-    closeConnections: () => pool.end(),
+    closeConnections: () => {
+      writer.close();
+      return pool.end();
+    },
   });
   return { ...database, pool };
 }

@@ -75,10 +75,24 @@ describe('the group commit on PostgreSQL', () => {
 
     const heldInBatch = await Promise.all([commit.run((tx) => tx.holdLock(42).then(held)), commit.run((tx) => tx.holdLock(42))]);
     await commit.run((tx) => tx.holdLock(42));
+    writer.close();
 
     expect(locks).toHaveLength(2);
     expect(heldInBatch[0]).toBe(1);
     expect(await held()).toBe(0);
+  });
+
+  it('keeps its connection from batch to batch: a batch does not queue behind reads asking for every connection of the pool', async () => {
+    await db.commit.run(insertEntry('a'));
+    // Reads ask for every connection of the pool (four), and hold them for a while.
+    const finished: string[] = [];
+    const reads = Array.from({ length: 4 }, () => db.pool.query('select pg_sleep(1)').then(() => finished.push('read')));
+
+    await db.commit.run(insertEntry('b')).then(() => finished.push('batch'));
+    await Promise.all(reads);
+
+    expect(finished[0]).toBe('batch');
+    expect(await committedEntries()).toEqual(['a', 'b']);
   });
 
   it('shows reads nothing of a batch before it commits', async () => {
