@@ -27,7 +27,8 @@ export class BatchRows<Job> {
     const refused = new Map<Job, Error>();
     for (const [write, rows] of this.byWrite) {
       for (const [row, error] of await write(q, [...rows.keys()])) {
-        const job = rows.get(row)!;
+        const job = rows.get(row);
+        if (job === undefined) throw new Error('a batch write refused a row it was not handed');
         if (!refused.has(job)) refused.set(job, error);
       }
     }

@@ -122,7 +122,7 @@ export function postgresSql(target: () => Queryable): Sql {
  * Committed with synchronous_commit on (the cluster's default, which the service does
  * not lower), so a resolved job is on disk, as with SQLite's synchronous=FULL.
  */
-export function postgresWriter(pool: pg.Pool): Writer & { close(): void } {
+export function postgresWriter(pool: pg.Pool, onIdleError?: (error: Error) => void): Writer & { close(): void } {
   let client: pg.PoolClient | undefined;
   let onError = (_error: Error): void => undefined;
   let open = false;
@@ -166,7 +166,11 @@ export function postgresWriter(pool: pg.Pool): Writer & { close(): void } {
       if (!client) {
         const fresh = await pool.connect();
         // Unhandled, the event would end the process.
-        onError = (error) => drop(fresh, error);
+        onError = (error) => {
+          // Between batches nobody's query fails with it: tell it as the pool tells its idle ones.
+          if (!open && client === fresh) onIdleError?.(error);
+          drop(fresh, error);
+        };
         fresh.on('error', onError);
         client = fresh;
       }
@@ -186,6 +190,7 @@ export function postgresWriter(pool: pg.Pool): Writer & { close(): void } {
     close() {
       const held = client;
       client = undefined;
+      open = false;
       held?.off('error', onError);
       held?.release();
     },
@@ -195,7 +200,7 @@ export function postgresWriter(pool: pg.Pool): Writer & { close(): void } {
 /** The service's database on PostgreSQL: reads from the pool, writes through one group commit. */
 export async function openPostgres(url: string, options: OpenOptions = {}): Promise<Database & { pool: pg.Pool }> {
   const pool = await openPostgresPool(url, options);
-  const writer = postgresWriter(pool);
+  const writer = postgresWriter(pool, options.onIdleError);
   const database = assembleDatabase({
     dialect: 'postgres',
     read: postgresSql(() => pool),

@@ -253,7 +253,10 @@ export class PaymentHost {
     this.resumeTimers.clear();
     // An actor being hydrated now (a resume timer that already fired) would start after the evictions.
     await Promise.allSettled(this.hydrating.values());
-    for (const [paymentId, live] of this.live) this.evict(paymentId, live, true);
+    const leaving = [...this.live];
+    for (const [paymentId, live] of leaving) this.evict(paymentId, live, true);
+    // Their releases are queued once their last writes are committed.
+    await Promise.all(leaving.map(([, live]) => live.pendingCommit));
     await this.deps.db.commit.flush();
   }
 
@@ -506,7 +509,9 @@ export class PaymentHost {
     this.deps.orders.forget(paymentId);
     live.actor.stop();
     this.deps.ops.trigger.actorStopped();
-    if (release) this.releaseLater(paymentId);
+    // After its last write: that write's rows are written after the other jobs of its
+    // batch, so a release in the same batch would come first and their lease check refuse them.
+    if (release) void live.pendingCommit.then(() => this.releaseLater(paymentId));
   }
 
   /**
@@ -527,6 +532,8 @@ export class PaymentHost {
         await releaseLeases(tx, idle, this.deps.owner);
       })
       .catch((error: unknown) => {
+        // Refused before it ran (the batch failed to begin): the next eviction queues a new job.
+        taken ??= this.takeReleases();
         // No longer renewed (the actors are gone), the leases expire within LEASE_TTL_MS.
         this.log.warn({ paymentIds: taken, err: error }, 'lease release failed; the leases expire instead');
       });

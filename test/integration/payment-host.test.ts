@@ -190,7 +190,7 @@ describe('the payment host', () => {
     await host.stop();
   });
 
-  it('gives up the leases of the payments that came to rest, those that left memory since the last release in one statement', async () => {
+  it('gives up the leases of the payments that came to rest, each release naming every payment that left memory since the one before', async () => {
     const ids = ['pay_rest_a', 'pay_rest_b', 'pay_rest_c'];
     for (const id of ids) await storedPayment(id, completedSteps);
     const released: string[][] = [];
@@ -219,6 +219,23 @@ describe('the payment host', () => {
     expect(released.flat().sort()).toEqual(ids);
     for (const id of ids) expect(await leaseOwner(id)).toBeNull();
     await host.stop();
+  });
+
+  it('commits an actor’s queued write when it stops, and only then gives up its lease', async () => {
+    await storedPayment('pay_stop', completedSteps);
+    const commit = heldCommit(db.commit, () => host.isLive('pay_stop'));
+    const host = hostWith(commit);
+    expect(await host.offer('pay_stop', cancel('can_stop'))).toBe('accepted');
+    await tick();
+
+    const stopped = host.stop();
+    await tick();
+    commit.release();
+    await stopped;
+
+    const row = await db.read.get('select state, lease_owner as owner from payments where id = @id', { id: 'pay_stop' });
+    expect(row).toEqual({ state: 'partially_cancelled', owner: null });
+    expect((await listCancellations(db.read, 'pay_stop')).map((c) => c.status)).toEqual(['succeeded']);
   });
 
   it('says when the write an event caused was refused, so the caller reports no change', async () => {
