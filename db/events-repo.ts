@@ -1,12 +1,11 @@
 import { paymentEvents } from './schema.ts';
 import { selectList } from './select-list.ts';
-import { jsonList, jsonRows, type BatchWrite, type Sql, type Tx } from './sql.ts';
+import { insertEvery, jsonList, jsonRows, type JsonRow, type Sql, type Tx } from './sql.ts';
 
 export type PaymentEventRow = typeof paymentEvents.$inferSelect;
 export type NewPaymentEvent = Omit<PaymentEventRow, 'position' | 'sequence' | 'publishedAt' | 'feedPosition'>;
 
 const EVENT_COLUMNS = { id: 'text', payment_id: 'text', type: 'text', occurred_at: 'bigint', data: 'text' } as const;
-type EventInsert = { [K in keyof typeof EVENT_COLUMNS]: (typeof EVENT_COLUMNS)[K] extends 'text' ? string : number };
 
 /** Each payment's events count on from its last: 1, 2, 3… without gaps, in the order they came. */
 const appendEventRows = (q: Sql) => `insert into payment_events (id, payment_id, sequence, type, occurred_at, data)
@@ -17,10 +16,7 @@ const appendEventRows = (q: Sql) => `insert into payment_events (id, payment_id,
   from ${jsonRows(q, 'rows', EVENT_COLUMNS)}
   order by r.ord`;
 
-const appendEvents: BatchWrite<EventInsert> = async (q, rows) => {
-  await q.run(appendEventRows(q), { rows: JSON.stringify(rows) });
-  return new Map();
-};
+const appendEvents = insertEvery<JsonRow<typeof EVENT_COLUMNS>>(appendEventRows);
 
 /** Appends a payment's next event, in the caller's transaction, with the batch's others (see `appendEventRows`). */
 export function appendPaymentEvent(tx: Tx, event: NewPaymentEvent): Promise<void> {

@@ -1,8 +1,8 @@
 import { leaseLost, type Fence } from './lease-fence.ts';
-import { jsonRows, type BatchWrite, type Sql, type Tx } from './sql.ts';
+import { jsonRows, type BatchWrite, type JsonRow, type Sql, type Tx } from './sql.ts';
 
 const FULFILMENT_COLUMNS = { payment_id: 'text', owner: 'text', customer_id: 'text', items: 'text', created_at: 'bigint' } as const;
-type FulfilmentRow = { [K in keyof typeof FULFILMENT_COLUMNS]: (typeof FULFILMENT_COLUMNS)[K] extends 'text' ? string : number };
+type FulfilmentRow = JsonRow<typeof FULFILMENT_COLUMNS>;
 
 /** The row's payment is leased to the row's owner (rule 8), checked per row in the batch's statement. */
 const LEASE_HELD_BY_ROW = 'exists (select 1 from payments where id = r.payment_id and lease_owner = r.owner)';

@@ -114,7 +114,6 @@ export function createGroupCommit(writer: Writer, onBatch?: (size: number) => vo
     const settle = new Map<Job, () => void>();
     const failed = new Map<Job, unknown>();
     let writingRows = false;
-    rows.clear();
     locks.clear();
     try {
       await writer.begin();

@@ -2,7 +2,7 @@ import { insertRow } from './insert-row.ts';
 import { leaseLost, requireLease, type Fence } from './lease-fence.ts';
 import { paymentTransitions, payments } from './schema.ts';
 import { selectList } from './select-list.ts';
-import { jsonList, jsonRows, skipLocked, type BatchWrite, type Sql, type Tx } from './sql.ts';
+import { insertEvery, jsonList, jsonRows, skipLocked, type BatchWrite, type JsonRow, type Sql, type Tx } from './sql.ts';
 
 export type PaymentRow = typeof payments.$inferSelect;
 export type NewPaymentRow = typeof payments.$inferInsert;
@@ -121,7 +121,7 @@ const SNAPSHOT_COLUMNS = {
   keep_due_at: 'bigint',
   due_at: 'bigint',
 } as const;
-type SnapshotRow = { [K in keyof typeof SNAPSHOT_COLUMNS]: (typeof SNAPSHOT_COLUMNS)[K] extends 'text' ? string | null : number | null };
+type SnapshotRow = JsonRow<typeof SNAPSHOT_COLUMNS, 'failure_code' | 'due_at'>;
 
 const writeSnapshotRows = (q: Sql) => `update payments set state = r.state, status = r.status, failure_code = r.failure_code,
   cancelled_amount = r.cancelled_amount, snapshot = r.snapshot, machine_version = r.machine_version,
@@ -139,9 +139,9 @@ const writeSnapshotRows = (q: Sql) => `update payments set state = r.state, stat
  */
 const writeSnapshots: BatchWrite<SnapshotRow> = async (q, rows) => {
   const refused = new Map<SnapshotRow, Error>();
-  for (const run of distinctRuns(rows, (row) => row.id!)) {
+  for (const run of distinctRuns(rows, (row) => row.id)) {
     const written = new Set((await q.all<{ id: string }>(writeSnapshotRows(q), { rows: JSON.stringify(run) })).map((row) => row.id));
-    for (const row of run) if (!written.has(row.id!)) refused.set(row, leaseLost({ paymentId: row.id!, owner: row.owner! }));
+    for (const row of run) if (!written.has(row.id)) refused.set(row, leaseLost({ paymentId: row.id, owner: row.owner }));
   }
   return refused;
 };
@@ -189,7 +189,6 @@ const TRANSITION_COLUMNS = {
   at: 'bigint',
   detail: 'text',
 } as const;
-type TransitionInsert = { [K in keyof typeof TRANSITION_COLUMNS]: (typeof TRANSITION_COLUMNS)[K] extends 'text' ? string | null : number };
 
 /** Each payment's transitions are numbered on from its last: seq 1, 2, 3… without gaps. */
 const appendTransitionRows = (q: Sql) => `insert into payment_transitions (payment_id, seq, type, reason, from_state, to_state, at, detail)
@@ -200,10 +199,7 @@ const appendTransitionRows = (q: Sql) => `insert into payment_transitions (payme
   from ${jsonRows(q, 'rows', TRANSITION_COLUMNS)}
   order by r.ord`;
 
-const appendTransitions: BatchWrite<TransitionInsert> = async (q, rows) => {
-  await q.run(appendTransitionRows(q), { rows: JSON.stringify(rows) });
-  return new Map();
-};
+const appendTransitions = insertEvery<JsonRow<typeof TRANSITION_COLUMNS, 'from_state' | 'detail'>>(appendTransitionRows);
 
 /** Appends a payment's next transition, with the batch's others (see `appendTransitionRows`). */
 export function appendTransition(tx: Tx, paymentId: string, t: Transition): Promise<void> {

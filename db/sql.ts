@@ -89,6 +89,19 @@ export interface BatchWrite<Row extends object> {
 
 type ColumnType = 'text' | 'bigint';
 
+/** A row for `jsonRows` with these columns: text as a string, bigint as a number; the `Nullable` ones may be null. */
+export type JsonRow<Columns extends Record<string, ColumnType>, Nullable extends keyof Columns = never> = {
+  [K in keyof Columns]: (Columns[K] extends 'text' ? string : number) | (K extends Nullable ? null : never);
+};
+
+/** A batch write that inserts every row with one statement (`statement` reads them from `jsonRows(q, 'rows', …)`) and refuses none. */
+export function insertEvery<Row extends object>(statement: (q: Sql) => string): BatchWrite<Row> {
+  return async (q, rows) => {
+    await q.run(statement(q), { rows: JSON.stringify(rows) });
+    return new Map();
+  };
+}
+
 /**
  * `from ${jsonRows(q, 'rows', { payment_id: 'text', at: 'bigint' })}`: the objects of a
  * JSON array bound as one parameter (`{ rows: JSON.stringify(list) }`), read as a table `r`

@@ -102,16 +102,24 @@ const completedSteps = [
 const cancel = (id: string) => ({ type: 'api.cancel' as const, id, amount: 10_000, reason: 'r', idempotencyKey: `key-${id}`, fingerprint: 'f' });
 const tick = () => new Promise((resolve) => setTimeout(resolve, 0));
 
+/**
+ * A completed payment in memory with a refund accepted, and a host whose writes are held
+ * from the moment the payment is in memory (its lease is taken before): the refund's
+ * write waits for `commit.release()`.
+ */
+async function refundHeld(id: string, cancelId: string): Promise<{ host: PaymentHost; commit: ReturnType<typeof heldCommit> }> {
+  await storedPayment(id, completedSteps);
+  const commit = heldCommit(db.commit, () => host.isLive(id));
+  const host = hostWith(commit);
+  expect(await host.offer(id, cancel(cancelId))).toBe('accepted');
+  await tick();
+  return { host, commit };
+}
+
 describe('the payment host', () => {
   it('records every refund when one finishes and the next is accepted in the same write', async () => {
-    await storedPayment('pay_two', completedSteps);
-    // Held from the moment the payment is in memory: its lease is taken before.
-    const commit = heldCommit(db.commit, () => host.isLive('pay_two'));
-    const host = hostWith(commit);
-
     // Refund A is accepted and lands, refund B is accepted and lands: four transitions, one write.
-    expect(await host.offer('pay_two', cancel('can_a'))).toBe('accepted');
-    await tick();
+    const { host, commit } = await refundHeld('pay_two', 'can_a');
     expect(await host.offer('pay_two', cancel('can_b'))).toBe('accepted');
     await tick();
     commit.release();
@@ -127,11 +135,7 @@ describe('the payment host', () => {
   });
 
   it('writes its transitions once when the batch runs again without a job that threw', async () => {
-    await storedPayment('pay_again', completedSteps);
-    const commit = heldCommit(db.commit, () => host.isLive('pay_again'));
-    const host = hostWith(commit);
-    expect(await host.offer('pay_again', cancel('can_a'))).toBe('accepted');
-    await tick();
+    const { host, commit } = await refundHeld('pay_again', 'can_a');
     // Queued after the host's write, in the same batch: it throws, and the batch runs again without it.
     const refused = commit.run(async (tx) => {
       await tx.run("insert into locks (name, owner, expires_at) values ('refused', 'test', 0)");
@@ -222,11 +226,7 @@ describe('the payment host', () => {
   });
 
   it('commits an actor’s queued write when it stops, and only then gives up its lease', async () => {
-    await storedPayment('pay_stop', completedSteps);
-    const commit = heldCommit(db.commit, () => host.isLive('pay_stop'));
-    const host = hostWith(commit);
-    expect(await host.offer('pay_stop', cancel('can_stop'))).toBe('accepted');
-    await tick();
+    const { host, commit } = await refundHeld('pay_stop', 'can_stop');
 
     const stopped = host.stop();
     await tick();
