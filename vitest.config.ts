@@ -31,6 +31,7 @@ const onBothDatabases = [
   'test/integration/upgrade.test.ts',
   'test/integration/lease-fencing.test.ts',
   'test/integration/lease-fence.test.ts',
+  'test/integration/payment-insert.test.ts',
   'test/integration/invariants.test.ts',
   'test/integration/settlement-runs.test.ts',
   'test/integration/settlement-check.test.ts',

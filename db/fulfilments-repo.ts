@@ -1,19 +1,14 @@
-import { leaseLost, type Fence } from './lease-fence.ts';
+import { LEASE_HELD_BY_ROW, leaseLost, paymentsNotLeased, type Fence } from './lease-fence.ts';
 import { jsonRows, type BatchWrite, type JsonRow, type Sql, type Tx } from './sql.ts';
 
 const FULFILMENT_COLUMNS = { payment_id: 'text', owner: 'text', customer_id: 'text', items: 'text', created_at: 'bigint' } as const;
 type FulfilmentRow = JsonRow<typeof FULFILMENT_COLUMNS>;
-
-/** The row's payment is leased to the row's owner (rule 8), checked per row in the batch's statement. */
-const LEASE_HELD_BY_ROW = 'exists (select 1 from payments where id = r.payment_id and lease_owner = r.owner)';
 
 // SQLite reads `on conflict` after `insert … select` only when the select has a where clause: it has.
 const fulfilRows = (q: Sql) => `insert into fulfilments (payment_id, customer_id, items, created_at)
   select r.payment_id, r.customer_id, r.items, r.created_at from ${jsonRows(q, 'rows', FULFILMENT_COLUMNS)}
   where ${LEASE_HELD_BY_ROW} order by r.ord
   on conflict do nothing returning payment_id as "paymentId"`;
-const leaseNotHeld = (q: Sql) =>
-  `select r.payment_id as "paymentId" from ${jsonRows(q, 'rows', FULFILMENT_COLUMNS)} where not ${LEASE_HELD_BY_ROW}`;
 
 /**
  * Writes the batch's fulfilments. A row not written was written before (a second run), or
@@ -23,9 +18,7 @@ const fulfilOrders: BatchWrite<FulfilmentRow> = async (q, rows) => {
   const written = new Set((await q.all<{ paymentId: string }>(fulfilRows(q), { rows: JSON.stringify(rows) })).map((row) => row.paymentId));
   const unwritten = rows.filter((row) => !written.has(row.payment_id));
   if (unwritten.length === 0) return new Map();
-  const unleased = new Set(
-    (await q.all<{ paymentId: string }>(leaseNotHeld(q), { rows: JSON.stringify(unwritten) })).map((row) => row.paymentId),
-  );
+  const unleased = await paymentsNotLeased(q, unwritten);
   return new Map(
     unwritten.filter((row) => unleased.has(row.payment_id)).map((row) => [row, leaseLost({ paymentId: row.payment_id, owner: row.owner })]),
   );

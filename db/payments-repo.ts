@@ -1,5 +1,5 @@
-import { insertRow } from './insert-row.ts';
-import { leaseLost, requireLease, type Fence } from './lease-fence.ts';
+import { insertRows } from './insert-row.ts';
+import { leaseLost, paymentsNotLeased, type Fence } from './lease-fence.ts';
 import { paymentTransitions, payments } from './schema.ts';
 import { selectList } from './select-list.ts';
 import { insertEvery, jsonList, jsonRows, skipLocked, type BatchWrite, type JsonRow, type Sql, type Tx } from './sql.ts';
@@ -37,17 +37,32 @@ export interface SnapshotWrite {
   transitions: Transition[];
 }
 
-const INSERT_PAYMENT = insertRow(payments, 'on conflict (idempotency_key) do nothing');
+const INSERT_PAYMENTS = insertRows(payments, 'on conflict (idempotency_key) do nothing returning id');
+type PaymentInsert = ReturnType<typeof INSERT_PAYMENTS.row>;
+
+/** Another payment holds the new payment's idempotency key: two requests with one key raced. */
+export class IdempotencyKeyHeld extends Error {
+  override name = 'IdempotencyKeyHeld';
+}
+
+/** Inserts the batch's new payments; a payment whose idempotency key is taken (by another, or by an earlier row) is refused. */
+const insertPayments: BatchWrite<PaymentInsert> = async (q, rows) => {
+  const inserted = new Set((await q.all<{ id: string }>(INSERT_PAYMENTS.text(q), { rows: JSON.stringify(rows) })).map((row) => row.id));
+  return new Map(
+    rows
+      .filter((row) => !inserted.has(row.id as string))
+      .map((row) => [row, new IdempotencyKeyHeld(`the idempotency key of ${String(row.id)} is held by another payment`)]),
+  );
+};
 
 /**
- * Inserts a payment with its first transition; false, inserting nothing, when another
- * payment holds its idempotency key (two requests raced): no error, so the batch it
- * shares is not run again for it.
+ * Inserts a payment with its first transition, with the batch's other new payments. The
+ * job fails with IdempotencyKeyHeld, inserting nothing, when another payment holds the
+ * key (two requests raced).
  */
-export async function insertPayment(tx: Tx, row: NewPaymentRow, initial: Transition): Promise<boolean> {
-  if ((await tx.run(INSERT_PAYMENT.text, INSERT_PAYMENT.params(row))) === 0) return false;
+export async function insertPayment(tx: Tx, row: NewPaymentRow, initial: Transition): Promise<void> {
+  await tx.later(insertPayments, INSERT_PAYMENTS.row(row));
   await appendTransition(tx, row.id, initial);
-  return true;
 }
 
 const FIND_PAYMENT = `select ${selectList(payments)} from payments where id = @id`;
@@ -220,19 +235,47 @@ export function listTransitions(q: Sql, paymentId: string): Promise<TransitionRo
   });
 }
 
+/** The charge attempt was recorded as started before: the call may already have happened, so it must not be repeated. */
+export class ChargeAlreadyStarted extends Error {
+  override name = 'ChargeAlreadyStarted';
+}
+
+const CHARGE_MARK_COLUMNS = { payment_id: 'text', owner: 'text', attempt: 'bigint' } as const;
+type ChargeMarkRow = JsonRow<typeof CHARGE_MARK_COLUMNS>;
+
+const markChargeRows = (q: Sql) => `update payments set charges_started = r.attempt
+  from ${jsonRows(q, 'rows', CHARGE_MARK_COLUMNS)}
+  where payments.id = r.payment_id and payments.lease_owner = r.owner and payments.charges_started < r.attempt
+  returning payments.id as id`;
+
 /**
- * Records that charge attempt `attempt` is about to reach the PG. False when it was
- * recorded before: the call may already have happened, so the caller must not repeat it.
- * Fenced: LeaseLost when another process holds the payment now.
+ * Marks the batch's charge attempts started. A row not marked was marked before (a
+ * resumed attempt) or its lease is gone: only those are looked at again, and refused as
+ * ChargeAlreadyStarted or LeaseLost.
  */
-export async function markChargeStarted(q: Sql, fence: Fence, attempt: number): Promise<boolean> {
-  const changed = await q.run(
-    'update payments set charges_started = @attempt where id = @paymentId and lease_owner = @owner and charges_started < @attempt',
-    { ...fence, attempt },
-  );
-  if (changed === 1) return true;
-  await requireLease(q, fence);
-  return false;
+const markChargesStarted: BatchWrite<ChargeMarkRow> = async (q, rows) => {
+  const refused = new Map<ChargeMarkRow, Error>();
+  for (const run of distinctRuns(rows, (row) => row.payment_id)) {
+    const marked = new Set((await q.all<{ id: string }>(markChargeRows(q), { rows: JSON.stringify(run) })).map((row) => row.id));
+    const unmarked = run.filter((row) => !marked.has(row.payment_id));
+    if (unmarked.length === 0) continue;
+    const unleased = await paymentsNotLeased(q, unmarked);
+    for (const row of unmarked) {
+      const fence = { paymentId: row.payment_id, owner: row.owner };
+      refused.set(row, unleased.has(row.payment_id) ? leaseLost(fence) : new ChargeAlreadyStarted(`charge attempt ${row.attempt} of ${row.payment_id} was started before`));
+    }
+  }
+  return refused;
+};
+
+/**
+ * Records, with the batch's others, that charge attempt `attempt` is about to reach the
+ * PG. The job fails with ChargeAlreadyStarted when it was recorded before: the call may
+ * already have happened, so the caller must not repeat it. Fenced: LeaseLost when another
+ * process holds the payment now.
+ */
+export function markChargeStarted(tx: Tx, fence: Fence, attempt: number): Promise<void> {
+  return tx.later(markChargesStarted, { payment_id: fence.paymentId, owner: fence.owner, attempt });
 }
 
 /** The payment's lease is free, expired, or `owner`'s own (a previous incarnation's). */

@@ -1,6 +1,6 @@
 import { LEASE_HELD, leaseLost, requireLease, type Fence } from './lease-fence.ts';
 import { ADVISORY_LOCKS } from './locks-repo.ts';
-import type { Tx } from './sql.ts';
+import { insertEvery, jsonRows, type JsonRow, type Tx } from './sql.ts';
 
 export interface ItemQuantity {
   productId: string;
@@ -16,17 +16,20 @@ const TAKE_STOCK = 'update products set stock = stock - @quantity where id = @pr
 const FIRST_TAKE_STOCK = `${TAKE_STOCK} and ${LEASE_HELD}
   and not exists (select 1 from stock_reservations where payment_id = @paymentId)`;
 const GIVE_BACK_STOCK = 'update products set stock = stock + @quantity where id = @productId';
-const INSERT_RESERVATION = `insert into stock_reservations (payment_id, product_id, quantity, status, created_at)
-  values (@paymentId, @productId, @quantity, 'reserved', @now)`;
-const DELETE_RESERVATION = 'delete from stock_reservations where payment_id = @paymentId and product_id = @productId';
+
+const RESERVATION_COLUMNS = { payment_id: 'text', product_id: 'text', quantity: 'bigint', created_at: 'bigint' } as const;
+const insertReservations = insertEvery<JsonRow<typeof RESERVATION_COLUMNS>>(
+  (q) => `insert into stock_reservations (payment_id, product_id, quantity, status, created_at)
+  select r.payment_id, r.product_id, r.quantity, 'reserved', r.created_at from ${jsonRows(q, 'rows', RESERVATION_COLUMNS)} order by r.ord`,
+);
 
 /**
- * Reserves every item or none (rule 2): one conditional decrement per product plus a
- * reservation row keyed by (payment, product). A product short of stock gives back, in
- * the caller's transaction, what this call already took: the caller's job is atomic but
- * must not fail for want of stock, so there is nothing to roll back to. Running it again
- * for the same payment finds its rows and changes nothing (rule 3). Fenced: LeaseLost
- * when another process holds the payment now.
+ * Reserves every item or none (rule 2): one conditional decrement per product, then a
+ * reservation row per product keyed by (payment, product), written with the batch's
+ * others. A product short of stock gives back, in the caller's transaction, what this
+ * call already took: the caller's job is atomic but must not fail for want of stock, so
+ * there is nothing to roll back to. Running it again for the same payment finds its rows
+ * and changes nothing (rule 3). Fenced: LeaseLost when another process holds the payment now.
  */
 export async function reserveStock(q: Tx, fence: Fence, items: ItemQuantity[], now: number): Promise<'reserved' | 'out_of_stock'> {
   const { paymentId } = fence;
@@ -42,14 +45,13 @@ export async function reserveStock(q: Tx, fence: Fence, items: ItemQuantity[], n
         if (before.leased !== 1) throw leaseLost(fence);
         if (before.held === 1) return 'reserved';
       }
-      for (const item of taken) {
-        await q.run(GIVE_BACK_STOCK, { productId: item.productId, quantity: item.quantity });
-        await q.run(DELETE_RESERVATION, { paymentId, productId: item.productId });
-      }
+      for (const item of taken) await q.run(GIVE_BACK_STOCK, { productId: item.productId, quantity: item.quantity });
       return 'out_of_stock';
     }
-    await q.run(INSERT_RESERVATION, { paymentId, productId, quantity, now });
     taken.push({ productId, quantity });
+  }
+  for (const item of taken) {
+    await q.later(insertReservations, { payment_id: paymentId, product_id: item.productId, quantity: item.quantity, created_at: now });
   }
   return 'reserved';
 }

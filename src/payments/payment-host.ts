@@ -112,9 +112,9 @@ export class PaymentHost {
   }
 
   /**
-   * Commits the new payment with its initial snapshot, then starts its actor. Rejects,
-   * committing nothing, when another payment holds its idempotency key (a concurrent
-   * request with the same key won): the caller answers with that payment.
+   * Commits the new payment with its initial snapshot, then starts its actor. Rejects with
+   * IdempotencyKeyHeld, committing nothing, when another payment holds its idempotency key
+   * (a concurrent request with the same key won): the caller answers with that payment.
    */
   async create(payment: NewPayment, input: PaymentInput): Promise<void> {
     const actor = this.newActor(payment.id, { input });
@@ -133,12 +133,10 @@ export class PaymentHost {
       leaseOwner: this.deps.owner,
       leaseExpiresAt: now + this.deps.leaseTtlMs,
     };
-    const inserted = await this.deps.db.commit.run(async (tx) => {
-      if (!(await insertPayment(tx, row, { type: 'api.create', from: null, to: path, at: now }))) return false;
+    await this.deps.db.commit.run(async (tx) => {
+      await insertPayment(tx, row, { type: 'api.create', from: null, to: path, at: now });
       await this.deps.onCreated?.(tx, newPaymentView(row), now);
-      return true;
     });
-    if (!inserted) throw new Error(`the idempotency key of ${payment.id} is held by another payment`);
     this.deps.orders.remember(row);
     this.start(payment.id, actor);
   }

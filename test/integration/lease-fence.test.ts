@@ -3,7 +3,7 @@ import { markRefundCallStarted, upsertCancellation } from '../../db/cancellation
 import type { Database } from '../../db/connection.ts';
 import { fulfilOrder } from '../../db/fulfilments-repo.ts';
 import { LeaseLost, requireLease } from '../../db/lease-fence.ts';
-import { listTransitions, markChargeStarted, writeSnapshot, type SnapshotWrite } from '../../db/payments-repo.ts';
+import { ChargeAlreadyStarted, listTransitions, markChargeStarted, writeSnapshot, type SnapshotWrite } from '../../db/payments-repo.ts';
 import { insertProduct } from '../../db/products-repo.ts';
 import { releaseStock, reserveStock } from '../../db/stock-repo.ts';
 import type { Tx } from '../../db/sql.ts';
@@ -53,6 +53,13 @@ describe('reserveStock', () => {
     expect(await stock()).toBe(3);
   });
 
+  it('gives back what it took when a later item is short, and holds no reservation', async () => {
+    await step((tx) => insertProduct(tx, { id: 'seat-1', name: 'A seat', price: 30_000, stock: 1, partnerId: 'p-1', createdAt: 1 }));
+    expect(await step((tx) => reserveStock(tx, ours, [...book, { productId: 'seat-1', quantity: 2 }], NOW))).toBe('out_of_stock');
+    expect(await stock()).toBe(5);
+    expect(await count('stock_reservations', 'pay_ours')).toBe(0);
+  });
+
   it('takes no stock once another process holds the payment', async () => {
     await expect(step((tx) => reserveStock(tx, theirs, book, NOW))).rejects.toBeInstanceOf(LeaseLost);
     expect(await stock()).toBe(5);
@@ -78,10 +85,25 @@ describe('releaseStock', () => {
 });
 
 describe('markChargeStarted', () => {
-  it('marks an attempt once under its lease: false when it was marked before', async () => {
-    expect(await step((tx) => markChargeStarted(tx, ours, 1))).toBe(true);
-    expect(await step((tx) => markChargeStarted(tx, ours, 1))).toBe(false);
-    expect(await step((tx) => markChargeStarted(tx, ours, 2))).toBe(true);
+  const started = async (paymentId: string) =>
+    (await db.read.get<{ started: number }>('select charges_started as started from payments where id = @paymentId', { paymentId }))!.started;
+
+  it('marks an attempt once under its lease: ChargeAlreadyStarted when it was marked before', async () => {
+    await step((tx) => markChargeStarted(tx, ours, 1));
+    await expect(step((tx) => markChargeStarted(tx, ours, 1))).rejects.toBeInstanceOf(ChargeAlreadyStarted);
+    await step((tx) => markChargeStarted(tx, ours, 2));
+    expect(await started('pay_ours')).toBe(2);
+  });
+
+  it('fails only the job of an attempt marked before: the rest of its batch commits', async () => {
+    await step((tx) => markChargeStarted(tx, ours, 1));
+    await step((tx) => tx.run("update payments set lease_owner = @owner where id = 'pay_theirs'", { owner: OWNER }));
+    const mine = { paymentId: 'pay_theirs', owner: OWNER };
+
+    const [again, other] = await Promise.allSettled([step((tx) => markChargeStarted(tx, ours, 1)), step((tx) => markChargeStarted(tx, mine, 1))]);
+    expect(again.status === 'rejected' && again.reason).toBeInstanceOf(ChargeAlreadyStarted);
+    expect(other.status).toBe('fulfilled');
+    expect(await started('pay_theirs')).toBe(1);
   });
 
   it('marks nothing once another process holds the payment', async () => {

@@ -4,13 +4,14 @@ import { fromPromise, initialTransition, transition } from 'xstate';
 import { listCancellations } from '../../db/cancellations-repo.ts';
 import type { Database } from '../../db/connection.ts';
 import type { GroupCommit } from '../../db/group-commit.ts';
-import { listTransitions } from '../../db/payments-repo.ts';
+import { IdempotencyKeyHeld, listTransitions } from '../../db/payments-repo.ts';
 import {
   paymentMachine,
   type RefundInput,
   type RefundOutput,
   type RetryPolicy,
 } from '../../machines/payment.machine.ts';
+import { insertProduct } from '../../db/products-repo.ts';
 import { statePath } from '../../machines/payment-status.ts';
 import { createOpsStore } from '../../src/ops-store.ts';
 import { PaymentHost } from '../../src/payments/payment-host.ts';
@@ -156,21 +157,21 @@ describe('the payment host', () => {
     await host.stop();
   });
 
-  it('refuses a payment whose idempotency key another holds, committing nothing, without failing its batch', async () => {
+  it('refuses a payment whose idempotency key another holds, committing nothing; the rest of its batch commits once', async () => {
     const host = hostWith(db.commit);
     const payment = (id: string) => ({ ...newPaymentFields(id, NOW), idempotencyKey: 'key-shared' });
     const input = (id: string) => ({ paymentId: id, amount: 30_000, retry });
-    let neighbourRuns = 0;
 
-    // One batch: the neighbour first, so that a pass run again would run it again.
+    // One batch: a neighbour's write, the winner and the loser of the race.
     const outcomes = await Promise.allSettled([
-      db.commit.run(() => ++neighbourRuns),
+      db.commit.run((tx) => insertProduct(tx, { id: 'book-neighbour', name: 'A book', price: 15_000, stock: 1, partnerId: 'p-1', createdAt: 1 })),
       host.create(payment('pay_first'), input('pay_first')),
       host.create(payment('pay_second'), input('pay_second')),
     ]);
 
     expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'fulfilled', 'rejected']);
-    expect(neighbourRuns).toBe(1);
+    expect((outcomes[2] as PromiseRejectedResult).reason).toBeInstanceOf(IdempotencyKeyHeld);
+    expect(await db.read.all("select stock from products where id = 'book-neighbour'")).toEqual([{ stock: 1 }]);
     expect(host.isLive('pay_second')).toBe(false);
     expect(await listTransitions(db.read, 'pay_second')).toEqual([]);
     expect(await db.read.all('select id from payments')).toEqual([{ id: 'pay_first' }]);

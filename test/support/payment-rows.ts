@@ -28,7 +28,7 @@ export function newPaymentFields(id: string, at = 1) {
  */
 export async function insertPaymentRow(q: Tx, id: string, state: string, row: Partial<NewPaymentRow> = {}): Promise<void> {
   const at = row.createdAt ?? 1;
-  const inserted = await insertPayment(
+  await insertPayment(
     q,
     {
       ...newPaymentFields(id, at),
@@ -40,5 +40,4 @@ export async function insertPaymentRow(q: Tx, id: string, state: string, row: Pa
     },
     { type: 'api.create', from: null, to: state, at },
   );
-  if (!inserted) throw new Error(`another payment row holds the idempotency key of ${id}`);
 }
