@@ -8,7 +8,6 @@ import { openDatabase, type Synchronous } from '../../db/connection.ts';
 import { fulfilOrder } from '../../db/fulfilments-repo.ts';
 import type { Fence } from '../../db/lease-fence.ts';
 import {
-  findPayment,
   findPaymentByIdempotencyKey,
   insertPayment,
   markChargeStarted,
@@ -225,14 +224,15 @@ router.post('/v1/payments', async (ctx) => {
     leaseExpiresAt: now + 30_000,
     updatedAt: now,
   };
+  const view = newPaymentView(row);
   await db.commit.run(async (tx) => {
     await insertPayment(tx, row, { type: 'api.create', from: null, to: 'reserving.reservingStock', at: now });
-    await recordCreatedEvent(tx, newPaymentView(row), now);
+    await recordCreatedEvent(tx, view, now);
   });
-  // Started before the answer, as the host starts the actor before the route reads the row back.
+  // Started before the answer, as the host starts the actor before the route answers.
   drive(order).catch((error: unknown) => console.error(`payment ${id} failed in the bare pipeline:`, error));
   ctx.status = 202;
-  ctx.body = toPaymentResource((await findPayment(db.read, id))!);
+  ctx.body = toPaymentResource(view);
 });
 
 /** Counts by status and the last update: what the bench needs to compute throughput. */

@@ -1,5 +1,5 @@
 import type { Database } from '../../db/connection.ts';
-import { findPayment, findPaymentByIdempotencyKey, type PaymentRow } from '../../db/payments-repo.ts';
+import { findPaymentByIdempotencyKey, type PaymentRow, type PaymentViewRow } from '../../db/payments-repo.ts';
 import { findProducts } from '../../db/products-repo.ts';
 import type { RetryPolicy } from '../../machines/payment.machine.ts';
 import { AppError, validationFailed } from '../errors.ts';
@@ -16,7 +16,8 @@ export interface PaymentRequest {
 }
 
 export interface CreateResult {
-  row: PaymentRow;
+  /** The payment as committed: by this request, or by the first one with its key (a replay). */
+  row: PaymentViewRow;
   replayed: boolean;
 }
 
@@ -72,7 +73,8 @@ export function createPaymentService({ db, host, retry, clock }: CreatePaymentDe
     const now = clock();
     const id = newPaymentId(now);
     try {
-      await host.create(
+      // The row the create committed answers: reading it back would cost a round trip.
+      return { row: await host.create(
         {
           id,
           idempotencyKey,
@@ -89,14 +91,13 @@ export function createPaymentService({ db, host, retry, clock }: CreatePaymentDe
           updatedAt: now,
         },
         { paymentId: id, amount, retry },
-      );
+      ), replayed: false };
     } catch (error) {
       // Two requests raced with one key: the other one won; answer as its replay.
       const winner = await findPaymentByIdempotencyKey(db.read, idempotencyKey);
       if (winner) return replay(winner, print);
       throw error;
     }
-    return { row: (await findPayment(db.read, id))!, replayed: false };
   };
 }
 

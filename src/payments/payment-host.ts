@@ -112,11 +112,12 @@ export class PaymentHost {
   }
 
   /**
-   * Commits the new payment with its initial snapshot, then starts its actor. Rejects with
+   * Commits the new payment with its initial snapshot, then starts its actor; resolves
+   * with the row it committed, as the payment resource shows it. Rejects with
    * IdempotencyKeyHeld, committing nothing, when another payment holds its idempotency key
    * (a concurrent request with the same key won): the caller answers with that payment.
    */
-  async create(payment: NewPayment, input: PaymentInput): Promise<void> {
+  async create(payment: NewPayment, input: PaymentInput): Promise<PaymentViewRow> {
     const actor = this.newActor(payment.id, { input });
     const snapshot = actor.actor.getSnapshot();
     const path = statePath(snapshot.value);
@@ -133,12 +134,14 @@ export class PaymentHost {
       leaseOwner: this.deps.owner,
       leaseExpiresAt: now + this.deps.leaseTtlMs,
     };
+    const view = newPaymentView(row);
     await this.deps.db.commit.run(async (tx) => {
       await insertPayment(tx, row, { type: 'api.create', from: null, to: path, at: now });
-      await this.deps.onCreated?.(tx, newPaymentView(row), now);
+      await this.deps.onCreated?.(tx, view, now);
     });
     this.deps.orders.remember(row);
     this.start(payment.id, actor);
+    return view;
   }
 
   /** Sends an event, waking the actor from the database if it hibernates. False: no such payment. */

@@ -49,9 +49,12 @@ describe('purchase saga', () => {
   it('answers 202 at once while the payment is still processing', async () => {
     const created = await h.pay('k-nowait', purchase('book-1'));
     expect(created.status).toBe(202);
-    expect(created.body.status).toBe('processing');
+    // The row the create committed, as stored: the later GET differs only in what the saga changed.
+    expect(created.body).toMatchObject({ status: 'processing', state: 'reserving', updatedAt: created.body.createdAt });
     expect(created.headers.get('location')).toBe(`/v1/payments/${created.body.id}`);
     expect((await h.settled(created.body.id)).status).toBe('completed');
+    const stored = (await h.request('GET', `/v1/payments/${created.body.id}`)).body;
+    expect({ ...stored, status: 'processing', state: 'reserving', updatedAt: stored.createdAt }).toEqual(created.body);
   });
 
   it('fails a declined card and gives the stock back', async () => {
