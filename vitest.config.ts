@@ -32,6 +32,7 @@ const onBothDatabases = [
   'test/integration/lease-fencing.test.ts',
   'test/integration/lease-fence.test.ts',
   'test/integration/payment-insert.test.ts',
+  'test/integration/stock-reservation.test.ts',
   'test/integration/invariants.test.ts',
   'test/integration/settlement-runs.test.ts',
   'test/integration/settlement-check.test.ts',

@@ -149,8 +149,8 @@ const fenced = <T>(paymentId: string, work: (tx: Tx, fence: Fence) => Promise<T>
 async function drive(row: PaymentOrder): Promise<void> {
   const paymentId = row.id;
   const items = JSON.parse(row.items) as Array<{ productId: string; quantity: number }>;
-  const reserved = await fenced(paymentId, (tx, fence) => reserveStock(tx, fence, items, Date.now()));
-  if (reserved !== 'reserved') {
+  const { outcome } = await fenced(paymentId, (tx, fence) => reserveStock(tx, fence, items, Date.now()));
+  if (outcome !== 'reserved') {
     await writeState(row, 'rejected', 'reserving.reservingStock');
     return;
   }

@@ -119,8 +119,8 @@ export function createPaymentActors({ db, pg, clock, logger, owner, orders }: Pa
   return {
     reserveStock: fromPromise<ReserveOutput, { paymentId: string }>(async ({ input }) => {
       const items = paymentItems(await load(input.paymentId));
-      const kind = await fencedWrite(input.paymentId, (tx, fence) => reserveStock(tx, fence, items, clock()));
-      return { kind };
+      const { outcome } = await fencedWrite(input.paymentId, (tx, fence) => reserveStock(tx, fence, items, clock()));
+      return { kind: outcome };
     }),
 
     chargePayment: fromPromise<ChargeOutput, { paymentId: string; attempt: number }>(async ({ input, signal }) => {

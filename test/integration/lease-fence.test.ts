@@ -48,14 +48,14 @@ describe('requireLease', () => {
 
 describe('reserveStock', () => {
   it('reserves under its lease, and a second run finds its rows', async () => {
-    expect(await step((tx) => reserveStock(tx, ours, book, NOW))).toBe('reserved');
-    expect(await step((tx) => reserveStock(tx, ours, book, NOW))).toBe('reserved');
+    expect((await step((tx) => reserveStock(tx, ours, book, NOW))).outcome).toBe('reserved');
+    expect((await step((tx) => reserveStock(tx, ours, book, NOW))).outcome).toBe('reserved');
     expect(await stock()).toBe(3);
   });
 
   it('gives back what it took when a later item is short, and holds no reservation', async () => {
     await step((tx) => insertProduct(tx, { id: 'seat-1', name: 'A seat', price: 30_000, stock: 1, partnerId: 'p-1', createdAt: 1 }));
-    expect(await step((tx) => reserveStock(tx, ours, [...book, { productId: 'seat-1', quantity: 2 }], NOW))).toBe('out_of_stock');
+    expect((await step((tx) => reserveStock(tx, ours, [...book, { productId: 'seat-1', quantity: 2 }], NOW))).outcome).toBe('out_of_stock');
     expect(await stock()).toBe(5);
     expect(await count('stock_reservations', 'pay_ours')).toBe(0);
   });
