@@ -235,13 +235,19 @@ export function listTransitions(q: Sql, paymentId: string): Promise<TransitionRo
   });
 }
 
-/** The charge attempt was recorded as started before: the call may already have happened, so it must not be repeated. */
-export class ChargeAlreadyStarted extends Error {
-  override name = 'ChargeAlreadyStarted';
+/**
+ * A charge attempt's mark, written with the batch's others. `firstCall` is final once the
+ * job's batch is committed: false when the attempt was marked before, so the call may
+ * already have happened and must not be repeated.
+ */
+export interface ChargeMark {
+  paymentId: string;
+  owner: string;
+  attempt: number;
+  firstCall: boolean;
 }
 
 const CHARGE_MARK_COLUMNS = { payment_id: 'text', owner: 'text', attempt: 'bigint' } as const;
-type ChargeMarkRow = JsonRow<typeof CHARGE_MARK_COLUMNS>;
 
 const markChargeRows = (q: Sql) => `update payments set charges_started = r.attempt
   from ${jsonRows(q, 'rows', CHARGE_MARK_COLUMNS)}
@@ -249,20 +255,22 @@ const markChargeRows = (q: Sql) => `update payments set charges_started = r.atte
   returning payments.id as id`;
 
 /**
- * Marks the batch's charge attempts started. A row not marked was marked before (a
- * resumed attempt) or its lease is gone: only those are looked at again, and refused as
- * ChargeAlreadyStarted or LeaseLost.
+ * Marks the batch's charge attempts started. A mark not written was written before (a
+ * resumed attempt: not its first call) or its lease is gone (refused, LeaseLost): only
+ * those are looked at again.
  */
-const markChargesStarted: BatchWrite<ChargeMarkRow> = async (q, rows) => {
-  const refused = new Map<ChargeMarkRow, Error>();
-  for (const run of distinctRuns(rows, (row) => row.payment_id)) {
-    const marked = new Set((await q.all<{ id: string }>(markChargeRows(q), { rows: JSON.stringify(run) })).map((row) => row.id));
-    const unmarked = run.filter((row) => !marked.has(row.payment_id));
+const markChargesStarted: BatchWrite<ChargeMark> = async (q, marks) => {
+  const refused = new Map<ChargeMark, Error>();
+  for (const run of distinctRuns(marks, (mark) => mark.paymentId)) {
+    const rows = run.map((mark) => ({ payment_id: mark.paymentId, owner: mark.owner, attempt: mark.attempt }));
+    const marked = new Set((await q.all<{ id: string }>(markChargeRows(q), { rows: JSON.stringify(rows) })).map((row) => row.id));
+    const unmarked = rows.filter((row) => !marked.has(row.payment_id));
     if (unmarked.length === 0) continue;
     const unleased = await paymentsNotLeased(q, unmarked);
-    for (const row of unmarked) {
-      const fence = { paymentId: row.payment_id, owner: row.owner };
-      refused.set(row, unleased.has(row.payment_id) ? leaseLost(fence) : new ChargeAlreadyStarted(`charge attempt ${row.attempt} of ${row.payment_id} was started before`));
+    for (const mark of run) {
+      if (marked.has(mark.paymentId)) continue;
+      if (unleased.has(mark.paymentId)) refused.set(mark, leaseLost(mark));
+      else mark.firstCall = false;
     }
   }
   return refused;
@@ -270,12 +278,13 @@ const markChargesStarted: BatchWrite<ChargeMarkRow> = async (q, rows) => {
 
 /**
  * Records, with the batch's others, that charge attempt `attempt` is about to reach the
- * PG. The job fails with ChargeAlreadyStarted when it was recorded before: the call may
- * already have happened, so the caller must not repeat it. Fenced: LeaseLost when another
- * process holds the payment now.
+ * PG; read `firstCall` once the job's batch is committed. Fenced: the job fails with
+ * LeaseLost when another process holds the payment now.
  */
-export function markChargeStarted(tx: Tx, fence: Fence, attempt: number): Promise<void> {
-  return tx.later(markChargesStarted, { payment_id: fence.paymentId, owner: fence.owner, attempt });
+export async function markChargeStarted(tx: Tx, fence: Fence, attempt: number): Promise<ChargeMark> {
+  const mark: ChargeMark = { ...fence, attempt, firstCall: true };
+  await tx.later(markChargesStarted, mark);
+  return mark;
 }
 
 /** The payment's lease is free, expired, or `owner`'s own (a previous incarnation's). */

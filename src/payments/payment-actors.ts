@@ -2,7 +2,7 @@ import { fromPromise } from 'xstate';
 import { insertRefundAttempt, markRefundCallStarted } from '../../db/cancellations-repo.ts';
 import type { Database } from '../../db/connection.ts';
 import { fulfilOrder } from '../../db/fulfilments-repo.ts';
-import { ChargeAlreadyStarted, findPaymentOrder, markChargeStarted } from '../../db/payments-repo.ts';
+import { findPaymentOrder, markChargeStarted } from '../../db/payments-repo.ts';
 import type { Fence } from '../../db/lease-fence.ts';
 import type { Tx } from '../../db/sql.ts';
 import { releaseStock, reserveStock } from '../../db/stock-repo.ts';
@@ -19,7 +19,7 @@ import type { Logger } from '../logger.ts';
 import type { CancelResult, PgClient } from '../pg/pg-client.ts';
 import type { Order, OrderCache } from './order-cache.ts';
 import { paymentItems } from './payment-view.ts';
-import { toStepError, type StepError } from './step-errors.ts';
+import { toStepError } from './step-errors.ts';
 
 export interface PaymentActorDeps {
   db: Database;
@@ -126,14 +126,8 @@ export function createPaymentActors({ db, pg, clock, logger, owner, orders }: Pa
     chargePayment: fromPromise<ChargeOutput, { paymentId: string; attempt: number }>(async ({ input, signal }) => {
       const log = logger.child({ paymentId: input.paymentId, attempt: input.attempt });
       // Committed before the call: after a crash we know the call may have happened.
-      const first = await fencedWrite(input.paymentId, (tx, fence) => markChargeStarted(tx, fence, input.attempt)).then(
-        () => true,
-        (error: StepError) => {
-          if (error.cause instanceof ChargeAlreadyStarted) return false;
-          throw error;
-        },
-      );
-      if (!first) {
+      const { firstCall } = await fencedWrite(input.paymentId, (tx, fence) => markChargeStarted(tx, fence, input.attempt));
+      if (!firstCall) {
         log.info('charge attempt already started before a restart; asking the PG instead');
         return { kind: 'unknown', reason: 'resumed_after_restart' };
       }
