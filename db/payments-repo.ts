@@ -265,12 +265,10 @@ const markChargesStarted: BatchWrite<ChargeMark> = async (q, marks) => {
     const rows = run.map((mark) => ({ payment_id: mark.paymentId, owner: mark.owner, attempt: mark.attempt }));
     const marked = new Set((await q.all<{ id: string }>(markChargeRows(q), { rows: JSON.stringify(rows) })).map((row) => row.id));
     const unmarked = rows.filter((row) => !marked.has(row.payment_id));
-    if (unmarked.length === 0) continue;
-    const unleased = await paymentsNotLeased(q, unmarked);
+    const unleased = unmarked.length === 0 ? new Set<string>() : await paymentsNotLeased(q, unmarked);
     for (const mark of run) {
-      if (marked.has(mark.paymentId)) continue;
-      if (unleased.has(mark.paymentId)) refused.set(mark, leaseLost(mark));
-      else mark.firstCall = false;
+      if (marked.has(mark.paymentId)) mark.firstCall = true;
+      else if (unleased.has(mark.paymentId)) refused.set(mark, leaseLost(mark));
     }
   }
   return refused;
@@ -282,7 +280,8 @@ const markChargesStarted: BatchWrite<ChargeMark> = async (q, marks) => {
  * LeaseLost when another process holds the payment now.
  */
 export async function markChargeStarted(tx: Tx, fence: Fence, attempt: number): Promise<ChargeMark> {
-  const mark: ChargeMark = { ...fence, attempt, firstCall: true };
+  // Not the first call until the batch write marked it: a mark it never saw sends nothing.
+  const mark: ChargeMark = { ...fence, attempt, firstCall: false };
   await tx.later(markChargesStarted, mark);
   return mark;
 }

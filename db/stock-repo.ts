@@ -53,7 +53,7 @@ async function takeEach(q: Sql, items: ItemQuantity[]): Promise<boolean> {
 
 /**
  * Reserves the batch's payments, first come first served, each all or none (rule 2). In
- * the common case four statements for the whole batch: the fences, the totals taken at
+ * the common case three statements for the whole batch: the fences, the totals taken at
  * once, the reservation rows. When a product cannot serve the batch's total, each
  * payment takes its items in turn instead, and those short of stock end out_of_stock.
  * A payment whose lease is gone is refused (LeaseLost); one that holds reservations from
@@ -76,13 +76,13 @@ const reserveAll: BatchWrite<Reservation> = async (q, rows) => {
     first.set(row.paymentId, row);
     const fence = fences.get(row.paymentId);
     if (fence?.leased !== 1) refused.set(row, leaseLost(row));
-    else if (fence.held !== 1) taking.push(row);
+    else if (fence.held === 1) row.outcome = 'reserved';
+    else taking.push(row);
   }
   const lines = taking.flatMap((row) => row.items.map((item) => ({ product_id: item.productId, quantity: item.quantity })));
   const products = new Set(lines.map((line) => line.product_id)).size;
-  if (products > 0 && (await q.run(TAKE_ALL(q), { rows: JSON.stringify(lines) })) !== products) {
-    for (const row of taking) if (!(await takeEach(q, row.items))) row.outcome = 'out_of_stock';
-  }
+  const tookAll = products > 0 && (await q.run(TAKE_ALL(q), { rows: JSON.stringify(lines) })) === products;
+  for (const row of taking) if (tookAll || (await takeEach(q, row.items))) row.outcome = 'reserved';
   const reserved = taking.filter((row) => row.outcome === 'reserved');
   if (reserved.length > 0) {
     const reservations = reserved.flatMap((row) =>
@@ -106,10 +106,11 @@ const reserveAll: BatchWrite<Reservation> = async (q, rows) => {
  * LeaseLost when another process holds the payment now.
  */
 export async function reserveStock(q: Tx, fence: Fence, items: ItemQuantity[], now: number): Promise<Reservation> {
-  // Held until the batch ends, so that the fence, checked in the batch write, cannot change
-  // under it: a wait for the lock may outlast the lease, or end after another run's commit.
+  // Held until the batch ends: stock changes are serialised across processes, and the batch
+  // write sees the reservations of any run that committed while this one waited for it.
   await q.holdLock(ADVISORY_LOCKS.hotRows);
-  const reservation: Reservation = { ...fence, items, now, outcome: 'reserved' };
+  // Out of stock until the batch write says otherwise: a reservation it never saw takes nothing.
+  const reservation: Reservation = { ...fence, items, now, outcome: 'out_of_stock' };
   await q.later(reserveAll, reservation);
   return reservation;
 }

@@ -74,7 +74,7 @@ export function createPaymentService({ db, host, retry, clock }: CreatePaymentDe
     const id = newPaymentId(now);
     try {
       // The row the create committed answers: reading it back would cost a round trip.
-      return { row: await host.create(
+      const row = await host.create(
         {
           id,
           idempotencyKey,
@@ -91,7 +91,8 @@ export function createPaymentService({ db, host, retry, clock }: CreatePaymentDe
           updatedAt: now,
         },
         { paymentId: id, amount, retry },
-      ), replayed: false };
+      );
+      return { row, replayed: false };
     } catch (error) {
       // Two requests raced with one key: the other one won; answer as its replay.
       const winner = await findPaymentByIdempotencyKey(db.read, idempotencyKey);
